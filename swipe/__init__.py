@@ -1,0 +1,1 @@
+"""swipe: gesture-keyboard decoders on Ray."""

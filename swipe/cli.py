@@ -1,0 +1,41 @@
+"""The command line every job shares: `--config FILE key=value …`, and `--help` listing keys."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from typing import TypeVar
+
+from swipe.config import ConfigError, config_to_dict, load_config
+
+T = TypeVar("T")
+
+
+def _flat_keys(d: dict, prefix: str = "") -> list[str]:
+    out = []
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            out.extend(_flat_keys(v, f"{prefix}{k}."))
+        else:
+            out.append(f"  {prefix}{k} = {v!r}")
+    return out
+
+
+def parse_job_args(cls: type[T], description: str, argv: list[str] | None = None) -> T:
+    """Parse `--config FILE key=value …` into a config of type `cls` (exit 2 on a bad key)."""
+    defaults = config_to_dict(cls())  # type: ignore[call-arg]
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="config keys (defaults; set in the YAML or as key=value, nested with dots):\n"
+        + "\n".join(_flat_keys(defaults)))
+    parser.add_argument("--config", help="YAML config file (defaults apply where it is silent)")
+    parser.add_argument("overrides", nargs="*", metavar="key=value",
+                        help="overrides applied after the config file, e.g. n_swipes=1000")
+    args = parser.parse_args(argv)
+    try:
+        cfg = load_config(cls, args.config, args.overrides)
+    except (ConfigError, FileNotFoundError) as e:
+        parser.exit(2, f"{parser.prog}: error: {e}\n")
+    assert dataclasses.is_dataclass(cfg)
+    return cfg
+

@@ -1,0 +1,146 @@
+"""Swipe datasets on disk: Parquet shards per split, a quarantine, and a manifest.
+
+```
+DATASET/
+  dataset.json                 manifest: layouts, alphabet, counts, provenance, hashes
+  train/part-00000.parquet     rows in swipes.SCHEMA
+  val/…  test/…  dev/…
+  quarantine/part-00000.parquet  rejected rows with their reason (validate.QUARANTINE_SCHEMA)
+  heldout_words.txt            words whose swipes were kept out of train (auto splits)
+```
+
+Splits are assigned by hashing, so shards written in parallel by independent Ray tasks
+agree without coordination: a share of *words* is held out of training entirely (their
+swipes go to val/test only, measuring unseen-word accuracy), and the remaining swipes are
+split by id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from swipe.swipes import SCHEMA, SwipeBatch
+
+MANIFEST = "dataset.json"
+QUARANTINE = "quarantine"
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    """How auto splits are drawn (imports may instead name a split per input file)."""
+
+    heldout_word_share: float = 0.1  # share of distinct words never seen in train
+    val_share: float = 0.05  # share of the other swipes that go to val
+    test_share: float = 0.05  # … and to test
+    seed: int = 0
+
+
+def _unit_hash(key: str) -> float:
+    """A stable hash of `key` in [0, 1)."""
+    return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "little") / 2 ** 64
+
+
+def _splitmix(x: np.ndarray) -> np.ndarray:
+    """Vectorised splitmix64 of int64 ids → uniform floats in [0, 1)."""
+    z = x.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) / 2.0 ** 53
+
+
+def is_heldout_word(word: str, cfg: SplitConfig) -> bool:
+    return _unit_hash(f"{cfg.seed}:{word}") < cfg.heldout_word_share
+
+
+def assign_splits(ids: np.ndarray, words: list[str | None], cfg: SplitConfig) -> np.ndarray:
+    """'train' | 'val' | 'test' per row, a pure function of (id, word, cfg).  # (N,) object"""
+    cache: dict[str, bool] = {}  # words repeat: hash each distinct word once
+    for w in words:
+        if w is not None and w not in cache:
+            cache[w] = is_heldout_word(w, cfg)
+    held = np.array([w is not None and cache[w] for w in words], dtype=bool)
+    u = _splitmix(np.asarray(ids, dtype=np.int64) ^ np.int64(cfg.seed * 0x2545F491))
+    seen_split = np.where(u < cfg.val_share, "val",
+                          np.where(u < cfg.val_share + cfg.test_share, "test", "train"))
+    val_of_held = cfg.val_share / max(cfg.val_share + cfg.test_share, 1e-12)
+    held_split = np.where(u < val_of_held, "val", "test")
+    return np.where(held, held_split, seen_split).astype(object)
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_table(table: pa.Table, path: Path) -> dict[str, Any]:
+    """Write one Parquet file (atomically: a re-run never sees half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    pq.write_table(table, tmp, compression="zstd", row_group_size=8192)
+    tmp.replace(path)
+    return {"path": str(path), "rows": table.num_rows, "sha256": sha256_file(path)}
+
+
+def write_shard(batch: SwipeBatch, root: Path, split: str, shard: int) -> dict[str, Any]:
+    """Write `batch` as `root/split/part-SHARD.parquet`; returns its file record."""
+    info = write_table(batch.to_arrow(), root / split / f"part-{shard:05d}.parquet")
+    by_layout: dict[str, int] = {}
+    for g in batch.grid_names:
+        by_layout[g] = by_layout.get(g, 0) + 1
+    info["by_layout"] = by_layout
+    return info
+
+
+def save_manifest(root: Path, manifest: dict[str, Any]) -> Path:
+    path = Path(root) / MANIFEST
+    path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=False))
+    return path
+
+
+def load_manifest(root: str | Path) -> dict[str, Any]:
+    path = Path(root) / MANIFEST
+    if not path.exists():
+        raise FileNotFoundError(f"{root} is not a swipe dataset: no {MANIFEST}")
+    return json.loads(path.read_text())
+
+
+def split_files(root: str | Path, split: str) -> list[str]:
+    """The shard paths of one split, as listed (and hashed) in the manifest."""
+    manifest = load_manifest(root)
+    if split not in manifest["splits"]:
+        raise KeyError(f"dataset {root} has no split {split!r}; it has {sorted(manifest['splits'])}")
+    return [str(Path(root) / f["file"]) for f in manifest["splits"][split]["files"]]
+
+
+def read_split(root: str | Path, split: str) -> pa.Table:
+    """A whole split as one Arrow table (for small splits and tests; Ray Data streams big ones)."""
+    files = split_files(root, split)
+    if not files:
+        return SCHEMA.empty_table()
+    return pa.concat_tables([pq.read_table(f, schema=SCHEMA) for f in files])
+
+
+def verify_dataset(root: str | Path) -> list[str]:
+    """Problems found by re-hashing every shard against the manifest (empty: all good)."""
+    manifest = load_manifest(root)
+    problems = []
+    for split, info in manifest["splits"].items():
+        for f in info["files"]:
+            path = Path(root) / f["file"]
+            if not path.exists():
+                problems.append(f"{split}: missing {f['file']}")
+            elif sha256_file(path) != f["sha256"]:
+                problems.append(f"{split}: {f['file']} does not match its sha256")
+    return problems
