@@ -23,12 +23,12 @@ from swipe.dataset import (MANIFEST, QUARANTINE, SplitConfig, assign_splits, is_
                            save_manifest, sha256_file, write_shard, write_table)
 from swipe.importers import line_chunks, read_yandex_range
 from swipe.keyboard import Layout, layouts_to_json, load_layouts, parse_layouts
-from swipe.lexicon import LexiconConfig, build_alphabet, load_word_list
+from swipe.lexicon import LexiconConfig, WordList, build_alphabet, load_word_list
 from swipe.provenance import git_revision, now_iso
 from swipe.ray_env import ensure_ray
 from swipe.swipes import SwipeBatch
 from swipe.synth import SynthConfig, synthesize
-from swipe.validate import ValidationConfig, format_counts, validate
+from swipe.validate import Rejects, ValidationConfig, format_counts, validate
 
 ID_STRIDE = 1 << 40  # imported row id = input index · 2^40 + line number (unique across files)
 
@@ -100,15 +100,12 @@ def _finish_shard(batch: SwipeBatch, rows_in: int, parse_rejects: Any, layouts: 
 
 
 @ray.remote(num_cpus=1)
-def _synth_task(shard: int, n: int, words: list[str], probs: np.ndarray, grids_json: dict,
-                alphabet: str, root: str, cfg: MakeDatasetConfig) -> ShardResult:
-    from swipe.validate import Rejects
-
+def _synth_task(shard: int, n: int, word_list: WordList, grids_json: dict, alphabet: str,
+                root: str, cfg: MakeDatasetConfig) -> ShardResult:
     layouts = parse_layouts(grids_json)
     rng = np.random.default_rng([cfg.seed, shard])
-    by_freq = rng.choice(len(words), size=n, p=probs)
-    uniform = rng.integers(0, len(words), size=n)
-    picked = np.where(rng.random(n) < cfg.uniform_share, uniform, by_freq)
+    picked = word_list.sample(n, cfg.uniform_share, rng)
+    words = word_list.words
     grid_of = rng.integers(0, len(layouts), size=n)
     parts = []
     for g, lay in enumerate(layouts.values()):
@@ -173,11 +170,10 @@ def make_dataset(cfg: MakeDatasetConfig) -> dict[str, Any]:
     if cfg.mode == "synth":
         wl = load_word_list(cfg.lexicon, alphabet)
         print(f"word list {wl.source}: {len(wl)} words kept, dropped {dict(wl.dropped)}")
-        probs = wl.counts / wl.counts.sum()
-        words_ref, probs_ref = ray.put(wl.words), ray.put(probs)
+        wl_ref = ray.put(wl)  # once, shared by every task
         n_shards = -(-cfg.n_swipes // cfg.shard_rows)
         refs = [_synth_task.remote(k, min(cfg.shard_rows, cfg.n_swipes - k * cfg.shard_rows),
-                                   words_ref, probs_ref, grids_json, alphabet.chars, str(root), cfg)
+                                   wl_ref, grids_json, alphabet.chars, str(root), cfg)
                 for k in range(n_shards)]
         results = _gather(refs, "shards")
         provenance["lexicon"] = {"source": wl.source, "words": len(wl), "dropped": dict(wl.dropped)}

@@ -121,6 +121,13 @@ class WordList:
     def __len__(self) -> int:
         return len(self.words)
 
+    def sample(self, n: int, uniform_share: float, rng: np.random.Generator) -> np.ndarray:
+        """Indices of `n` words drawn by frequency, except a `uniform_share` drawn uniformly:
+        the floor that lets rare words appear at all.  # (n,) int64"""
+        by_freq = rng.choice(len(self.words), size=n, p=self.counts / self.counts.sum())
+        uniform = rng.integers(0, len(self.words), size=n)
+        return np.where(rng.random(n) < uniform_share, uniform, by_freq)
+
 
 def load_word_counts(path: str | Path) -> tuple[dict[str, float], Counter]:
     """Read a `word<TAB>count` file (a bare word counts 1). Returns counts and malformed lines."""

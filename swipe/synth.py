@@ -30,14 +30,19 @@ from swipe.swipes import SwipeBatch
 
 @dataclass(frozen=True)
 class SynthConfig:
-    """Generator parameters. Lengths in key widths/heights, times in milliseconds."""
+    """Generator parameters. Lengths in key widths/heights, times in milliseconds.
 
-    via_sigma_rel: float = 0.17  # touch spread relative to key size (√α of the dual Gaussian)
+    Defaults are calibrated on the real How We Swipe sample (data/samples/): every median
+    of the realism report lies within ±15% of the real one (README, "Realism").
+    """
+
+    via_sigma_rel: float = 0.18  # touch spread relative to key size (√α of the dual Gaussian)
     via_sigma_abs: float = 0.06  # absolute touch spread, in key widths (σ_abs)
-    corner_cut_max: float = 0.35  # interior via-points move up to this share toward the chord
-    smoothness: float = 0.9  # scale of the Catmull-Rom velocity at interior via-points
+    end_spread: float = 1.5  # the last via-point's spread × this: lift-off is less careful
+    corner_cut_max: float = 0.10  # interior via-points move up to this share toward the chord
+    smoothness: float = 1.6  # scale of the Catmull-Rom velocity at interior via-points
     fitts_a_ms: float = 45.0  # Fitts intercept per segment
-    fitts_b_ms: float = 85.0  # Fitts slope, per bit of log2(D/W + 1)
+    fitts_b_ms: float = 90.0  # Fitts slope, per bit of log2(D/W + 1)
     speed_sigma: float = 0.35  # log-normal spread of a per-swipe speed factor
     double_letter_ms: float = 110.0  # extra time for a repeated letter (dwell / small loop)
     double_letter_offset: float = 0.25  # the loop's second via-point, in key widths from the first
@@ -91,6 +96,7 @@ def synthesize(words: list[str], layout: Layout, cfg: SynthConfig, rng: np.rando
     # via-points around key centres: dual-Gaussian spread per axis  # (V, 2)
     size = layout.letter_sizes[keys]
     sigma = np.sqrt(cfg.via_sigma_rel ** 2 * size ** 2 + (cfg.via_sigma_abs * key_w) ** 2)
+    sigma = np.where(is_last[:, None], cfg.end_spread * sigma, sigma)
     via = layout.letter_centres[keys] + sigma * rng.standard_normal((len(keys), 2))
     # repeated letter: the second via-point is a small loop away from the first
     repeat = np.zeros(len(keys), bool)

@@ -1,0 +1,84 @@
+"""Pictures: swipes drawn over their layout, and realism histograms. PNG, no screen needed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: files only
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.collections import LineCollection  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
+
+from swipe.keyboard import Layout  # noqa: E402
+from swipe.realism import STATS  # noqa: E402
+
+
+def draw_layout(ax: plt.Axes, layout: Layout) -> None:
+    """Keys as rectangles with their labels; letter keys darker than the rest."""
+    for (x, y, w, h), label, kind in zip(layout.boxes, layout.labels, layout.kinds):
+        ax.add_patch(Rectangle((x, y), w, h, facecolor="#eeeeee" if kind == "letter" else "#f8f8f8",
+                               edgecolor="#999999", linewidth=0.6))
+        ax.text(x + w / 2, y + h / 2, label if kind != "action" else label[:5], ha="center",
+                va="center", fontsize=7 if kind == "letter" else 5, color="#555555")
+    ax.set_xlim(-0.05 * layout.width, 1.05 * layout.width)
+    ax.set_ylim(1.05 * layout.height, -0.05 * layout.height)  # screen coordinates: y down
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def draw_swipe(ax: plt.Axes, x: np.ndarray, y: np.ndarray, t: np.ndarray) -> None:
+    """The trace coloured by time (dark → bright), points as dots, the start ringed."""
+    pts = np.stack([x, y], 1)
+    segs = np.stack([pts[:-1], pts[1:]], 1)
+    tn = (t - t[0]) / max(t[-1] - t[0], 1e-9)
+    lc = LineCollection(segs, cmap="viridis", linewidth=2)
+    lc.set_array(tn[:-1])
+    ax.add_collection(lc)
+    ax.scatter(x, y, c=tn, cmap="viridis", s=6, zorder=3)
+    ax.scatter(x[:1], y[:1], s=60, facecolors="none", edgecolors="red", zorder=4)
+
+
+def plot_swipe_pairs(rows: list[tuple[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]]],
+                     words: list[str], layout: Layout, path: str | Path) -> Path:
+    """Grid of swipes: one column per word, one row per dataset (e.g. synthetic, real)."""
+    n_rows, n_cols = len(rows), len(rows[0][1])
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(3.2 * n_cols, 2.2 * n_rows), squeeze=False)
+    for r, (name, swipes) in enumerate(rows):
+        for c, (x, y, t) in enumerate(swipes):
+            ax = axes[r][c]
+            draw_layout(ax, layout)
+            draw_swipe(ax, x, y, t)
+            ax.set_title(f"{name}: {words[c]}", fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_realism(stats: dict[str, dict[str, np.ndarray]], path: str | Path) -> Path:
+    """One histogram per statistic (up to its 98th percentile), datasets overlaid, medians dashed."""
+    fig, axes = plt.subplots(2, 4, figsize=(16, 6.5))
+    colors = ["tab:blue", "tab:orange", "tab:green"]
+    for ax, stat in zip(axes.flat, STATS):
+        vals = {name: s[stat][np.isfinite(s[stat])] for name, s in stats.items()}
+        hi = np.nanpercentile(np.concatenate(list(vals.values())), 98)
+        lo = min(0.0, float(np.nanmin(np.concatenate(list(vals.values())))))
+        bins = np.linspace(lo, hi, 40)
+        for (name, v), col in zip(vals.items(), colors):
+            ax.hist(v[v <= hi], bins=bins, density=True, alpha=0.45, color=col, label=name)
+            ax.axvline(np.median(v), color=col, linestyle="--")
+        ax.set_title(stat)
+    axes.flat[-1].axis("off")
+    axes.flat[0].legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
