@@ -106,16 +106,25 @@ class Layout:
 
     def distance_to_letter_keys(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Distance from each point to the nearest letter-key *hitbox* (0 inside one).  # (N,)"""
-        x = np.asarray(x, dtype=np.float64).ravel()
-        y = np.asarray(y, dtype=np.float64).ravel()
-        b = self.boxes[self.letter_ids]
-        out = np.empty(len(x), dtype=np.float64)
-        for s in range(0, len(x), _CHUNK):
-            xs, ys = x[s:s + _CHUNK, None], y[s:s + _CHUNK, None]
-            dx = np.maximum(np.maximum(b[None, :, 0] - xs, xs - (b[None, :, 0] + b[None, :, 2])), 0)
-            dy = np.maximum(np.maximum(b[None, :, 1] - ys, ys - (b[None, :, 1] + b[None, :, 3])), 0)
-            out[s:s + _CHUNK] = np.hypot(dx, dy).min(1)
-        return out
+        x = np.asarray(x, dtype=np.float32).ravel()
+        y = np.asarray(y, dtype=np.float32).ravel()
+        b = self.boxes[self.letter_ids].astype(np.float32)
+        x0, x1 = b[:, 0], b[:, 0] + b[:, 2]
+        y0, y1 = b[:, 1], b[:, 1] + b[:, 3]
+        out = np.empty(len(x), dtype=np.float32)
+        step = 8192  # small chunks keep the (chunk, L) temporaries in cache
+        for s in range(0, len(x), step):
+            xs, ys = x[s:s + step, None], y[s:s + step, None]
+            # per axis: how far outside the box (0 inside), as max(x0 - x, x - x1, 0)
+            dx = np.maximum(x0 - xs, xs - x1)
+            np.maximum(dx, 0, out=dx)
+            dy = np.maximum(y0 - ys, ys - y1)
+            np.maximum(dy, 0, out=dy)
+            dx *= dx
+            dy *= dy
+            dx += dy
+            out[s:s + step] = dx.min(1)
+        return np.sqrt(out, out=out).astype(np.float64)
 
 
 def _number(grid: str, where: str, obj: dict[str, Any], name: str) -> float:
