@@ -127,6 +127,16 @@ class Layout:
         return np.sqrt(out, out=out).astype(np.float64)
 
 
+def char_positions(chars: str, text: str) -> np.ndarray:
+    """Position in `chars` of every character of `text`, -1 where absent; vectorised over the
+    text's code points (no Python loop per character).  # (len(text),) int64"""
+    cps = np.array([ord(c) for c in chars], dtype=np.uint32)
+    order = np.argsort(cps)
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    pos = np.clip(np.searchsorted(cps[order], codes), 0, max(len(cps) - 1, 0))
+    return np.where(cps[order][pos] == codes, order[pos], -1).astype(np.int64)
+
+
 def _number(grid: str, where: str, obj: dict[str, Any], name: str) -> float:
     if name not in obj:
         raise LayoutError(f"grid {grid!r}, {where}: missing field {name!r}")

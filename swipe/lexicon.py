@@ -17,7 +17,7 @@ from typing import Iterable, Literal
 
 import numpy as np
 
-from swipe.keyboard import Layout
+from swipe.keyboard import Layout, char_positions
 
 PAD, BOS, EOS = 0, 1, 2
 SPECIALS = ("<pad>", "<bos>", "<eos>")
@@ -66,16 +66,8 @@ class Alphabet:
         Characters outside the alphabet become -1 (callers filter before encoding).
         """
         lengths = np.fromiter((len(w) for w in words), dtype=np.int64, count=len(words))
-        codes = np.frombuffer("".join(words).encode("utf-32-le"), dtype=np.uint32)
-        return self._lut(codes), lengths
-
-    def _lut(self, codes: np.ndarray) -> np.ndarray:
-        """Code points → token ids (-1 when absent), by binary search over the sorted alphabet."""
-        cps = np.array([ord(c) for c in self.chars], dtype=np.uint32)
-        order = np.argsort(cps)
-        pos = np.clip(np.searchsorted(cps[order], codes), 0, len(cps) - 1)
-        hit = cps[order][pos] == codes
-        return np.where(hit, order[pos] + len(SPECIALS), -1).astype(np.int32)
+        pos = char_positions(self.chars, "".join(words))
+        return np.where(pos >= 0, pos + len(SPECIALS), -1).astype(np.int32), lengths
 
     @cached_property
     def _index(self) -> dict[str, int]:

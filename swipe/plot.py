@@ -53,12 +53,7 @@ def plot_swipe_pairs(rows: list[tuple[str, list[tuple[np.ndarray, np.ndarray, np
             draw_layout(ax, layout)
             draw_swipe(ax, x, y, t)
             ax.set_title(f"{name}: {words[c]}", fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path, dpi=110)
 
 
 def plot_realism(stats: dict[str, dict[str, np.ndarray]], path: str | Path) -> Path:
@@ -76,9 +71,13 @@ def plot_realism(stats: dict[str, dict[str, np.ndarray]], path: str | Path) -> P
         ax.set_title(stat)
     axes.flat[-1].axis("off")
     axes.flat[0].legend(fontsize=8)
+    return _save(fig, path, dpi=100)
+
+
+def _save(fig: plt.Figure, path: str | Path, dpi: int) -> Path:
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from swipe.keyboard import Layout
+from swipe.keyboard import Layout, char_positions
 from swipe.swipes import SwipeBatch
 
 
@@ -64,12 +64,7 @@ def _log_normal(rng: np.random.Generator, median: float, sigma: float, n: int) -
 
 def _word_keys(words: list[str], layout: Layout) -> tuple[np.ndarray, np.ndarray]:
     """Letter-key index of every keyable character, flat, and the count per word."""
-    letters = layout.letters
-    cps = np.array([ord(c) for c in letters], dtype=np.uint32)
-    order = np.argsort(cps)
-    codes = np.frombuffer("".join(words).encode("utf-32-le"), dtype=np.uint32)
-    pos = np.clip(np.searchsorted(cps[order], codes), 0, len(cps) - 1)
-    keys = np.where(cps[order][pos] == codes, order[pos], -1)
+    keys = char_positions(layout.letters, "".join(words))
     owner = np.repeat(np.arange(len(words)), [len(w) for w in words])
     keep = keys >= 0
     counts = np.bincount(owner[keep], minlength=len(words))

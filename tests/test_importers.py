@@ -122,3 +122,29 @@ def test_shipped_sample_imports(qwerty):
     path = ROOT / "data/samples/howweswipe_en_dev.jsonl"
     batch, rejects, _ = read_yandex_range(path, 0, path.stat().st_size, 0, {"qwerty_english": qwerty})
     assert len(batch) == 900 and len(rejects) == 0
+
+
+def test_yandex_round_trip_two_grids_inline_and_ref(tmp_path, yandex):
+    """Russian swipes on both Yandex Cup grids → JSONL (half with inline grids, words in a
+    .ref file, like the unlabeled test set) → import: every value back, every grid known."""
+    rng = np.random.default_rng(0)
+    words = ["привет", "съешь", "ещё", "какой-то", "мама"]
+    parts = [synthesize(words, lay, SynthConfig(), rng) for lay in yandex.values()]
+    path, ref = tmp_path / "test.jsonl", tmp_path / "test.ref"
+    with open(path, "w") as f, open(ref, "w") as r:
+        for b in parts:
+            for i in range(len(b)):
+                s, e = b.offsets[i], b.offsets[i + 1]
+                curve = {"x": b.x[s:e].tolist(), "y": b.y[s:e].tolist(), "t": b.t[s:e].tolist()}
+                if i % 2:
+                    curve["grid"] = dict(yandex[b.grid_names[i]].grid, grid_name=b.grid_names[i])
+                else:
+                    curve["grid_name"] = b.grid_names[i]
+                f.write(json.dumps({"curve": curve}, ensure_ascii=False) + "\n")
+                r.write(b.words[i] + "\n")
+    got, rejects, inline = read_yandex_range(path, 0, path.stat().st_size, 0, yandex, ref)
+    assert len(rejects) == 0 and set(inline) == {"default", "extra"}
+    assert got.words == words * 2 and got.grid_names == [g for g in yandex for _ in words]
+    np.testing.assert_array_equal(got.x, np.concatenate([p.x for p in parts]))
+    alphabet = "".join(sorted(set("".join(l.letters for l in yandex.values())))) + "-"
+    assert len(validate(got, yandex, alphabet, ValidationConfig()).kept) == 10
