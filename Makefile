@@ -13,7 +13,6 @@ setup: $(STAMP)
 # Re-install whenever pyproject.toml (the one place with pins) changes.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	$(PY) -c "import torch, ray; assert torch.__version__.startswith('2.13.0'), torch.__version__"
 	touch $(STAMP)
