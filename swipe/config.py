@@ -10,7 +10,7 @@ import dataclasses
 import types
 import typing
 from pathlib import Path
-from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
+from typing import Any, Literal, Sequence, TypeVar, get_args, get_origin, get_type_hints
 
 import yaml
 
@@ -109,7 +109,7 @@ def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def load_config(cls: type[T], path: str | Path | None, overrides: list[str] = ()) -> T:  # type: ignore[assignment]
+def load_config(cls: type[T], path: str | Path | None, overrides: Sequence[str] = ()) -> T:
     """Defaults of `cls`, updated by the YAML file at `path`, updated by `key=value` overrides."""
     values: dict[str, Any] = {}
     if path is not None:

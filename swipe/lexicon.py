@@ -275,8 +275,10 @@ class Trie:
 
     def lookup(self, word: str) -> int:
         """Node id of `word` as a prefix, or -1 when no lexicon word starts with it."""
+        if not set(word) <= set(self.alphabet.chars):
+            return -1
         node = np.zeros(1, dtype=np.int64)
-        for tok in self.alphabet.encode(word) if set(word) <= set(self.alphabet.chars) else [-1]:
+        for tok in self.alphabet.encode(word):
             node = self.step(node, np.array([tok]))
         return int(node[0])
 

@@ -160,7 +160,7 @@ def validate(batch: SwipeBatch, layouts: dict[str, Layout], alphabet_chars: str,
 
     # apply the repairs to the kept rows: drop duplicate-time points, start t at 0
     kept = batch.take(ok)
-    kept_dup = dup[np.isin(rows, np.flatnonzero(ok))]
+    kept_dup = dup[ok[rows]]
     repaired = int(np.unique(kept.row_of_point[kept_dup]).size)
     if kept_dup.any():
         keep_pts = ~kept_dup
