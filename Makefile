@@ -1,5 +1,5 @@
 # swipe: the two commands. Both set up the virtualenv first (nothing installed by hand).
-#   make quickstart   data → (train → predict → evaluate as they land) on a local Ray
+#   make quickstart   data → train → evaluate (predict as it lands) on a local Ray
 #   make test         the test suite
 PYTHON ?= python3
 VENV   := .venv
@@ -21,6 +21,7 @@ quickstart: $(STAMP)
 	$(PY) jobs/make_dataset.py --config configs/synth_en.yaml
 	$(PY) jobs/make_dataset.py --config configs/import_dev.yaml
 	$(PY) jobs/data_report.py --config configs/report_en.yaml
+	$(PY) jobs/train.py --config configs/quickstart.yaml
 
 # pytest exits 5 when it collected no tests: that is a failure here, not a pass.
 test: $(STAMP)
@@ -28,8 +29,7 @@ test: $(STAMP)
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; exit 1; fi; exit $$rc
 
 bench: $(STAMP)
-	$(PY) jobs/bench.py synth
-	$(PY) jobs/bench.py lexicon
+	for b in synth lexicon data train; do $(PY) jobs/bench.py $$b; done
 
 clean:
 	rm -rf data/datasets runs reports .pytest_cache

@@ -79,4 +79,91 @@ def bench_lexicon(batch: int = 4096, repeats: int = 200, seed: int = 0) -> dict:
     return out
 
 
-BENCHMARKS: dict[str, Callable[[], dict]] = {"synth": bench_synth, "lexicon": bench_lexicon}
+def bench_data(dataset: str = "data/datasets/synth_en", batch_size: int = 64, train_steps: int = 10) -> dict:
+    """Ray Data stream (read + augment + collate, one pass over train) vs what one training
+    worker consumes (small model, one thread, default batch and max_points)."""
+    import ray
+    import torch
+
+    from swipe.data import DataConfig, PadCollate, collate, train_dataset
+    from swipe.dataset import load_manifest, read_split, split_files
+    from swipe.features import KeyTable
+    from swipe.keyboard import parse_layouts
+    from swipe.lexicon import Alphabet
+    from swipe.lightning_module import smoothed_cross_entropy
+    from swipe.model import ModelConfig, SwipeModel
+    from swipe.ray_env import ensure_ray
+    from swipe.swipes import SwipeBatch
+
+    manifest = load_manifest(dataset)
+    layouts = parse_layouts(manifest["layouts"])
+    alphabet = Alphabet(manifest["alphabet"])
+    keys = KeyTable.build(layouts, alphabet)
+    cfg = DataConfig(dataset=dataset, batch_size=batch_size)
+    torch.manual_seed(0)
+    model = SwipeModel(ModelConfig(preset="small"), keys, alphabet.size)
+    coll = PadCollate(keys.index(), alphabet, cfg.max_points, model.cfg.max_word_len)
+
+    ensure_ray()
+    key_width = {g: float(lay.letter_sizes[:, 0].mean()) for g, lay in layouts.items()}
+    ds = train_dataset(split_files(dataset, "train"), key_width, cfg, epochs=1)
+    rows, t_first = 0, None
+    t0 = time.perf_counter()
+    for batch in ds.iter_torch_batches(batch_size=batch_size, collate_fn=coll, prefetch_batches=4):
+        t_first = t_first or time.perf_counter()
+        rows += batch["x"].shape[0]
+    stream = rows / (time.perf_counter() - t0)
+    ray.shutdown()
+
+    torch.set_num_threads(1)  # one training worker on one core, as on this machine
+    b = SwipeBatch.from_arrow(read_split(dataset, "val").slice(0, batch_size))
+    batch = collate(b, keys.index(), alphabet, cfg.max_points, model.cfg.max_word_len)
+    opt = torch.optim.AdamW(model.parameters(), 1e-3)
+    times = []
+    for _ in range(train_steps):
+        t = time.perf_counter()
+        logits = model(batch["x"], batch["y"], batch["t"], batch["mask"], batch["grid"], batch["tokens_in"])
+        smoothed_cross_entropy(logits, batch["tokens_out"], 0.1, None).backward()
+        opt.step()
+        opt.zero_grad()
+        times.append(time.perf_counter() - t)
+    train_rps = batch_size / float(np.median(times[2:]))
+    return {"stream_rows_per_s": round(stream), "stream_first_batch_s": round(t_first - t0, 2),
+            "train_rows_per_s": round(train_rps, 1), "stream_over_train": round(stream / train_rps, 1),
+            "rows": rows, "batch_size": batch_size, "max_points": cfg.max_points, "model": "small"}
+
+
+def bench_train(dataset: str = "data/datasets/synth_en", steps: int = 60) -> dict:
+    """Ray Train throughput with 1 and 2 workers on the same data and the same total CPUs
+    (1 × 0.9 vs 2 × 0.45). Rows/s are measured inside the run (first to last logged step),
+    so worker-group start-up is excluded."""
+    import tempfile
+
+    import ray
+
+    from swipe.data import DataConfig
+    from swipe.model import ModelConfig
+    from swipe.tracking import TrackingConfig, read_metrics
+    from swipe.train import RunConfig, ScaleConfig, TrainConfig, train
+
+    out: dict = {}
+    storage = tempfile.mkdtemp(prefix="swipe-bench-")
+    for workers in (1, 2):
+        cfg = TrainConfig(data=DataConfig(dataset=dataset, batch_size=32, max_points=64),
+                          model=ModelConfig(preset="small"),
+                          scale=ScaleConfig(num_workers=workers, cpus_per_worker=0.9 / workers),
+                          run=RunConfig(name=f"bench{workers}", storage_path=storage, max_steps=steps,
+                                        val_every=steps, decode_rows=32, stats_rows=500),
+                          tracking=TrackingConfig(wandb="disabled"))
+        result = train(cfg)
+        rows = [r for r in read_metrics(result.run_dir) if "train/loss" in r]
+        span = rows[-1]["time"] - rows[0]["time"]
+        out[f"rows_per_s_{workers}"] = round((rows[-1]["step"] - rows[0]["step"]) * 32 * workers / span, 1)
+    ray.shutdown()
+    out["scaling_2_over_1"] = round(out["rows_per_s_2"] / out["rows_per_s_1"], 2)
+    out |= {"steps": steps, "batch_per_worker": 32, "max_points": 64, "model": "small", "total_cpus": 0.9}
+    return out
+
+
+BENCHMARKS: dict[str, Callable[[], dict]] = {"synth": bench_synth, "lexicon": bench_lexicon,
+                                             "data": bench_data, "train": bench_train}

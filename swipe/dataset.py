@@ -27,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from swipe.hashrand import uniform
 from swipe.swipes import SCHEMA, SwipeBatch
 
 MANIFEST = "dataset.json"
@@ -48,15 +49,6 @@ def _unit_hash(key: str) -> float:
     return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "little") / 2 ** 64
 
 
-def _splitmix(x: np.ndarray) -> np.ndarray:
-    """Vectorised splitmix64 of int64 ids → uniform floats in [0, 1)."""
-    z = x.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    z = z ^ (z >> np.uint64(31))
-    return (z >> np.uint64(11)).astype(np.float64) / 2.0 ** 53
-
-
 def is_heldout_word(word: str, cfg: SplitConfig) -> bool:
     return _unit_hash(f"{cfg.seed}:{word}") < cfg.heldout_word_share
 
@@ -68,7 +60,7 @@ def assign_splits(ids: np.ndarray, words: list[str | None], cfg: SplitConfig) ->
         if w is not None and w not in cache:
             cache[w] = is_heldout_word(w, cfg)
     held = np.array([w is not None and cache[w] for w in words], dtype=bool)
-    u = _splitmix(np.asarray(ids, dtype=np.int64) ^ np.int64(cfg.seed * 0x2545F491))
+    u = uniform(cfg.seed, np.asarray(ids, dtype=np.int64))
     seen_split = np.where(u < cfg.val_share, "val",
                           np.where(u < cfg.val_share + cfg.test_share, "test", "train"))
     val_of_held = cfg.val_share / max(cfg.val_share + cfg.test_share, 1e-12)

@@ -18,5 +18,5 @@ def ensure_ray(num_cpus: int | None = None) -> None:
     if os.environ.get("RAY_ADDRESS"):
         ray.init(logging_level=logging.WARNING)
     else:
-        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False,
-                 logging_level=logging.WARNING)
+        # the dashboard process also serves the State API, which Train and Tune use to clean up
+        ray.init(address="local", num_cpus=num_cpus, logging_level=logging.WARNING)

@@ -6,7 +6,6 @@ import sys
 import pyarrow.parquet as pq
 import pytest
 
-from swipe.config import load_config
 from swipe.datagen import ImportSource, MakeDatasetConfig, make_dataset, summary_table
 from swipe.dataset import read_split, split_files, verify_dataset
 from swipe.lexicon import LexiconConfig
@@ -73,11 +72,3 @@ def test_cli_help_and_bad_keys(in_root):
     bad = subprocess.run([sys.executable, "jobs/make_dataset.py", "--config", "configs/synth_en.yaml",
                           "n_swipe=5"], capture_output=True, text=True)
     assert bad.returncode == 2 and "n_swipes" in bad.stderr and "n_swipe" in bad.stderr
-
-
-@pytest.mark.parametrize("name", ["synth_en", "import_dev", "report_en"])
-def test_shipped_configs_load(name, in_root):
-    from swipe.data_report import ReportConfig
-
-    cls = ReportConfig if name.startswith("report") else MakeDatasetConfig
-    load_config(cls, ROOT / f"configs/{name}.yaml")

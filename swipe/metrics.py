@@ -1,0 +1,41 @@
+"""Scores of ranked candidate lists: swipe_mrr and accuracy@k.
+
+`swipe_mrr` (the competition metric; "mmr" is a typo) over the de-duplicated candidate
+list: 1·[c1 = y] + 0.1·[c2 = y] + 0.09·[c3 = y] + 0.08·[c4 = y].
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+MRR_WEIGHTS = (1.0, 0.1, 0.09, 0.08)
+
+
+def dedupe(candidates: Sequence[str]) -> list[str]:
+    """Candidates in order, each word once."""
+    seen: set[str] = set()
+    return [c for c in candidates if not (c in seen or seen.add(c))]
+
+
+def swipe_mrr(candidates: Sequence[str], reference: str) -> float:
+    for w, c in zip(MRR_WEIGHTS, dedupe(candidates)):
+        if c == reference:
+            return w
+    return 0.0
+
+
+def accuracy_at(candidates: Sequence[str], reference: str, k: int) -> float:
+    return float(reference in dedupe(candidates)[:k])
+
+
+def summarize(candidate_lists: Sequence[Sequence[str]], references: Sequence[str | None]) -> dict[str, float]:
+    """Mean swipe_mrr and acc@1..4 over swipes with a reference (unlabeled ones are counted apart)."""
+    pairs = [(c, r) for c, r in zip(candidate_lists, references) if r is not None]
+    n = len(pairs)
+    out = {"n": float(n), "unlabeled": float(len(references) - n)}
+    if n == 0:
+        return out | {"swipe_mrr": float("nan"), **{f"acc@{k}": float("nan") for k in range(1, 5)}}
+    out["swipe_mrr"] = sum(swipe_mrr(c, r) for c, r in pairs) / n
+    for k in range(1, 5):
+        out[f"acc@{k}"] = sum(accuracy_at(c, r, k) for c, r in pairs) / n
+    return out

@@ -1,0 +1,222 @@
+"""Encoder-decoder transformer: point features → encoder; characters ← decoder with a KV cache.
+
+Plain nn.Modules with explicit arguments (no **kwargs threaded through layers); distribution
+and precision are applied from outside. Shapes: B swipes, T points, L tokens, D model width,
+H heads, V alphabet size (specials included).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from swipe.features import FeatureSet, KeyTable, PointFeatures
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture. `preset` fills every size field left at 0."""
+
+    preset: str = "small"  # tiny (tests) | small (~1M parameters) | base (~5M)
+    features: FeatureSet = "traj_nearest"  # named point-feature set (swipe/features.py)
+    d_model: int = 0
+    n_heads: int = 0
+    enc_layers: int = 0
+    dec_layers: int = 0
+    d_ff: int = 0
+    d_key: int = 0  # width of key embeddings in the features
+    dropout: float = 0.1
+    max_word_len: int = 32  # longest word the decoder can emit (EOS excluded)
+
+
+PRESETS = {
+    "tiny": dict(d_model=32, n_heads=2, enc_layers=1, dec_layers=1, d_ff=64, d_key=16),
+    "small": dict(d_model=128, n_heads=4, enc_layers=4, dec_layers=2, d_ff=256, d_key=32),
+    "base": dict(d_model=256, n_heads=8, enc_layers=5, dec_layers=3, d_ff=512, d_key=64),
+}
+
+
+def resolve(cfg: ModelConfig) -> ModelConfig:
+    """Fill the size fields from the preset (explicit non-zero fields win)."""
+    if cfg.preset not in PRESETS:
+        raise ValueError(f"unknown model preset {cfg.preset!r}; choose from {sorted(PRESETS)}")
+    return replace(cfg, **{k: v for k, v in PRESETS[cfg.preset].items() if getattr(cfg, k) == 0})
+
+
+class Attention(nn.Module):
+    """Multi-head attention whose key/value projections can be computed once and cached."""
+
+    def __init__(self, d_model: int, n_heads: int):
+        super().__init__()
+        if d_model % n_heads:
+            raise ValueError(f"d_model {d_model} is not divisible by n_heads {n_heads}")
+        self.h, self.dh = n_heads, d_model // n_heads
+        self.q = nn.Linear(d_model, d_model)
+        self.kv = nn.Linear(d_model, 2 * d_model)
+        self.out = nn.Linear(d_model, d_model)
+
+    def project_kv(self, src: Tensor) -> tuple[Tensor, Tensor]:
+        """(B, S, D) → keys and values (B, H, S, Dh)."""
+        b, s, _ = src.shape
+        k, v = self.kv(src).view(b, s, 2, self.h, self.dh).permute(2, 0, 3, 1, 4)
+        return k, v
+
+    def attend(self, query: Tensor, k: Tensor, v: Tensor, key_mask: Tensor | None, causal: bool) -> Tensor:
+        """query (B, L, D) over cached k, v (B, H, S, Dh); key_mask (B, S) True = attend."""
+        b, l, _ = query.shape
+        q = self.q(query).view(b, l, self.h, self.dh).transpose(1, 2)  # (B, H, L, Dh)
+        mask = None if key_mask is None else key_mask[:, None, None, :]
+        # no dropout on the attention weights: on CPU it costs more than the attention itself
+        o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
+        return self.out(o.transpose(1, 2).reshape(b, l, self.h * self.dh))
+
+
+class FeedForward(nn.Sequential):
+    def __init__(self, d_model: int, d_ff: int, dropout: float):
+        super().__init__(nn.Linear(d_model, d_ff), nn.GELU(), nn.Dropout(dropout), nn.Linear(d_ff, d_model))
+
+
+class EncoderLayer(nn.Module):
+    """Pre-norm self-attention + feed-forward."""
+
+    def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float):
+        super().__init__()
+        self.ln1, self.ln2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
+        self.attn = Attention(d_model, n_heads)
+        self.ff = FeedForward(d_model, d_ff, dropout)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        h = self.ln1(x)
+        k, v = self.attn.project_kv(h)
+        x = x + self.drop(self.attn.attend(h, k, v, mask, causal=False))
+        return x + self.drop(self.ff(self.ln2(x)))
+
+
+@dataclass
+class DecoderCache:
+    """Per decoder layer: self-attention keys/values so far, cross-attention keys/values.
+
+    Tensors are (B, H, S, Dh); reorder rows with `select` (beam search).
+    """
+
+    self_k: list[Tensor]
+    self_v: list[Tensor]
+    cross_k: list[Tensor]
+    cross_v: list[Tensor]
+    memory_mask: Tensor  # (B, T)
+
+    @property
+    def length(self) -> int:
+        return self.self_k[0].shape[2]
+
+    def select(self, rows: Tensor) -> "DecoderCache":
+        pick = lambda ts: [t.index_select(0, rows) for t in ts]  # noqa: E731
+        return DecoderCache(pick(self.self_k), pick(self.self_v), pick(self.cross_k),
+                            pick(self.cross_v), self.memory_mask.index_select(0, rows))
+
+
+class DecoderLayer(nn.Module):
+    """Pre-norm causal self-attention, cross-attention over the encoder, feed-forward."""
+
+    def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float):
+        super().__init__()
+        self.ln1, self.ln2, self.ln3 = nn.LayerNorm(d_model), nn.LayerNorm(d_model), nn.LayerNorm(d_model)
+        self.self_attn = Attention(d_model, n_heads)
+        self.cross_attn = Attention(d_model, n_heads)
+        self.ff = FeedForward(d_model, d_ff, dropout)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor, self_kv: tuple[Tensor, Tensor], causal: bool,
+                cross_kv: tuple[Tensor, Tensor], memory_mask: Tensor) -> Tensor:
+        h = self.ln1(x)
+        x = x + self.drop(self.self_attn.attend(h, *self_kv, None, causal=causal))
+        x = x + self.drop(self.cross_attn.attend(self.ln2(x), *cross_kv, memory_mask, causal=False))
+        return x + self.drop(self.ff(self.ln3(x)))
+
+
+def sinusoid(n: int, d: int, device: torch.device) -> Tensor:
+    """Fixed positional encoding for any number of points.  # (n, d)"""
+    pos = torch.arange(n, device=device, dtype=torch.float32)[:, None]
+    freq = torch.exp(torch.arange(0, d, 2, device=device, dtype=torch.float32) * (-math.log(10000.0) / d))
+    pe = torch.zeros(n, d, device=device)
+    pe[:, 0::2] = torch.sin(pos * freq)
+    pe[:, 1::2] = torch.cos(pos * freq[: d // 2])
+    return pe
+
+
+class SwipeModel(nn.Module):
+    """Swipe (points) → character logits. Decoder input starts with BOS; output ends with EOS."""
+
+    def __init__(self, cfg: ModelConfig, keys: KeyTable, vocab_size: int):
+        super().__init__()
+        cfg = resolve(cfg)
+        self.cfg, self.vocab_size, self.grid_names = cfg, vocab_size, keys.grid_names
+        d = cfg.d_model
+        self.features = PointFeatures(cfg.features, keys, vocab_size, cfg.d_key)
+        self.in_proj = nn.Linear(self.features.out_dim, d)
+        self.encoder = nn.ModuleList(EncoderLayer(d, cfg.n_heads, cfg.d_ff, cfg.dropout)
+                                     for _ in range(cfg.enc_layers))
+        self.enc_norm = nn.LayerNorm(d)
+        self.tok_emb = nn.Embedding(vocab_size, d)
+        self.pos_emb = nn.Embedding(cfg.max_word_len + 2, d)  # BOS + letters + EOS
+        self.decoder = nn.ModuleList(DecoderLayer(d, cfg.n_heads, cfg.d_ff, cfg.dropout)
+                                     for _ in range(cfg.dec_layers))
+        self.dec_norm = nn.LayerNorm(d)
+        self.head = nn.Linear(d, vocab_size)
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def encode(self, x: Tensor, y: Tensor, t: Tensor, mask: Tensor, grid: Tensor) -> Tensor:
+        """Padded points (B, T) → memory (B, T, D); padded positions are never attended to."""
+        h = self.in_proj(self.features(x, y, t, mask, grid))
+        h = self.drop(h + sinusoid(h.shape[1], h.shape[2], h.device))
+        for layer in self.encoder:
+            h = layer(h, mask)
+        return self.enc_norm(h)
+
+    def _embed(self, tokens: Tensor, start: int) -> Tensor:
+        pos = torch.arange(start, start + tokens.shape[1], device=tokens.device)
+        return self.drop(self.tok_emb(tokens) + self.pos_emb(pos))
+
+    def decode(self, tokens: Tensor, memory: Tensor, memory_mask: Tensor) -> Tensor:
+        """Teacher-forced decoding: tokens (B, L) → logits (B, L, V); position i sees tokens ≤ i."""
+        h = self._embed(tokens, 0)
+        for layer in self.decoder:
+            hn = layer.ln1(h)
+            h = layer(h, layer.self_attn.project_kv(hn), True,
+                      layer.cross_attn.project_kv(memory), memory_mask)
+        return self.head(self.dec_norm(h))
+
+    def forward(self, x: Tensor, y: Tensor, t: Tensor, mask: Tensor, grid: Tensor, tokens: Tensor) -> Tensor:
+        return self.decode(tokens, self.encode(x, y, t, mask, grid), mask)
+
+    # ---- incremental decoding ----
+    def start_cache(self, memory: Tensor, memory_mask: Tensor) -> DecoderCache:
+        """Cross-attention keys/values computed once per swipe; empty self-attention cache."""
+        b, h, dh = memory.shape[0], self.cfg.n_heads, self.cfg.d_model // self.cfg.n_heads
+        empty = memory.new_zeros(b, h, 0, dh)
+        ck, cv = zip(*(layer.cross_attn.project_kv(memory) for layer in self.decoder))
+        n = len(self.decoder)
+        return DecoderCache([empty] * n, [empty] * n, list(ck), list(cv), memory_mask)
+
+    def decode_step(self, token: Tensor, cache: DecoderCache) -> tuple[Tensor, DecoderCache]:
+        """One token per row (B,) → next-token logits (B, V) and the extended cache."""
+        h = self._embed(token[:, None], cache.length)  # (B, 1, D)
+        new_k, new_v = [], []
+        for i, layer in enumerate(self.decoder):
+            k, v = layer.self_attn.project_kv(layer.ln1(h))
+            k = torch.cat([cache.self_k[i], k], 2)
+            v = torch.cat([cache.self_v[i], v], 2)
+            new_k.append(k)
+            new_v.append(v)
+            h = layer(h, (k, v), False, (cache.cross_k[i], cache.cross_v[i]), cache.memory_mask)
+        logits = self.head(self.dec_norm(h))[:, 0]
+        return logits, DecoderCache(new_k, new_v, cache.cross_k, cache.cross_v, cache.memory_mask)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

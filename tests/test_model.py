@@ -1,0 +1,92 @@
+import numpy as np
+import pytest
+import torch
+
+from swipe.checkpoint import load_model, save_model_dir
+from swipe.features import FEATURE_SETS, KeyTable
+from swipe.lexicon import build_alphabet
+from swipe.model import ModelConfig, SwipeModel, count_parameters
+
+
+@pytest.fixture(scope="module")
+def setup(qwerty):
+    alpha = build_alphabet([qwerty], "'")
+    keys = KeyTable.build({"qwerty_english": qwerty}, alpha)
+    rng = np.random.default_rng(0)
+    b, n = 4, 30
+    x = torch.from_numpy(rng.uniform(0, 380, (b, n)).astype(np.float32))
+    y = torch.from_numpy(rng.uniform(10, 180, (b, n)).astype(np.float32))
+    t = torch.cumsum(torch.from_numpy(rng.uniform(5, 20, (b, n)).astype(np.float32)), 1)
+    mask = torch.ones(b, n, dtype=torch.bool)
+    mask[1, 20:] = False
+    mask[3, 5:] = False
+    grid = torch.zeros(b, dtype=torch.long)
+    tokens = torch.from_numpy(rng.integers(3, alpha.size, (b, 7)))
+    return alpha, keys, (x, y, t, mask, grid), tokens
+
+
+def _model(setup, preset="tiny", features="traj_nearest", seed=0):
+    alpha, keys, _, _ = setup
+    torch.manual_seed(seed)
+    return SwipeModel(ModelConfig(preset=preset, features=features), keys, alpha.size).eval()
+
+
+def test_presets_have_their_sizes(setup):
+    sizes = {p: count_parameters(_model(setup, p)) for p in ("tiny", "small", "base")}
+    assert sizes["tiny"] < 50_000
+    assert 0.8e6 < sizes["small"] < 1.2e6
+    assert 4.5e6 < sizes["base"] < 5.5e6
+
+
+@pytest.mark.parametrize("features", ["traj_nearest", "gaussian"])
+def test_cached_decoding_equals_full_decoding(setup, features):
+    model = _model(setup, features=features)
+    _, _, inputs, tokens = setup
+    with torch.no_grad():
+        full = model(*inputs, tokens)
+        cache = model.start_cache(model.encode(*inputs), inputs[3])
+        steps = []
+        for i in range(tokens.shape[1]):
+            logits, cache = model.decode_step(tokens[:, i], cache)
+            steps.append(logits)
+    torch.testing.assert_close(torch.stack(steps, 1), full, rtol=1e-4, atol=1e-5)
+    reordered = cache.select(torch.tensor([2, 0]))  # beams reorder rows of the cache
+    assert reordered.self_k[0].shape[0] == 2 and reordered.length == tokens.shape[1]
+
+
+def test_causal_mask(setup):
+    model = _model(setup)
+    _, _, inputs, tokens = setup
+    with torch.no_grad():
+        a = model(*inputs, tokens)
+        changed = tokens.clone()
+        changed[:, 4] = (changed[:, 4] + 1 - 3) % (model.vocab_size - 3) + 3
+        b = model(*inputs, changed)
+    torch.testing.assert_close(a[:, :4], b[:, :4])  # earlier positions cannot see the future
+    assert not torch.allclose(a[:, 4:], b[:, 4:])
+
+
+@pytest.mark.parametrize("features", FEATURE_SETS)
+def test_padding_never_changes_logits(setup, features):
+    model = _model(setup, features=features)
+    _, _, (x, y, t, mask, grid), tokens = setup
+    with torch.no_grad():
+        a = model(x, y, t, mask, grid, tokens)
+        junk = ~mask
+        b = model(x.masked_fill(junk, 1e4), y.masked_fill(junk, -3e3), t.masked_fill(junk, 9e6), mask, grid, tokens)
+        short = model(x[3:, :5], y[3:, :5], t[3:, :5], mask[3:, :5], grid[3:], tokens[3:])
+    torch.testing.assert_close(a, b)
+    torch.testing.assert_close(a[3:], short, rtol=1e-4, atol=1e-5)
+
+
+def test_checkpoint_reloads_into_identical_predictions(setup, tmp_path, qwerty):
+    from swipe.keyboard import layouts_to_json
+
+    alpha, _, inputs, tokens = setup
+    model = _model(setup, features="distances", seed=3)
+    model.features.set_stats(np.arange(5, dtype=np.float32) * 0.1, np.full(5, 1.5, np.float32))
+    save_model_dir(tmp_path, model, alpha, layouts_to_json({"qwerty_english": qwerty}), {"step": 7})
+    again, meta = load_model(tmp_path)
+    assert meta["step"] == 7 and meta["alphabet"] == alpha.chars
+    with torch.no_grad():
+        torch.testing.assert_close(again(*inputs, tokens), model(*inputs, tokens), rtol=0, atol=0)

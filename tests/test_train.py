@@ -1,0 +1,86 @@
+"""Ray Train end to end on CPU: real workers, real Parquet, real checkpoints and W&B files.
+
+These are the suite's long tests (each fit starts a worker group): three fits in all.
+"""
+
+import glob
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from swipe.checkpoint import load_meta, load_model
+from swipe.data import DataConfig, collate
+from swipe.datagen import MakeDatasetConfig, make_dataset
+from swipe.decode import greedy_words
+from swipe.lexicon import Alphabet, LexiconConfig
+from swipe.lightning_module import OptimConfig
+from swipe.metrics import summarize
+from swipe.model import ModelConfig
+from swipe.swipes import SwipeBatch
+from swipe.tracking import TrackingConfig, read_metrics
+from swipe.train import EvalSet, RunConfig, ScaleConfig, TrainConfig, _head_rows, build_lexicon_trie, train
+from swipe.dataset import split_files
+
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset(ray_session, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ds") / "tiny_en"
+    make_dataset(MakeDatasetConfig(out=str(out), n_swipes=1600, shard_rows=800,
+                                   lexicon=LexiconConfig(top_n=200)))
+    return str(out)
+
+
+def _cfg(dataset, tmp_path, name, workers, steps, **run):
+    return TrainConfig(
+        data=DataConfig(dataset=dataset, batch_size=16, max_points=48, val_rows=96, read_blocks=4),
+        model=ModelConfig(preset="tiny"), optim=OptimConfig(lr=3e-3, warmup_steps=5),
+        lexicon=LexiconConfig(top_n=200),
+        scale=ScaleConfig(num_workers=workers, cpus_per_worker=0.45),
+        run=RunConfig(name=name, storage_path=str(tmp_path), max_steps=steps, val_every=10, decode_rows=48,
+                      stats_rows=400, **run),
+        tracking=TrackingConfig(wandb="offline" if workers == 2 else "disabled"),
+        eval=(EvalSet("val", dataset, "val", rows=48),))
+
+
+def test_two_workers_learn_checkpoint_and_log(tiny_dataset, tmp_path):
+    cfg = _cfg(tiny_dataset, tmp_path, "two", workers=2, steps=40)
+    result = train(cfg)
+    rows = read_metrics(result.run_dir)
+    losses = [r["train/loss"] for r in rows if "train/loss" in r]
+    vals = [r for r in rows if "val/swipe_mrr" in r]
+    # the loss goes down: on the same 96 validation rows, and on the training batches
+    assert vals[-1]["val/loss"] < vals[0]["val/loss"] - 0.1, [v["val/loss"] for v in vals]
+    assert losses[-1] < losses[0]
+    assert len(vals) == 4 and {"val/loss", "val/token_acc", "val/acc@1"} <= set(vals[-1])
+    # W&B offline run files, on rank 0 only
+    assert len(glob.glob(str(result.run_dir / "wandb" / "offline-run-*" / "run-*.wandb"))) == 1
+    # the best checkpoint is self-describing and reloads into the predictions it was scored on
+    ckpt = result.best_checkpoint
+    assert {"model.pt", "model.json", "lightning.ckpt"} <= {p.name for p in ckpt.iterdir()}
+    meta = load_meta(ckpt)
+    assert meta["metrics"]["val/swipe_mrr"] == max(v["val/swipe_mrr"] for v in vals)
+    model, _ = load_model(ckpt)
+    alphabet = Alphabet(meta["alphabet"])
+    dec = _head_rows(split_files(tiny_dataset, "val"), 48)
+    batch = collate(dec, {g: i for i, g in enumerate(model.grid_names)}, alphabet, 48, model.cfg.max_word_len)
+    words = greedy_words(model, batch, alphabet, build_lexicon_trie(cfg.lexicon, alphabet)).words
+    assert summarize([[w] for w in words], dec.words)["acc@1"] == pytest.approx(meta["metrics"]["val/acc@1"])
+    assert "val" in result.evals and result.evals["val"]["n"] == 48
+
+
+def test_seeded_runs_repeat_and_resume_continues(tiny_dataset, tmp_path):
+    a = train(_cfg(tiny_dataset, tmp_path, "seed_a", workers=1, steps=20))
+    b = train(_cfg(tiny_dataset, tmp_path, "seed_b", workers=1, steps=20))
+    pick = lambda rows: [(r["step"], r["val/loss"], r["val/swipe_mrr"]) for r in rows if "val/loss" in r]  # noqa: E731
+    assert pick(read_metrics(a.run_dir)) == pick(read_metrics(b.run_dir))
+    with pytest.raises(FileExistsError, match="--resume"):
+        train(_cfg(tiny_dataset, tmp_path, "seed_a", workers=1, steps=20))
+    resumed = train(_cfg(tiny_dataset, tmp_path, "seed_a", workers=1, steps=30, resume=True))
+    steps = [r["step"] for r in read_metrics(resumed.run_dir) if "val/loss" in r]
+    assert steps == [9, 19, 29]  # two validations before, one after resuming at step 20
+    assert load_meta(resumed.best_checkpoint)["step"] in (10, 20, 30)
