@@ -81,3 +81,28 @@ def _save(fig: plt.Figure, path: str | Path, dpi: int) -> Path:
     fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
+
+
+def plot_training(rows: list[dict[str, float]], path: str | Path, title: str = "") -> Path:
+    """Curves from a run's metrics.jsonl: losses, learning rate, validation accuracy."""
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
+
+    def series(key: str) -> tuple[list[float], list[float]]:
+        pts = [(r["step"], r[key]) for r in rows if key in r]
+        return [p[0] for p in pts], [p[1] for p in pts]
+
+    for key in ("train/loss", "val/loss"):
+        axes[0].plot(*series(key), marker="o" if key.startswith("val") else None, label=key)
+    axes[0].set_xlabel("step")
+    axes[0].legend()
+    axes[1].plot(*series("lr"))
+    axes[1].set_title("learning rate")
+    axes[1].set_xlabel("step")
+    for key in ("val/token_acc", "val/acc@1", "val/swipe_mrr"):
+        axes[2].plot(*series(key), marker="o", label=key)
+    axes[2].set_ylim(0, 1)
+    axes[2].set_xlabel("step")
+    axes[2].legend()
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path, dpi=100)

@@ -38,7 +38,8 @@ from swipe.model import ModelConfig, SwipeModel, count_parameters, resolve
 from swipe.provenance import git_revision, now_iso
 from swipe.ray_env import ensure_ray
 from swipe.swipes import SwipeBatch
-from swipe.tracking import TrackingConfig, build_loggers, scrub
+from swipe.plot import plot_training
+from swipe.tracking import TrackingConfig, build_loggers, read_metrics, scrub
 
 
 @dataclass(frozen=True)
@@ -202,6 +203,8 @@ def train(cfg: TrainConfig) -> TrainResult:
         for ev in cfg.eval:
             evals[ev.name] = evaluate_split(model, ev, trie, cfg.data.max_points)
         (run_dir / "best_checkpoint.txt").write_text(str(best_path) + "\n")
+    if (run_dir / "metrics.jsonl").exists():
+        plot_training(read_metrics(run_dir), run_dir / "curves.png", title=name)
     return TrainResult(run_dir, best_path, best_metrics, evals)
 
 
