@@ -49,6 +49,7 @@ class ScaleConfig:
     num_workers: int = 2
     use_gpu: bool = False
     cpus_per_worker: float = 0.45  # keep ≥ 1 CPU free for Ray Data, or reading stalls
+    threads_per_worker: int = 0  # torch intra-op threads; 0 = max(1, ceil(cpus_per_worker))
     gpus_per_worker: float = 1.0  # with use_gpu
     precision: Literal["32-true", "bf16-mixed", "16-mixed"] = "32-true"
 
@@ -118,6 +119,20 @@ def build_lexicon_trie(cfg: LexiconConfig, alphabet: Alphabet) -> Trie:
     return build_trie(wl.words, wl.counts, alphabet)
 
 
+def check_resources(scale: ScaleConfig, cluster: dict[str, float]) -> None:
+    """On a fixed-size Ray, refuse a worker group that would leave Ray Data no CPU (its reads
+    would wait forever) or that asks for GPUs the machine does not have (it would never start)."""
+    total = cluster.get("CPU", 0.0)
+    asked = scale.num_workers * scale.cpus_per_worker
+    if asked > total - 1:
+        raise ValueError(f"{scale.num_workers} workers × {scale.cpus_per_worker} CPU = {asked:g} of the "
+                         f"cluster's {total:g} CPUs; leave at least 1 for Ray Data (lower "
+                         f"scale.cpus_per_worker or scale.num_workers)")
+    if scale.use_gpu and scale.num_workers * scale.gpus_per_worker > cluster.get("GPU", 0.0):
+        raise ValueError(f"{scale.num_workers} workers × {scale.gpus_per_worker} GPU, but the cluster "
+                         f"has {cluster.get('GPU', 0.0):g} GPUs")
+
+
 def _run_name(cfg: TrainConfig) -> str:
     return cfg.run.name or f"{Path(cfg.data.dataset).name}-{cfg.model.preset}-{now_iso().replace(':', '')[:17]}"
 
@@ -135,7 +150,8 @@ def train(cfg: TrainConfig) -> TrainResult:
     from ray.train import RunConfig as RayRunConfig
     from ray.train.torch import TorchTrainer
 
-    ensure_ray(cfg.run.num_cpus)
+    if ensure_ray(cfg.run.num_cpus):  # a fixed-size local Ray: no autoscaler will add CPUs or GPUs
+        check_resources(cfg.scale, ray.cluster_resources())
     DataContext.get_current().execution_options.preserve_order = True  # reproducible order
     DataContext.get_current().enable_progress_bars = False
     manifest = load_manifest(cfg.data.dataset)
@@ -235,7 +251,7 @@ def _train_loop(config: dict[str, Any]) -> None:
     ctx = ray.train.get_context()
     rank = ctx.get_world_rank()
     pl.seed_everything(cfg.run.seed, workers=True, verbose=False)
-    torch.set_num_threads(max(1, int(round(cfg.scale.cpus_per_worker * 2))))
+    torch.set_num_threads(cfg.scale.threads_per_worker or max(1, math.ceil(cfg.scale.cpus_per_worker)))
     alphabet = Alphabet(config["alphabet"])
     layouts = parse_layouts(config["layouts_json"])
     keys = KeyTable.build(layouts, alphabet)

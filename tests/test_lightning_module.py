@@ -121,3 +121,13 @@ def test_lexicon_mask_allows_exactly_the_continuations(parts):
     assert set(np.flatnonzero(allowed[0, 0].numpy())) == {alpha.encode(w[0])[0] for w in WORDS}
     assert set(np.flatnonzero(allowed[0, 3].numpy())) == set(alpha.encode("lp"))  # hel → hell(o) / help
     assert allowed[1, :, PAD].sum() <= 1  # PAD only where it is the target (after EOS)
+
+
+def test_resources_leave_ray_data_a_cpu():
+    from swipe.train import ScaleConfig, check_resources
+
+    check_resources(ScaleConfig(num_workers=2, cpus_per_worker=0.45), {"CPU": 2.0})
+    with pytest.raises(ValueError, match="leave at least 1 for Ray Data"):
+        check_resources(ScaleConfig(num_workers=2, cpus_per_worker=1.0), {"CPU": 2.0})
+    with pytest.raises(ValueError, match="GPU"):
+        check_resources(ScaleConfig(num_workers=2, use_gpu=True, cpus_per_worker=1), {"CPU": 8.0, "GPU": 1.0})
