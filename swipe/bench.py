@@ -167,5 +167,63 @@ def bench_train(dataset: str = "data/datasets/synth_en", steps: int = 60) -> dic
     return out
 
 
+def bench_decode(n_swipes: int = 256, n_reference: int = 16, batch_size: int = 128, seed: int = 0) -> dict:
+    """Swipes/s of greedy, beam and lexicon-constrained beam search (beam 6, the `small`
+    model, the full English wordfreq lexicon, batched with the KV cache) and of the
+    one-swipe-at-a-time no-cache reference on the first `n_reference` of the same swipes.
+    The model is freshly initialised (speed does not depend on training); swipes are the
+    real sample (data/samples/), batched in order of length as batch prediction does; one
+    thread."""
+    import torch
+
+    from swipe.data import collate
+    from swipe.decode import BeamConfig, beam_words, greedy_words, reference_words
+    from swipe.features import KeyTable
+    from swipe.importers import read_yandex_range
+    from swipe.model import ModelConfig, SwipeModel
+
+    torch.set_num_threads(1)
+    path, extra = LAYOUTS["en"]
+    layouts = load_layouts(path)
+    alphabet = build_alphabet(layouts.values(), extra)
+    wl = load_word_list(LexiconConfig(language="en", extra_chars=extra), alphabet)
+    trie = build_trie(wl.words, wl.counts, alphabet)
+    keys = KeyTable.build(layouts, alphabet)
+    torch.manual_seed(seed)
+    model = SwipeModel(ModelConfig(preset="small"), keys, alphabet.size).eval()
+    sample = "data/samples/howweswipe_en_dev.jsonl"
+    import os
+
+    swipes, _, _ = read_yandex_range(sample, 0, os.path.getsize(sample), 0, layouts)
+    swipes = swipes.take(np.arange(n_swipes))
+    swipes = swipes.take(np.argsort(swipes.lengths, kind="stable"))  # length-sorted batches pad less
+    batches = [collate(swipes.take(np.arange(s, min(s + batch_size, n_swipes))), keys.index(), alphabet, 128,
+                       model.cfg.max_word_len) for s in range(0, n_swipes, batch_size)]
+    beam = BeamConfig(beam_size=6)
+    out = {}
+
+    def rate(fn, batches_, n) -> float:
+        t = time.perf_counter()
+        for b in batches_:
+            fn(b)
+        return n / (time.perf_counter() - t)
+
+    out["greedy"] = rate(lambda b: greedy_words(model, b, alphabet, None), batches, n_swipes)
+    out["beam"] = rate(lambda b: beam_words(model, b, alphabet, beam, None), batches, n_swipes)
+    out["beam_lexicon"] = rate(lambda b: beam_words(model, b, alphabet, beam, trie), batches, n_swipes)
+    # the oracle on a sample spread over all lengths (the batches above are length-sorted)
+    ref_rows = np.linspace(0, n_swipes - 1, n_reference).round().astype(int)
+    ref_batch = collate(swipes.take(ref_rows), keys.index(), alphabet, 128, model.cfg.max_word_len)
+    out["reference"] = rate(lambda b: reference_words(model, b, alphabet, beam, trie), [ref_batch], n_reference)
+    got = beam_words(model, ref_batch, alphabet, beam, trie)
+    ref = reference_words(model, ref_batch, alphabet, beam, trie)
+    agree = all([w for w, _ in g] == [w for w, _ in r] and np.allclose([s for _, s in g], [s for _, s in r], atol=1e-4)
+                for g, r in zip(got, ref))  # same words; scores equal up to float rounding
+    result = {f"{k}_swipes_per_s": round(v, 1) for k, v in out.items()}
+    return result | {"speedup_vs_reference": round(out["beam_lexicon"] / out["reference"], 1),
+                     "beam_lexicon_equals_reference": bool(agree), "lexicon_words": len(wl),
+                     "beam_size": 6, "batch_size": batch_size, "n_swipes": n_swipes, "n_reference": n_reference}
+
+
 BENCHMARKS: dict[str, Callable[[], dict]] = {"synth": bench_synth, "lexicon": bench_lexicon,
-                                             "data": bench_data, "train": bench_train}
+                                             "data": bench_data, "train": bench_train, "decode": bench_decode}

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from swipe.lexicon import BOS, EOS, Alphabet, Trie
+from swipe.lexicon import BOS, EOS, PAD, Alphabet, Trie
 
 StepFn = Callable[[Tensor, Any], tuple[Tensor, Any]]
 
@@ -77,3 +77,176 @@ def greedy_words(model: torch.nn.Module, batch: dict[str, Tensor], alphabet: Alp
     cache = model.start_cache(memory, batch["mask"])
     return greedy_decode(model_step_fn(model), cache, memory.shape[0], alphabet,
                          model.cfg.max_word_len, trie, memory.device)
+
+
+# ----------------------------------------------------------------------------- beam search
+SelectFn = Callable[[Any, Tensor], Any]  # pick rows of a decoder state: (state, rows) -> state
+
+
+@dataclass(frozen=True)
+class BeamConfig:
+    """Beam search settings (defaults are what `bench.py decode` measures)."""
+
+    beam_size: int = 6
+    top_k: int = 4  # unique candidates returned per swipe
+    length_alpha: float = 1.0  # ranking score = Σ log p / length^alpha (EOS counts as a token)
+    freq_weight: float = 0.0  # + freq_weight · log relative frequency of the word (needs a trie)
+
+
+def _norm(total: Tensor, length: Tensor, alpha: float) -> Tensor:
+    return total / length.clamp(min=1).to(total.dtype) ** alpha
+
+
+def beam_search(step_logits: StepFn, state: Any, expand_state: SelectFn, reorder_state: SelectFn,
+                batch_size: int, alphabet: Alphabet, max_len: int, cfg: BeamConfig, trie: Trie | None = None,
+                device: str | torch.device = "cpu") -> list[list[tuple[str, float]]]:
+    """Beam search batched over swipes × beams, one `step_logits` call per step for all rows.
+
+    State rows follow the beams: `expand_state(state, rows)` turns each swipe's row into its
+    K beam rows once; after each step `reorder_state(state, rows)` gives each new beam the
+    row of its parent, always a beam of the same swipe (rows index the flattened B·K
+    beams), so a KV cache need only move what differs between beams. Finished beams stay
+    in the beam with their score (their only continuation is a no-op), so a hypothesis ends
+    when its beam is full of better or finished ones. With a trie, tokens that leave it get
+    −inf and EOS is allowed only where a word ends: every candidate is a lexicon word.
+    Returns, per swipe, up to top_k (word, score) pairs, best first, each word once.
+    """
+    b, k, v = batch_size, cfg.beam_size, alphabet.size
+    vocab = torch.arange(v, device=device)
+    # step 0: one hypothesis (BOS) per swipe
+    logits, state = step_logits(torch.full((b,), BOS, dtype=torch.long, device=device), state)
+    logp = torch.log_softmax(logits.float(), -1)  # (B, V)
+    nodes = np.zeros(b, dtype=np.int64)
+    if trie is not None:
+        logp = logp.masked_fill(~torch.from_numpy(trie.allowed_next_tokens(nodes)).to(device), float("-inf"))
+    logp[:, EOS] = float("-inf") if trie is None else logp[:, EOS]  # no empty word
+    logp[:, :EOS] = float("-inf")  # PAD, BOS are never emitted
+    top, tok = logp.topk(k, -1)  # (B, K)
+    total, length = top, torch.ones(b, k, device=device)
+    finished = tok == EOS
+    history = tok[..., None]  # (B, K, steps)
+    rows = torch.arange(b, device=device).repeat_interleave(k)
+    state = expand_state(state, rows)
+    nodes = trie.step(nodes[rows.cpu().numpy()], tok.flatten().cpu().numpy()) if trie is not None else None
+    for step in range(1, max_len + 1):
+        if bool(finished.all()):
+            break
+        logits, state = step_logits(tok.flatten(), state)
+        logp = torch.log_softmax(logits.float(), -1).view(b, k, v)
+        if trie is not None:
+            allowed = torch.from_numpy(trie.allowed_next_tokens(np.where(finished.flatten().cpu().numpy(), 0, nodes)))
+            logp = logp.masked_fill(~allowed.view(b, k, v).to(device), float("-inf"))
+        logp[..., :EOS] = float("-inf")
+        if step == max_len:  # out of room: only EOS
+            logp = logp.masked_fill(vocab != EOS, float("-inf"))
+        # a finished beam continues only by PAD, at no cost and no extra length
+        logp = torch.where(finished[..., None], torch.where(vocab == PAD, 0.0, float("-inf")), logp)
+        cand_total = total[..., None] + logp  # (B, K, V)
+        cand_len = (length + (~finished).float())[..., None].expand(b, k, v)
+        score = _norm(cand_total, cand_len, cfg.length_alpha).view(b, k * v)
+        _, idx = score.topk(k, -1)  # (B, K) over K·V candidates
+        parent, tok = idx // v, idx % v
+        total = cand_total.view(b, k * v).gather(1, idx)
+        length = cand_len.reshape(b, k * v).gather(1, idx)
+        was_finished = finished.gather(1, parent)
+        finished = was_finished | (tok == EOS)
+        history = torch.cat([history.gather(1, parent[..., None].expand_as(history)), tok[..., None]], -1)
+        rows = (torch.arange(b, device=device)[:, None] * k + parent).flatten()
+        state = reorder_state(state, rows)
+        if trie is not None:
+            prev = nodes[rows.cpu().numpy()]
+            moving = (~finished).flatten().cpu().numpy()  # EOS and PAD do not move in the trie
+            nodes = np.where(moving, trie.step(prev, tok.flatten().cpu().numpy()), prev)
+    return _collect(history, total, length, finished, nodes, alphabet, cfg, trie, b, k)
+
+
+def _collect(history: Tensor, total: Tensor, length: Tensor, finished: Tensor, nodes: np.ndarray | None,
+             alphabet: Alphabet, cfg: BeamConfig, trie: Trie | None, b: int, k: int
+             ) -> list[list[tuple[str, float]]]:
+    """Finished beams → ranked, de-duplicated (word, score) lists, with the frequency prior."""
+    score = _norm(total, length, cfg.length_alpha).cpu().numpy()
+    hist = history.cpu().numpy()
+    fin = finished.cpu().numpy()
+    out = []
+    for i in range(b):
+        cands: dict[str, float] = {}
+        for j in range(k):
+            if not fin[i, j] or not np.isfinite(score[i, j]):
+                continue
+            word = alphabet.decode(hist[i, j])
+            s = float(score[i, j])
+            if trie is not None and cfg.freq_weight:
+                w = trie.node_word[nodes[i * k + j]]
+                s += cfg.freq_weight * float(trie.word_logfreq[w])
+            cands[word] = max(s, cands.get(word, -np.inf))
+        out.append(sorted(cands.items(), key=lambda kv: -kv[1])[: cfg.top_k])
+    return out
+
+
+def reference_beam_search(next_logits: Callable[[list[int]], Tensor], alphabet: Alphabet, max_len: int,
+                          cfg: BeamConfig, trie: Trie | None = None) -> list[tuple[str, float]]:
+    """The test oracle and benchmark baseline: one swipe, plain Python, no cache.
+
+    `next_logits(prefix)` returns the next-token logits (V,) after the whole prefix
+    (BOS first), recomputed from scratch each time.
+    """
+    hyps = [([BOS], 0.0, 0, False, 0)]  # tokens, Σ log p, length, finished, trie node
+    for step in range(max_len + 1):
+        if all(h[3] for h in hyps):
+            break
+        cands = []
+        for tokens, total, length, done, node in hyps:
+            if done:
+                cands.append((tokens, total, length, True, node))
+                continue
+            logp = torch.log_softmax(next_logits(tokens).float(), -1).tolist()
+            allowed = trie.allowed_next_tokens(np.array([node]))[0] if trie is not None else None
+            for t in range(EOS, alphabet.size):
+                if (allowed is not None and not allowed[t]) or (step == max_len and t != EOS):
+                    continue
+                if t == EOS and step == 0 and trie is None:
+                    continue  # no empty word
+                nxt = node if t == EOS or trie is None else int(trie.step(np.array([node]), np.array([t]))[0])
+                cands.append((tokens + [t], total + logp[t], length + 1, t == EOS, nxt))
+        cands.sort(key=lambda h: -(h[1] / max(h[2], 1) ** cfg.length_alpha))
+        hyps = cands[: cfg.beam_size]
+    out: dict[str, float] = {}
+    for tokens, total, length, done, node in hyps:
+        if not done:
+            continue
+        s = total / max(length, 1) ** cfg.length_alpha
+        if trie is not None and cfg.freq_weight:
+            s += cfg.freq_weight * float(trie.word_logfreq[trie.node_word[node]])
+        word = alphabet.decode(tokens[1:])
+        out[word] = max(s, out.get(word, -np.inf))
+    return sorted(out.items(), key=lambda kv: -kv[1])[: cfg.top_k]
+
+
+@torch.no_grad()
+def beam_words(model: torch.nn.Module, batch: dict[str, Tensor], alphabet: Alphabet, cfg: BeamConfig,
+               trie: Trie | None) -> list[list[tuple[str, float]]]:
+    """Batched beam search of a collated batch with the model's KV cache."""
+    memory = model.encode(batch["x"], batch["y"], batch["t"], batch["mask"], batch["grid"])
+    cache = model.start_cache(memory, batch["mask"])
+    k = cfg.beam_size  # rows from beam_search's expansion are arange(B).repeat_interleave(k)
+    return beam_search(model_step_fn(model), cache, lambda c, rows: c.expand_beams(k),
+                       lambda c, rows: c.reorder_self(rows), memory.shape[0], alphabet,
+                       model.cfg.max_word_len, cfg, trie, memory.device)
+
+
+@torch.no_grad()
+def reference_words(model: torch.nn.Module, batch: dict[str, Tensor], alphabet: Alphabet, cfg: BeamConfig,
+                    trie: Trie | None) -> list[list[tuple[str, float]]]:
+    """The oracle over a batch: each swipe alone, the decoder re-run over the whole prefix."""
+    out = []
+    for i in range(batch["x"].shape[0]):
+        n = int(batch["mask"][i].sum())
+        one = {k: batch[k][i:i + 1, :n] for k in ("x", "y", "t", "mask")}
+        memory = model.encode(one["x"], one["y"], one["t"], one["mask"], batch["grid"][i:i + 1])
+
+        def next_logits(prefix: list[int]) -> Tensor:
+            tokens = torch.tensor([prefix], device=memory.device)
+            return model.decode(tokens, memory, one["mask"])[0, -1]
+
+        out.append(reference_beam_search(next_logits, alphabet, model.cfg.max_word_len, cfg, trie))
+    return out

@@ -109,15 +109,30 @@ class DecoderCache:
     cross_k: list[Tensor]
     cross_v: list[Tensor]
     memory_mask: Tensor  # (B, T)
+    beams: int = 1  # self-attention rows per cross-attention row (beam search: K beams per swipe)
 
     @property
     def length(self) -> int:
         return self.self_k[0].shape[2]
 
     def select(self, rows: Tensor) -> "DecoderCache":
+        """Every tensor's rows picked by `rows` (e.g. one swipe → its K beams)."""
         pick = lambda ts: [t.index_select(0, rows) for t in ts]  # noqa: E731
         return DecoderCache(pick(self.self_k), pick(self.self_v), pick(self.cross_k),
                             pick(self.cross_v), self.memory_mask.index_select(0, rows))
+
+    def expand_beams(self, k: int) -> "DecoderCache":
+        """Each swipe's row → k consecutive beam rows of the self-attention cache. Cross-
+        attention keys/values stay one row per swipe: the beams attend as k queries."""
+        rep = lambda ts: [t.repeat_interleave(k, 0) for t in ts]  # noqa: E731
+        return DecoderCache(rep(self.self_k), rep(self.self_v), self.cross_k, self.cross_v, self.memory_mask,
+                            self.beams * k)
+
+    def reorder_self(self, rows: Tensor) -> "DecoderCache":
+        """Beams reordered within their swipes: only the self-attention cache moves."""
+        pick = lambda ts: [t.index_select(0, rows) for t in ts]  # noqa: E731
+        return DecoderCache(pick(self.self_k), pick(self.self_v), self.cross_k, self.cross_v, self.memory_mask,
+                            self.beams)
 
 
 class DecoderLayer(nn.Module):
@@ -132,10 +147,14 @@ class DecoderLayer(nn.Module):
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x: Tensor, self_kv: tuple[Tensor, Tensor], causal: bool,
-                cross_kv: tuple[Tensor, Tensor], memory_mask: Tensor) -> Tensor:
+                cross_kv: tuple[Tensor, Tensor], memory_mask: Tensor, beams: int = 1) -> Tensor:
         h = self.ln1(x)
         x = x + self.drop(self.self_attn.attend(h, *self_kv, None, causal=causal))
-        x = x + self.drop(self.cross_attn.attend(self.ln2(x), *cross_kv, memory_mask, causal=False))
+        q = self.ln2(x)
+        if beams > 1:  # (B·K, L, D) → (B, K·L, D): a swipe's beams are queries over its memory
+            q = q.reshape(-1, beams * q.shape[1], q.shape[2])
+        cross = self.cross_attn.attend(q, *cross_kv, memory_mask, causal=False).reshape(x.shape)
+        x = x + self.drop(cross)
         return x + self.drop(self.ff(self.ln3(x)))
 
 
@@ -213,9 +232,9 @@ class SwipeModel(nn.Module):
             v = torch.cat([cache.self_v[i], v], 2)
             new_k.append(k)
             new_v.append(v)
-            h = layer(h, (k, v), False, (cache.cross_k[i], cache.cross_v[i]), cache.memory_mask)
+            h = layer(h, (k, v), False, (cache.cross_k[i], cache.cross_v[i]), cache.memory_mask, cache.beams)
         logits = self.head(self.dec_norm(h))[:, 0]
-        return logits, DecoderCache(new_k, new_v, cache.cross_k, cache.cross_v, cache.memory_mask)
+        return logits, DecoderCache(new_k, new_v, cache.cross_k, cache.cross_v, cache.memory_mask, cache.beams)
 
 
 def count_parameters(model: nn.Module) -> int:
