@@ -1,0 +1,199 @@
+"""Batch prediction: Ray Data over a split's shards → a pool of predictor actors → Parquet.
+
+```
+read_parquet(shards without output yet, with their paths)
+  ─► map_batches(Predictor, concurrency=N actors)   each actor: checkpoint loaded once,
+                                                    the trie mapped zero-copy from one ray.put
+  ─► the driver gathers rows per input shard ─► OUT/part-NNNNN.parquet, atomically, when
+     every row of that shard is in (rows the model cannot take → OUT/rejected/, with a reason)
+```
+
+One output file per input shard, written only when complete, makes a re-run of an
+interrupted job finish with every input row exactly once: finished shards are skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import torch
+
+from swipe.checkpoint import load_meta, load_model
+from swipe.data import collate
+from swipe.dataset import load_manifest, write_table
+from swipe.decode import BeamConfig, beam_words
+from swipe.lexicon import Alphabet, LexiconConfig, Trie
+from swipe.ray_env import ensure_ray
+from swipe.swipes import SwipeBatch
+
+PREDICTION_SCHEMA = pa.schema([
+    pa.field("id", pa.int64(), nullable=False),
+    pa.field("word", pa.string()),  # the reference, when the input has one
+    pa.field("grid_name", pa.string()),
+    pa.field("candidates", pa.list_(pa.string())),  # best first, each word once
+    pa.field("scores", pa.list_(pa.float32())),
+])
+
+
+@dataclass(frozen=True)
+class PredictConfig:
+    """What to decode, with which checkpoint and decoder, on how many actors."""
+
+    checkpoint: str = ""  # a checkpoint directory (see swipe/checkpoint.py)
+    dataset: str = "data/datasets/synth_en"
+    split: str = "test"
+    out: str = ""  # default: DATASET/predictions/SPLIT-<checkpoint dir name>
+    lexicon: LexiconConfig = field(default_factory=LexiconConfig)  # default: all English wordfreq words
+    beam: BeamConfig = field(default_factory=BeamConfig)
+    constrained: bool = True  # decode within the lexicon
+    concurrency: int = 2  # predictor actors
+    cpus_per_actor: float = 0.5
+    gpus_per_actor: float = 0.0
+    batch_size: int = 128  # swipes per actor call
+    max_points: int = 128
+    num_cpus: int | None = None  # size of a local Ray (ignored on a cluster)
+
+
+class Predictor:
+    """A Ray Data actor: loads the checkpoint once, decodes pyarrow batches."""
+
+    def __init__(self, checkpoint: str, trie_ref: Any, beam: BeamConfig, max_points: int):
+        import ray
+
+        torch.set_num_threads(1)
+        # the trie's arrays are mapped from the object store: shared by the node's actors, read-only.
+        # (Ray Data hands constructor arguments over unresolved; a plain actor gets them resolved.)
+        trie = ray.get(trie_ref) if isinstance(trie_ref, ray.ObjectRef) else trie_ref
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.model, meta = load_model(checkpoint, device)
+        self.alphabet = Alphabet(meta["alphabet"])
+        self.trie, self.beam, self.max_points = trie, beam, max_points
+        self.grid_index = {g: i for i, g in enumerate(self.model.grid_names)}
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        batch = SwipeBatch.from_arrow(table.drop_columns(["path"]))
+        paths = table["path"].to_pylist()
+        errors = [None if g in self.grid_index else f"grid {g!r} unknown to the model" for g in batch.grid_names]
+        errors = [e or (None if n >= 2 else "too_few_points") for e, n in zip(errors, batch.lengths)]
+        ok = np.array([e is None for e in errors])
+        cands: list[list[str]] = [[] for _ in range(len(batch))]
+        scores: list[list[float]] = [[] for _ in range(len(batch))]
+        rows = np.flatnonzero(ok)
+        rows = rows[np.argsort(batch.lengths[rows], kind="stable")]  # similar lengths pad less
+        for s in range(0, len(rows), 64):
+            part = rows[s:s + 64]
+            tensors = collate(batch.take(part), self.grid_index, self.alphabet, self.max_points,
+                              self.model.cfg.max_word_len)
+            tensors = {k: v.to(self.model.head.weight.device) for k, v in tensors.items()}
+            for i, found in zip(part, beam_words(self.model, tensors, self.alphabet, self.beam, self.trie)):
+                cands[i] = [w for w, _ in found]
+                scores[i] = [s_ for _, s_ in found]
+        return pa.table({"id": pa.array(batch.ids, pa.int64()), "word": pa.array(batch.words, pa.string()),
+                         "grid_name": pa.array(batch.grid_names, pa.string()),
+                         "candidates": pa.array(cands, pa.list_(pa.string())),
+                         "scores": pa.array(scores, pa.list_(pa.float32())),
+                         "path": pa.array(paths, pa.string()), "error": pa.array(errors, pa.string())})
+
+
+@dataclass
+class PredictResult:
+    out: Path
+    rows_in: int
+    rows_out: int
+    rows_rejected: int
+    rejected: dict[str, int]  # reason → rows
+    shards_written: int  # by this run
+    shards_skipped: int  # already complete from an earlier run
+    wall_s: float
+
+
+def _out_name(shard: str) -> str:
+    return Path(shard).name  # part-NNNNN.parquet: one output per input shard
+
+
+def predict(cfg: PredictConfig, trie: Trie | None = None) -> PredictResult:
+    """Decode every row of `cfg.split`, resuming an earlier, interrupted run into `cfg.out`."""
+    import ray
+    import ray.data
+
+    from swipe.train import build_lexicon_trie
+
+    meta = load_meta(cfg.checkpoint)
+    manifest = load_manifest(cfg.dataset)
+    if cfg.split not in manifest["splits"]:
+        raise KeyError(f"dataset {cfg.dataset} has no split {cfg.split!r}; it has {sorted(manifest['splits'])}")
+    alphabet = Alphabet(meta["alphabet"])
+    if manifest["alphabet"] != alphabet.chars:
+        missing = sorted(set(manifest["alphabet"]) - set(alphabet.chars))
+        if missing:
+            raise ValueError(f"the dataset's alphabet has {missing}, which the checkpoint's model cannot emit")
+    out = Path(cfg.out or Path(cfg.dataset) / "predictions" / f"{cfg.split}-{Path(cfg.checkpoint).name}")
+    out.mkdir(parents=True, exist_ok=True)
+    rows_of = {str(Path(cfg.dataset) / f["file"]): f["rows"] for f in manifest["splits"][cfg.split]["files"]}
+    todo = [p for p in rows_of if not (out / _out_name(p)).exists()]  # finished shards are skipped
+    t0 = time.perf_counter()
+    if todo:
+        ensure_ray(cfg.num_cpus)
+        if trie is None and cfg.constrained:
+            trie = build_lexicon_trie(cfg.lexicon, alphabet)
+        trie_ref = ray.put(trie if cfg.constrained else None)  # once: every actor maps the same arrays
+        ds = ray.data.read_parquet(todo, include_paths=True)
+        ds = ds.map_batches(Predictor, fn_constructor_args=(str(cfg.checkpoint), trie_ref, cfg.beam, cfg.max_points),
+                            batch_size=cfg.batch_size, batch_format="pyarrow", concurrency=cfg.concurrency,
+                            num_cpus=cfg.cpus_per_actor, num_gpus=cfg.gpus_per_actor or None)
+        pending: dict[str, list[pa.Table]] = {}
+        written = 0
+        for block in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
+            for path in set(block["path"].to_pylist()):
+                pending.setdefault(path, []).append(block.filter(pc.equal(block["path"], path)))
+                if sum(t.num_rows for t in pending[path]) == rows_of[path]:  # complete: write once
+                    _write_shard(pa.concat_tables(pending.pop(path)), out, path)
+                    written += 1
+                    print(f"  [{written}/{len(todo)} shards] {_out_name(path)}", flush=True)
+        if pending:
+            raise RuntimeError(f"incomplete shards after the stream ended: {sorted(pending)}")
+    rows_out = sum(pq.ParquetFile(out / _out_name(p)).metadata.num_rows for p in rows_of)
+    reasons: Counter = Counter()
+    for f in (out / "rejected").glob("*.parquet"):
+        reasons.update(pq.read_table(f, columns=["reason"])["reason"].to_pylist())
+    rows_in, rows_rejected = sum(rows_of.values()), sum(reasons.values())
+    if rows_in != rows_out + rows_rejected:
+        raise RuntimeError(f"rows lost: in {rows_in} != out {rows_out} + rejected {rows_rejected}")
+    (out / "prediction.json").write_text(json.dumps(
+        {"checkpoint": str(cfg.checkpoint), "dataset": cfg.dataset, "split": cfg.split,
+         "rows_in": rows_in, "rows_out": rows_out, "rows_rejected": rows_rejected}, indent=1))
+    return PredictResult(out, rows_in, rows_out, rows_rejected, dict(reasons), shards_written=len(todo),
+                         shards_skipped=len(rows_of) - len(todo), wall_s=round(time.perf_counter() - t0, 2))
+
+
+def _write_shard(table: pa.Table, out: Path, path: str) -> None:
+    """Split a complete shard into predictions and rejects; write both atomically."""
+    err = table["error"]
+    bad = pc.is_valid(err)
+    good = table.filter(pc.invert(bad)).drop_columns(["path", "error"]).sort_by("id")
+    rej = table.filter(bad)
+    name = _out_name(path)
+    if rej.num_rows:
+        write_table(pa.table({"id": rej["id"], "reason": rej["error"], "path": rej["path"]}),
+                    out / "rejected" / name)
+    write_table(good.cast(PREDICTION_SCHEMA), out / name)  # last: its presence marks the shard done
+
+
+def read_predictions(out: str | Path) -> pa.Table:
+    files = sorted(Path(out).glob("part-*.parquet"))
+    return pa.concat_tables([pq.read_table(f) for f in files]) if files else PREDICTION_SCHEMA.empty_table()
+
+
+def prediction_metrics(table: pa.Table) -> dict[str, Any]:
+    from swipe.metrics import summarize
+
+    return summarize(table["candidates"].to_pylist(), table["word"].to_pylist())

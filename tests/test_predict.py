@@ -1,0 +1,104 @@
+"""Batch prediction on the session's local Ray: exactly-once after interruption, shared trie."""
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+import swipe.predict as predict_mod
+from swipe.checkpoint import save_model_dir
+from swipe.datagen import MakeDatasetConfig, make_dataset
+from swipe.dataset import load_manifest, read_split
+from swipe.decode import BeamConfig
+from swipe.features import KeyTable
+from swipe.keyboard import parse_layouts
+from swipe.lexicon import Alphabet, LexiconConfig
+from swipe.model import ModelConfig, SwipeModel
+from swipe.predict import PredictConfig, Predictor, predict, read_predictions
+from swipe.train import build_lexicon_trie
+
+pytestmark = pytest.mark.ray
+
+
+@pytest.fixture(scope="module")
+def setup(ray_session, tmp_path_factory):
+    root = tmp_path_factory.mktemp("pred")
+    ds = str(root / "ds")
+    make_dataset(MakeDatasetConfig(out=ds, n_swipes=600, shard_rows=150, lexicon=LexiconConfig(top_n=300)))
+    manifest = load_manifest(ds)
+    alphabet = Alphabet(manifest["alphabet"])
+    keys = KeyTable.build(parse_layouts(manifest["layouts"]), alphabet)
+    torch.manual_seed(0)
+    model = SwipeModel(ModelConfig(preset="tiny", max_word_len=12), keys, alphabet.size)
+    ckpt = save_model_dir(root / "ckpt", model, alphabet, manifest["layouts"], {"step": 0})
+    trie = build_lexicon_trie(LexiconConfig(top_n=300), alphabet)
+    return ds, str(ckpt), trie, root
+
+
+def _cfg(setup, out):
+    ds, ckpt, _, _ = setup
+    return PredictConfig(checkpoint=ckpt, dataset=ds, split="train", out=str(out), concurrency=2,
+                         cpus_per_actor=0.25, batch_size=64, beam=BeamConfig(beam_size=2, top_k=2))
+
+
+def test_interrupted_job_rerun_yields_each_row_once(setup, tmp_path, monkeypatch):
+    ds, _, trie, _ = setup
+    cfg = _cfg(setup, tmp_path / "out")
+    real_write, calls = predict_mod._write_shard, []
+
+    def crash_after_first(table, out, path):  # the job dies after its first complete shard
+        if calls:
+            raise KeyboardInterrupt("killed")
+        calls.append(path)
+        real_write(table, out, path)
+
+    monkeypatch.setattr(predict_mod, "_write_shard", crash_after_first)
+    with pytest.raises(KeyboardInterrupt):
+        predict(cfg, trie)
+    monkeypatch.setattr(predict_mod, "_write_shard", real_write)
+    assert len(list((tmp_path / "out").glob("part-*.parquet"))) == 1
+    result = predict(cfg, trie)  # the re-run
+    assert result.shards_skipped == 1 and result.shards_written == len(load_manifest(ds)["splits"]["train"]["files"]) - 1
+    ids = read_predictions(result.out)["id"].to_pylist()
+    assert sorted(ids) == sorted(read_split(ds, "train")["id"].to_pylist())  # every row, exactly once
+    assert result.rows_in == result.rows_out + result.rows_rejected and result.rows_rejected == 0
+    again = predict(cfg, trie)  # nothing left to do
+    assert again.shards_written == 0 and again.rows_out == result.rows_out
+    preds = read_predictions(result.out)
+    words = set(trie.words())
+    assert all(c and set(c) <= words for c in preds["candidates"].to_pylist())  # lexicon words only
+
+
+def test_unusable_rows_are_rejected_with_a_reason(setup, tmp_path):
+    ds, ckpt, trie, root = setup
+    t = read_split(ds, "val")
+    grids = t["grid_name"].to_pylist()
+    grids[0] = "dvorak"  # a layout the model has never seen
+    import pyarrow as pa
+
+    bad_ds = root / "bad"
+    (bad_ds / "val").mkdir(parents=True, exist_ok=True)
+    pq.write_table(t.set_column(t.schema.get_field_index("grid_name"), "grid_name", pa.array(grids)),
+                   bad_ds / "val" / "part-00000.parquet")
+    m = load_manifest(ds)
+    m["splits"] = {"val": {"rows": t.num_rows, "files": [{"file": "val/part-00000.parquet", "rows": t.num_rows}]}}
+    import json
+
+    (bad_ds / "dataset.json").write_text(json.dumps(m))
+    cfg = PredictConfig(checkpoint=ckpt, dataset=str(bad_ds), split="val", out=str(tmp_path / "o"),
+                        concurrency=1, cpus_per_actor=0.25, beam=BeamConfig(beam_size=2))
+    r = predict(cfg, trie)
+    assert r.rows_rejected == 1 and r.rows_out == t.num_rows - 1
+    assert list(r.rejected) == ["grid 'dvorak' unknown to the model"]
+
+
+def test_actors_share_a_read_only_trie(setup):
+    import ray
+
+    _, ckpt, trie, _ = setup
+    ref = ray.put(trie)
+    actor = ray.remote(Predictor).options(num_cpus=0.25).remote(ckpt, ref, BeamConfig(), 64)
+    flags = ray.get(actor.__ray_call__.remote(
+        lambda self: [getattr(self.trie, a).flags.writeable for a in self.trie.ARRAYS]))
+    assert flags == [False] * len(trie.ARRAYS)  # views of the object store, not private copies
+    ray.kill(actor)
