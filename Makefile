@@ -1,10 +1,11 @@
 # swipe: the two commands. Both set up the virtualenv first (nothing installed by hand).
-#   make quickstart   data → train → evaluate (predict as it lands) on a local Ray
+#   make quickstart   data → train → predict → evaluate on a local Ray
 #   make test         the test suite
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+RUN    := quickstart-$(shell date -u +%Y%m%dT%H%M%S)
 
 .PHONY: setup quickstart test bench clean
 
@@ -21,7 +22,13 @@ quickstart: $(STAMP)
 	$(PY) jobs/make_dataset.py --config configs/synth_en.yaml
 	$(PY) jobs/make_dataset.py --config configs/import_dev.yaml
 	$(PY) jobs/data_report.py --config configs/report_en.yaml
-	$(PY) jobs/train.py --config configs/quickstart.yaml
+	$(PY) jobs/train.py --config configs/quickstart.yaml run.name=$(RUN)
+	$(PY) jobs/predict.py --config configs/predict_en.yaml checkpoint=runs/$(RUN) \
+	    dataset=data/datasets/synth_en split=test out=runs/$(RUN)/predictions/synth_test
+	$(PY) jobs/predict.py --config configs/predict_en.yaml checkpoint=runs/$(RUN) \
+	    dataset=data/datasets/real_en_dev split=dev out=runs/$(RUN)/predictions/real_dev
+	$(PY) jobs/evaluate.py predictions=runs/$(RUN)/predictions/synth_test
+	$(PY) jobs/evaluate.py predictions=runs/$(RUN)/predictions/real_dev
 
 # pytest exits 5 when it collected no tests: that is a failure here, not a pass.
 test: $(STAMP)

@@ -41,6 +41,17 @@ def save_model_dir(path: str | Path, model: SwipeModel, alphabet: Alphabet, layo
     return path
 
 
+def resolve_checkpoint(path: str | Path) -> Path:
+    """A checkpoint directory, or a run directory (→ the best checkpoint its training recorded)."""
+    path = Path(path)
+    if (path / META_FILE).exists():
+        return path
+    best = path / "best_checkpoint.txt"
+    if best.exists():
+        return Path(best.read_text().strip())
+    raise FileNotFoundError(f"{path} is neither a checkpoint (no {META_FILE}) nor a run with best_checkpoint.txt")
+
+
 def load_meta(path: str | Path) -> dict[str, Any]:
     return json.loads((Path(path) / META_FILE).read_text())
 

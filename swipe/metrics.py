@@ -39,3 +39,17 @@ def summarize(candidate_lists: Sequence[Sequence[str]], references: Sequence[str
     for k in range(1, 5):
         out[f"acc@{k}"] = sum(accuracy_at(c, r, k) for c, r in pairs) / n
     return out
+
+
+def breakdown(candidate_lists: Sequence[Sequence[str]], references: Sequence[str | None],
+              groups: Sequence[object]) -> dict[object, dict[str, float]]:
+    """summarize() per group (word length, layout, seen/unseen, …), groups in sorted order."""
+    by: dict[object, tuple[list, list]] = {}
+    for c, r, g in zip(candidate_lists, references, groups):
+        by.setdefault(g, ([], []))
+        by[g][0].append(c)
+        by[g][1].append(r)
+    def order(g: object) -> tuple:  # numbers numerically, then the rest by name
+        return (0, g, "") if isinstance(g, (int, float)) else (1, 0, str(g))
+
+    return {g: summarize(*by[g]) for g in sorted(by, key=order)}

@@ -106,3 +106,42 @@ def plot_training(rows: list[dict[str, float]], path: str | Path, title: str = "
     if title:
         fig.suptitle(title)
     return _save(fig, path, dpi=100)
+
+
+def swipe_figure(layout: Layout, x: np.ndarray, y: np.ndarray, t: np.ndarray, title: str = "") -> plt.Figure:
+    """One swipe over its layout, as a figure (for W&B tables); the caller closes it."""
+    fig, ax = plt.subplots(figsize=(3.2, 2.2))
+    draw_layout(ax, layout)
+    draw_swipe(ax, np.asarray(x), np.asarray(y), np.asarray(t))
+    ax.set_title(title, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_accuracy_by_length(by_length: dict, path: str | Path) -> Path:
+    """acc@1 and acc@4 per reference word length, with the number of swipes per bar."""
+    keys = [k for k in by_length if k != "none"]
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    xs = np.arange(len(keys))
+    for off, metric in ((-0.2, "acc@1"), (0.2, "acc@4")):
+        ax.bar(xs + off, [by_length[k][metric] for k in keys], width=0.4, label=metric)
+    for x, k in zip(xs, keys):
+        ax.text(x, 1.01, str(int(by_length[k]["n"])), ha="center", fontsize=7, color="#555555")
+    ax.set_xticks(xs, [f"{k}+" if k == 12 else str(k) for k in keys])
+    ax.set_xlabel("reference word length (numbers: swipes)")
+    ax.set_ylim(0, 1.1)
+    ax.legend()
+    return _save(fig, path, dpi=100)
+
+
+def plot_metric_vs_beam(sweep: dict, path: str | Path) -> Path:
+    """swipe_mrr and acc@1..4 against beam size."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    beams = sorted(sweep)
+    for metric in ("swipe_mrr", "acc@1", "acc@4"):
+        ax.plot(beams, [sweep[b][metric] for b in beams], marker="o", label=metric)
+    ax.set_xlabel("beam size")
+    ax.set_xticks(beams)
+    ax.set_ylim(0, 1)
+    ax.legend()
+    return _save(fig, path, dpi=100)

@@ -27,7 +27,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import torch
 
-from swipe.checkpoint import load_meta, load_model
+from swipe.config import config_to_dict
+from swipe.checkpoint import load_meta, load_model, resolve_checkpoint
 from swipe.data import collate
 from swipe.dataset import load_manifest, write_table
 from swipe.decode import BeamConfig, beam_words
@@ -48,7 +49,7 @@ PREDICTION_SCHEMA = pa.schema([
 class PredictConfig:
     """What to decode, with which checkpoint and decoder, on how many actors."""
 
-    checkpoint: str = ""  # a checkpoint directory (see swipe/checkpoint.py)
+    checkpoint: str = ""  # a checkpoint directory, or a run directory (its best checkpoint)
     dataset: str = "data/datasets/synth_en"
     split: str = "test"
     out: str = ""  # default: DATASET/predictions/SPLIT-<checkpoint dir name>
@@ -127,7 +128,8 @@ def predict(cfg: PredictConfig, trie: Trie | None = None) -> PredictResult:
 
     from swipe.train import build_lexicon_trie
 
-    meta = load_meta(cfg.checkpoint)
+    checkpoint = resolve_checkpoint(cfg.checkpoint)
+    meta = load_meta(checkpoint)
     manifest = load_manifest(cfg.dataset)
     if cfg.split not in manifest["splits"]:
         raise KeyError(f"dataset {cfg.dataset} has no split {cfg.split!r}; it has {sorted(manifest['splits'])}")
@@ -136,7 +138,7 @@ def predict(cfg: PredictConfig, trie: Trie | None = None) -> PredictResult:
         missing = sorted(set(manifest["alphabet"]) - set(alphabet.chars))
         if missing:
             raise ValueError(f"the dataset's alphabet has {missing}, which the checkpoint's model cannot emit")
-    out = Path(cfg.out or Path(cfg.dataset) / "predictions" / f"{cfg.split}-{Path(cfg.checkpoint).name}")
+    out = Path(cfg.out or Path(cfg.dataset) / "predictions" / f"{cfg.split}-{checkpoint.parent.name}")
     out.mkdir(parents=True, exist_ok=True)
     rows_of = {str(Path(cfg.dataset) / f["file"]): f["rows"] for f in manifest["splits"][cfg.split]["files"]}
     todo = [p for p in rows_of if not (out / _out_name(p)).exists()]  # finished shards are skipped
@@ -147,7 +149,7 @@ def predict(cfg: PredictConfig, trie: Trie | None = None) -> PredictResult:
             trie = build_lexicon_trie(cfg.lexicon, alphabet)
         trie_ref = ray.put(trie if cfg.constrained else None)  # once: every actor maps the same arrays
         ds = ray.data.read_parquet(todo, include_paths=True)
-        ds = ds.map_batches(Predictor, fn_constructor_args=(str(cfg.checkpoint), trie_ref, cfg.beam, cfg.max_points),
+        ds = ds.map_batches(Predictor, fn_constructor_args=(str(checkpoint), trie_ref, cfg.beam, cfg.max_points),
                             batch_size=cfg.batch_size, batch_format="pyarrow", concurrency=cfg.concurrency,
                             num_cpus=cfg.cpus_per_actor, num_gpus=cfg.gpus_per_actor or None)
         pending: dict[str, list[pa.Table]] = {}
@@ -169,7 +171,7 @@ def predict(cfg: PredictConfig, trie: Trie | None = None) -> PredictResult:
     if rows_in != rows_out + rows_rejected:
         raise RuntimeError(f"rows lost: in {rows_in} != out {rows_out} + rejected {rows_rejected}")
     (out / "prediction.json").write_text(json.dumps(
-        {"checkpoint": str(cfg.checkpoint), "dataset": cfg.dataset, "split": cfg.split,
+        {"checkpoint": str(checkpoint), "dataset": cfg.dataset, "split": cfg.split, "config": config_to_dict(cfg),
          "rows_in": rows_in, "rows_out": rows_out, "rows_rejected": rows_rejected}, indent=1))
     return PredictResult(out, rows_in, rows_out, rows_rejected, dict(reasons), shards_written=len(todo),
                          shards_skipped=len(rows_of) - len(todo), wall_s=round(time.perf_counter() - t0, 2))

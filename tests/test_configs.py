@@ -5,6 +5,7 @@ import pytest
 from swipe.config import load_config
 from swipe.data_report import ReportConfig
 from swipe.datagen import MakeDatasetConfig
+from swipe.predict import PredictConfig
 from swipe.train import TrainConfig
 
 from conftest import ROOT
@@ -17,6 +18,8 @@ def _kind(name: str):
         return MakeDatasetConfig
     if name.startswith("report_"):
         return ReportConfig
+    if name.startswith("predict_"):
+        return PredictConfig
     return TrainConfig
 
 

@@ -52,3 +52,13 @@ def test_swipe_mrr_hand_cases():
     s = summarize([["cat"], ["dog", "cat"], ["x"]], ["cat", "cat", None])
     assert s["n"] == 2 and s["unlabeled"] == 1
     assert s["swipe_mrr"] == pytest.approx(0.55) and s["acc@1"] == 0.5 and s["acc@2"] == 1.0
+
+
+def test_breakdown_groups_in_natural_order():
+    from swipe.metrics import breakdown
+
+    cands = [["a"], ["bb"], ["x"], ["cccccccccc"]]
+    refs = ["a", "bb", "cc", "cccccccccc"]
+    out = breakdown(cands, refs, [len(r) for r in refs])
+    assert list(out) == [1, 2, 10]  # numbers numerically, not "10" before "2"
+    assert out[2]["acc@1"] == 0.5 and out[2]["n"] == 2

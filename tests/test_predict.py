@@ -30,7 +30,8 @@ def setup(ray_session, tmp_path_factory):
     keys = KeyTable.build(parse_layouts(manifest["layouts"]), alphabet)
     torch.manual_seed(0)
     model = SwipeModel(ModelConfig(preset="tiny", max_word_len=12), keys, alphabet.size)
-    ckpt = save_model_dir(root / "ckpt", model, alphabet, manifest["layouts"], {"step": 0})
+    record = {"config": {"data": {"dataset": ds, "train_split": "train"}}}  # as training writes it
+    ckpt = save_model_dir(root / "ckpt", model, alphabet, manifest["layouts"], {"step": 0, "train": record})
     trie = build_lexicon_trie(LexiconConfig(top_n=300), alphabet)
     return ds, str(ckpt), trie, root
 
@@ -102,3 +103,27 @@ def test_actors_share_a_read_only_trie(setup):
         lambda self: [getattr(self.trie, a).flags.writeable for a in self.trie.ARRAYS]))
     assert flags == [False] * len(trie.ARRAYS)  # views of the object store, not private copies
     ray.kill(actor)
+
+
+def test_evaluate_writes_report_charts_and_wandb(setup, tmp_path):
+    import glob
+
+    from swipe.evaluate import EvaluateConfig, evaluate
+    from swipe.tracking import TrackingConfig
+
+    ds, ckpt, trie, root = setup
+    cfg = PredictConfig(checkpoint=ckpt, dataset=ds, split="val", out=str(tmp_path / "p"), concurrency=1,
+                        cpus_per_actor=0.25, beam=BeamConfig(beam_size=2), lexicon=LexiconConfig(top_n=300))
+    predict(cfg, trie)
+    r = evaluate(EvaluateConfig(predictions=str(tmp_path / "p"), beam_sizes=(1, 2), sweep_rows=16, samples=4,
+                                tracking=TrackingConfig(wandb="offline")))
+    report = (tmp_path / "p" / "report.md").read_text()
+    for part in ("## By word length", "## By layout", "## Beam size sweep"):
+        assert part in report
+    assert (tmp_path / "p" / "report_by_length.png").stat().st_size > 1000
+    assert (tmp_path / "p" / "report_beam.png").stat().st_size > 1000
+    assert set(r["beam_sweep"]) == {1, 2} and r["overall"]["n"] > 0
+    # seen/unseen against the training split the checkpoint names: val holds held-out words
+    assert set(r["by_seen"]) == {"seen", "unseen"}
+    assert sum(m["n"] for m in r["by_seen"].values()) == r["overall"]["n"]
+    assert glob.glob(str(tmp_path / "p" / "wandb" / "offline-run-*" / "run-*.wandb"))
