@@ -21,6 +21,7 @@ from swipe.decode import BeamConfig, beam_words
 from swipe.lexicon import Alphabet, LexiconConfig
 from swipe.metrics import breakdown, summarize
 from swipe.predict import read_predictions
+from swipe.registry import predictor_row, register
 from swipe.swipes import SwipeBatch
 from swipe.tracking import TrackingConfig, wandb_mode
 
@@ -36,6 +37,7 @@ class EvaluateConfig:
     beam_sizes: tuple[int, ...] = (1, 2, 4, 6, 8)  # sweep for the metric-vs-beam chart ((): skip)
     sweep_rows: int = 300  # swipes decoded per beam size in the sweep
     samples: int = 24  # sample predictions in the W&B table (misses first)
+    registry: str = "runs/predictions.parquet"  # the prediction table rows are merged into ("": none)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
 
@@ -88,6 +90,14 @@ def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
     out.with_suffix(".md").write_text("\n".join(md) + "\n")
     result = {"overall": overall, "by_length": by_len, "by_layout": by_layout, "by_seen": by_seen,
               "beam_sweep": sweep, "report": str(out.with_suffix(".md"))}
+    if cfg.registry:
+        pcfg = info.get("config", {})
+        decoder = "beam_lexicon" if pcfg.get("constrained", True) else "beam"
+        rows = [predictor_row(info["checkpoint"], meta["model"], decoder, pcfg.get("beam", {}),
+                              pcfg.get("lexicon") if decoder == "beam_lexicon" else None, layout,
+                              info["dataset"], info["split"], str(pred_dir), metrics)
+                for layout, metrics in by_layout.items()]
+        result["registry_rows"] = len(register(cfg.registry, rows))
     _log_wandb(cfg, info, result, preds, meta)
     return result
 

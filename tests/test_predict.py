@@ -116,7 +116,8 @@ def test_evaluate_writes_report_charts_and_wandb(setup, tmp_path):
                         cpus_per_actor=0.25, beam=BeamConfig(beam_size=2), lexicon=LexiconConfig(top_n=300))
     predict(cfg, trie)
     r = evaluate(EvaluateConfig(predictions=str(tmp_path / "p"), beam_sizes=(1, 2), sweep_rows=16, samples=4,
-                                tracking=TrackingConfig(wandb="offline")))
+                                tracking=TrackingConfig(wandb="offline"), registry=str(tmp_path / "table.parquet")))
+    assert r["registry_rows"] == 1  # one layout → one row in the prediction table
     report = (tmp_path / "p" / "report.md").read_text()
     for part in ("## By word length", "## By layout", "## Beam size sweep"):
         assert part in report
