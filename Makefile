@@ -36,7 +36,7 @@ test: $(STAMP)
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; exit 1; fi; exit $$rc
 
 bench: $(STAMP)
-	for b in synth lexicon data train; do $(PY) jobs/bench.py $$b; done
+	for b in synth lexicon data train decode share; do $(PY) jobs/bench.py $$b; done
 
 clean:
 	rm -rf data/datasets runs reports .pytest_cache

@@ -7,6 +7,7 @@ the machines are shared and noisy.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -225,5 +226,65 @@ def bench_decode(n_swipes: int = 256, n_reference: int = 16, batch_size: int = 1
                      "beam_size": 6, "batch_size": batch_size, "n_swipes": n_swipes, "n_reference": n_reference}
 
 
+def bench_share(n_actors: int = 4, lookups: int = 200) -> dict:
+    """Private memory (USS) per actor due to the full Russian lexicon trie: shared through
+    the object store (one ray.put, every actor maps it) vs each actor loading its own copy
+    from the .npz file — each against actors that hold no trie. Every actor touches all
+    of the trie's pages (a full read plus batched lookups), as decoding would."""
+    import tempfile
+
+    import ray
+
+    from swipe.lexicon import load_trie
+    from swipe.ray_env import ensure_ray
+
+    path, extra = LAYOUTS["ru"]
+    alphabet = build_alphabet(load_layouts(path).values(), extra)
+    wl = load_word_list(LexiconConfig(language="ru", extra_chars=extra), alphabet)
+    trie = build_trie(wl.words, wl.counts, alphabet)
+    npz = Path(tempfile.mkdtemp()) / "ru.npz"
+    trie.save(npz)
+    ensure_ray()
+
+    @ray.remote(num_cpus=0.1)
+    class Holder:
+        def __init__(self, source):
+            import psutil
+
+            self.proc = psutil.Process()
+            if source == "none":
+                self.trie = None
+            elif isinstance(source, str):
+                self.trie = load_trie(source)  # a private copy
+            else:
+                self.trie = source  # resolved from the object store: read-only views
+            if self.trie is not None:  # touch every page, then decode-like lookups
+                sum(float(getattr(self.trie, a).sum()) for a in self.trie.ARRAYS)
+                rng = np.random.default_rng(0)
+                for _ in range(lookups):
+                    self.trie.allowed_next_tokens(rng.integers(0, self.trie.n_nodes, 512))
+
+        def uss_mb(self) -> float:
+            return self.proc.memory_full_info().uss / 2 ** 20
+
+    def mean_uss(source) -> float:
+        actors = [Holder.remote(source) for _ in range(n_actors)]
+        uss = ray.get([a.uss_mb.remote() for a in actors])
+        for a in actors:
+            ray.kill(a)
+        return float(np.mean(uss))
+
+    ref = ray.put(trie)
+    base = mean_uss("none")
+    shared = mean_uss(ref)
+    copied = mean_uss(str(npz))
+    ray.shutdown()
+    return {"trie_mb": round(trie.nbytes / 2 ** 20, 1), "words": trie.n_words, "actors": n_actors,
+            "extra_mb_per_actor_shared": round(shared - base, 1),
+            "extra_mb_per_actor_copied": round(copied - base, 1), "baseline_uss_mb": round(base, 1),
+            "target_extra_mb_per_actor_shared": 10}
+
+
 BENCHMARKS: dict[str, Callable[[], dict]] = {"synth": bench_synth, "lexicon": bench_lexicon,
-                                             "data": bench_data, "train": bench_train, "decode": bench_decode}
+                                             "data": bench_data, "train": bench_train, "decode": bench_decode,
+                                             "share": bench_share}
