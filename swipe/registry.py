@@ -30,8 +30,18 @@ class GreedyArgs:
     """Greedy decoding has no knobs besides the lexicon."""
 
 
+@dataclass(frozen=True)
+class EnsembleArgs:
+    """An ensemble's members (their test prediction folders) and what was fitted."""
+
+    members: tuple[str, ...] = ()
+    weights: tuple[float, ...] = ()  # ensemble_weighted
+    order: tuple[int, ...] = ()  # ensemble_append: member priority
+
+
 DECODERS: dict[str, type] = {"greedy": GreedyArgs, "greedy_lexicon": GreedyArgs, "beam": BeamConfig,
-                             "beam_lexicon": BeamConfig}
+                             "beam_lexicon": BeamConfig, "ensemble_weighted": EnsembleArgs,
+                             "ensemble_append": EnsembleArgs}
 LEXICON_DECODERS = ("greedy_lexicon", "beam_lexicon")
 
 SCHEMA = pa.schema([
