@@ -111,6 +111,16 @@ def beam_search(step_logits: StepFn, state: Any, expand_state: SelectFn, reorder
     −inf and EOS is allowed only where a word ends: every candidate is a lexicon word.
     Returns, per swipe, up to top_k (word, score) pairs, best first, each word once.
     """
+    state_out = _beam_loop(step_logits, state, expand_state, reorder_state, batch_size, alphabet, max_len, cfg,
+                           trie, device, stop_after=None)
+    return _collect(*state_out, alphabet, cfg, trie, batch_size, cfg.beam_size)
+
+
+def _beam_loop(step_logits: StepFn, state: Any, expand_state: SelectFn, reorder_state: SelectFn,
+               batch_size: int, alphabet: Alphabet, max_len: int, cfg: BeamConfig, trie: Trie | None,
+               device: str | torch.device, stop_after: int | None):
+    """The search itself; returns (history, total, length, finished, nodes) after max_len
+    steps, or after `stop_after` steps with unfinished beams still open."""
     b, k, v = batch_size, cfg.beam_size, alphabet.size
     vocab = torch.arange(v, device=device)
     # step 0: one hypothesis (BOS) per swipe
@@ -129,7 +139,7 @@ def beam_search(step_logits: StepFn, state: Any, expand_state: SelectFn, reorder
     state = expand_state(state, rows)
     nodes = trie.step(nodes[rows.cpu().numpy()], tok.flatten().cpu().numpy()) if trie is not None else None
     for step in range(1, max_len + 1):
-        if bool(finished.all()):
+        if bool(finished.all()) or (stop_after is not None and step >= stop_after):
             break
         logits, state = step_logits(tok.flatten(), state)
         logp = torch.log_softmax(logits.float(), -1).view(b, k, v)
@@ -157,7 +167,7 @@ def beam_search(step_logits: StepFn, state: Any, expand_state: SelectFn, reorder
             prev = nodes[rows.cpu().numpy()]
             moving = (~finished).flatten().cpu().numpy()  # EOS and PAD do not move in the trie
             nodes = np.where(moving, trie.step(prev, tok.flatten().cpu().numpy()), prev)
-    return _collect(history, total, length, finished, nodes, alphabet, cfg, trie, b, k)
+    return history, total, length, finished, nodes
 
 
 def _collect(history: Tensor, total: Tensor, length: Tensor, finished: Tensor, nodes: np.ndarray | None,
@@ -250,3 +260,114 @@ def reference_words(model: torch.nn.Module, batch: dict[str, Tensor], alphabet: 
 
         out.append(reference_beam_search(next_logits, alphabet, model.cfg.max_word_len, cfg, trie))
     return out
+
+
+# ----------------------------------------------------------------------------- options
+ScoreFn = Callable[[Tensor, Tensor, Tensor], Tensor]  # (rows, tokens_in, tokens_out) → Σ log p per word
+
+
+@dataclass(frozen=True)
+class PrefixConfig:
+    """Complete from prefixes: a few beam steps, then every lexicon word under the survivors."""
+
+    prefix_steps: int = 3  # beam steps before completing
+    beam: BeamConfig = BeamConfig(beam_size=8)
+    max_words: int = 256  # words scored per swipe: the most frequent under the surviving prefixes
+
+
+def words_under(trie: Trie, nodes: list[int], limit: int) -> list[int]:
+    """Up to `limit` word ids below `nodes`, most frequent subtrees first (best-first search)."""
+    import heapq
+
+    # entries: (−key, is_node, id). A node is keyed by the best word below it, a word by its
+    # own frequency, so words come out in exact frequency order.
+    heap = [(-float(trie.node_max_logfreq[n]), 1, int(n)) for n in set(nodes) if n >= 0]
+    heapq.heapify(heap)
+    out: list[int] = []
+    while heap and len(out) < limit:
+        _, is_node, i = heapq.heappop(heap)
+        if not is_node:
+            out.append(i)
+            continue
+        if trie.node_word[i] >= 0:
+            w = int(trie.node_word[i])
+            heapq.heappush(heap, (-float(trie.word_logfreq[w]), 0, w))
+        for c in range(trie.first_child[i], trie.first_child[i + 1]):
+            heapq.heappush(heap, (-float(trie.node_max_logfreq[c]), 1, c))
+    return out
+
+
+def complete_from_prefixes(step_logits: StepFn, state: Any, expand_state: SelectFn, reorder_state: SelectFn,
+                           score_words: ScoreFn, batch_size: int, alphabet: Alphabet, max_len: int,
+                           cfg: PrefixConfig, trie: Trie, device: str | torch.device = "cpu"
+                           ) -> list[list[tuple[str, float]]]:
+    """Constrained beam search for `prefix_steps` steps; then score every lexicon word (up to
+    max_words) under the surviving prefixes with the full model (teacher forcing) and rank
+    them by length-normalised log-probability (plus the prior, as in beam search)."""
+    from swipe.data import encode_targets
+
+    k = cfg.beam.beam_size
+    _, total, _, _, nodes = _beam_loop(step_logits, state, expand_state, reorder_state, batch_size, alphabet,
+                                       max_len, cfg.beam, trie, device, stop_after=cfg.prefix_steps)
+    alive = torch.isfinite(total).cpu().numpy()
+    rows, ids = [], []
+    for i in range(batch_size):
+        found = words_under(trie, [int(nodes[i * k + j]) for j in range(k) if alive[i, j]], cfg.max_words)
+        rows += [i] * len(found)
+        ids += found
+    out: list[list[tuple[str, float]]] = [[] for _ in range(batch_size)]
+    if not ids:
+        return out
+    words = [trie.word(w) for w in ids]
+    scores = np.empty(len(words))
+    for s in range(0, len(words), 1024):  # teacher-forced scoring, in chunks
+        tin, tout = encode_targets(words[s:s + 1024], alphabet, max_len)
+        logp = score_words(torch.tensor(rows[s:s + 1024], device=device), tin.to(device), tout.to(device))
+        n = torch.tensor([len(w) + 1 for w in words[s:s + 1024]], device=device)
+        scores[s:s + 1024] = (logp / n.float() ** cfg.beam.length_alpha).cpu().numpy()
+    scores += cfg.beam.freq_weight * trie.word_logfreq[ids]
+    for r, w, sc in zip(rows, words, scores):
+        out[r].append((w, float(sc)))
+    return [sorted(c, key=lambda kv: -kv[1])[: cfg.beam.top_k] for c in out]
+
+
+def levenshtein_repair(cands: list[list[tuple[str, float]]], lexicon: list[str], top_k: int,
+                       max_distance: int = 3) -> list[list[tuple[str, float]]]:
+    """Replace each out-of-lexicon candidate by the nearest lexicon word (Levenshtein distance,
+    at most max_distance; ties → the more frequent word, as `lexicon` is frequency-ordered);
+    drop it if none is that close. Order is kept; duplicates collapse."""
+    from rapidfuzz import distance, process
+
+    known = set(lexicon)
+    out = []
+    for per_swipe in cands:
+        fixed: dict[str, float] = {}
+        for w, s in per_swipe:
+            if w not in known:
+                hit = process.extractOne(w, lexicon, scorer=distance.Levenshtein.distance,
+                                         score_cutoff=max_distance)
+                if hit is None:
+                    continue
+                w = hit[0]
+            if w not in fixed:
+                fixed[w] = s
+        out.append(list(fixed.items())[:top_k])
+    return out
+
+
+@torch.no_grad()
+def prefix_words(model: torch.nn.Module, batch: dict[str, Tensor], alphabet: Alphabet, cfg: PrefixConfig,
+                 trie: Trie) -> list[list[tuple[str, float]]]:
+    """complete_from_prefixes with the model: its KV cache for the prefixes, teacher forcing to score."""
+    memory = model.encode(batch["x"], batch["y"], batch["t"], batch["mask"], batch["grid"])
+    cache = model.start_cache(memory, batch["mask"])
+    k = cfg.beam.beam_size
+
+    def score_words(rows: Tensor, tokens_in: Tensor, tokens_out: Tensor) -> Tensor:
+        logits = model.decode(tokens_in, memory.index_select(0, rows), batch["mask"].index_select(0, rows))
+        logp = torch.log_softmax(logits.float(), -1).gather(-1, tokens_out.unsqueeze(-1)).squeeze(-1)
+        return (logp * (tokens_out != PAD)).sum(-1)
+
+    return complete_from_prefixes(model_step_fn(model), cache, lambda c, rows: c.expand_beams(k),
+                                  lambda c, rows: c.reorder_self(rows), score_words, memory.shape[0], alphabet,
+                                  model.cfg.max_word_len, cfg, trie, memory.device)

@@ -17,7 +17,7 @@ from swipe.checkpoint import load_meta, load_model
 from swipe.config import build_config
 from swipe.data import collate
 from swipe.dataset import read_split
-from swipe.decode import BeamConfig, beam_words
+from swipe.decode import BeamConfig, PrefixConfig, beam_words, levenshtein_repair, prefix_words
 from swipe.lexicon import Alphabet, LexiconConfig
 from swipe.metrics import breakdown, summarize
 from swipe.predict import read_predictions
@@ -36,6 +36,7 @@ class EvaluateConfig:
     out: str = ""  # report path without extension; default PREDICTIONS/report
     beam_sizes: tuple[int, ...] = (1, 2, 4, 6, 8)  # sweep for the metric-vs-beam chart ((): skip)
     sweep_rows: int = 300  # swipes decoded per beam size in the sweep
+    options: bool = True  # also compare Levenshtein repair and prefix completion on those swipes
     samples: int = 24  # sample predictions in the W&B table (misses first)
     registry: str = "runs/predictions.parquet"  # the prediction table rows are merged into ("": none)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
@@ -71,7 +72,7 @@ def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
         by_seen = {}
     out = Path(cfg.out or pred_dir / "report")
     charts = [plot_accuracy_by_length(by_len, out.with_name(out.name + "_by_length.png"))]
-    sweep = _beam_sweep(cfg, info, meta) if cfg.beam_sizes else {}
+    sweep, options = _beam_sweep(cfg, info, meta) if cfg.beam_sizes else ({}, {})
     if sweep:
         charts.append(plot_metric_vs_beam(sweep, out.with_name(out.name + "_beam.png")))
     md = [f"# Evaluation: {info['dataset']}:{info['split']}", "",
@@ -85,11 +86,15 @@ def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
         md += ["", f"## Beam size sweep ({cfg.sweep_rows} swipes)", "",
                "| beam | " + " | ".join(METRICS) + " |", "| ---: |" + " ---: |" * len(METRICS)]
         md += [f"| {b} | " + " | ".join(f"{m[k]:.3f}" for k in METRICS) + " |" for b, m in sweep.items()]
+    if options:
+        md += ["", f"## Decoding options vs constrained beam search ({cfg.sweep_rows} swipes)", "",
+               "| decoder | " + " | ".join(METRICS) + " |", "| --- |" + " ---: |" * len(METRICS)]
+        md += [f"| {d} | " + " | ".join(f"{m[k]:.3f}" for k in METRICS) + " |" for d, m in options.items()]
     md += [""] + [f"![{c.stem}]({c.name})" for c in charts]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".md").write_text("\n".join(md) + "\n")
     result = {"overall": overall, "by_length": by_len, "by_layout": by_layout, "by_seen": by_seen,
-              "beam_sweep": sweep, "report": str(out.with_suffix(".md"))}
+              "beam_sweep": sweep, "decoding_options": options, "report": str(out.with_suffix(".md"))}
     if cfg.registry:
         pcfg = info.get("config", {})
         decoder = "beam_lexicon" if pcfg.get("constrained", True) else "beam"
@@ -102,8 +107,9 @@ def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
     return result
 
 
-def _beam_sweep(cfg: EvaluateConfig, info: dict, meta: dict) -> dict[int, dict[str, float]]:
-    """Decode the first sweep_rows swipes at every beam size, in this process."""
+def _beam_sweep(cfg: EvaluateConfig, info: dict, meta: dict) -> tuple[dict[int, dict], dict[str, dict]]:
+    """Decode the first sweep_rows swipes at every beam size, and with the decoding options
+    (Levenshtein repair, completion from prefixes) next to plain constrained beam search."""
     from swipe.train import build_lexicon_trie
 
     model, _ = load_model(info["checkpoint"])
@@ -122,7 +128,16 @@ def _beam_sweep(cfg: EvaluateConfig, info: dict, meta: dict) -> dict[int, dict[s
                                                                  length_alpha=base.length_alpha,
                                                                  freq_weight=base.freq_weight), trie)
         out[k] = summarize([[w for w, _ in f] for f in found], batch.words)
-    return out
+    options: dict[str, dict] = {}
+    if trie is not None and cfg.options:
+        words_of = lambda found: [[w for w, _ in f] for f in found]  # noqa: E731
+        options["beam_lexicon"] = summarize(words_of(beam_words(model, tensors, alphabet, base, trie)), batch.words)
+        free = beam_words(model, tensors, alphabet, base, None)
+        options["beam + levenshtein_repair"] = summarize(
+            words_of(levenshtein_repair(free, trie.words(), base.top_k)), batch.words)
+        options["complete_from_prefixes"] = summarize(
+            words_of(prefix_words(model, tensors, alphabet, PrefixConfig(beam=base), trie)), batch.words)
+    return out, options
 
 
 def _log_wandb(cfg: EvaluateConfig, info: dict, result: dict, preds, meta: dict) -> None:

@@ -66,3 +66,52 @@ def test_prior_reorders_candidates():
     keep = lambda st, rows: st  # noqa: E731
     out = beam_search(uniform, None, keep, keep, 2, ALPHA, 4, BeamConfig(beam_size=3, top_k=3, freq_weight=1.0), trie)
     assert [w for w, _ in out[0]] == ["ba", "cd", "ab"] and out[0] == out[1]
+
+
+def test_words_under_is_best_first_and_limited():
+    from swipe.decode import words_under
+
+    words = ["ab", "abc", "abd", "b", "ba"]
+    trie = build_trie(words, np.array([5.0, 1.0, 50.0, 7.0, 2.0]), ALPHA)
+    under_ab = [trie.word(w) for w in words_under(trie, [trie.lookup("ab")], 10)]
+    assert under_ab == ["abd", "ab", "abc"]  # exact frequency order
+    assert len(words_under(trie, [0], 2)) == 2 and words_under(trie, [-1], 5) == []
+
+
+def test_complete_from_prefixes_scores_every_word_under_the_survivors():
+    from swipe.decode import PrefixConfig, complete_from_prefixes
+
+    words = ["abc", "abd", "acf", "bed", "fad"]
+    trie = build_trie(words, np.ones(len(words)), ALPHA)
+    prefer = {"abd": -0.5, "abc": -2.0, "acf": -3.0, "bed": -1.0, "fad": -9.0}
+
+    def step(tok, st):  # the prefix phase prefers 'a' first
+        logits = torch.zeros(tok.shape[0], ALPHA.size)
+        logits[:, ALPHA.encode("a")[0]] = 3.0
+        return logits, st
+
+    def score(rows, tin, tout):  # a fake full model: a fixed log-probability per word
+        return torch.tensor([prefer[ALPHA.decode(r)] * (len(ALPHA.decode(r)) + 1) for r in tout.tolist()])
+
+    keep = lambda st, rows: st  # noqa: E731
+    cfg = PrefixConfig(prefix_steps=1, beam=BeamConfig(beam_size=1, top_k=3), max_words=10)
+    out = complete_from_prefixes(step, None, keep, keep, score, 2, ALPHA, 6, cfg, trie)
+    assert [w for w, _ in out[0]] == ["abd", "abc", "acf"]  # every word under "a", by score
+    assert out[0][0][1] == pytest.approx(-0.5) and out[0] == out[1]
+
+
+def test_levenshtein_repair():
+    from swipe.decode import levenshtein_repair
+
+    lexicon = ["hello", "help", "world", "hallo"]
+    got = levenshtein_repair([[("helo", -1.0), ("help", -1.5), ("zzzzzzz", -2.0), ("hellp", -2.5)]], lexicon, 4)
+    assert got == [[("hello", -1.0), ("help", -1.5)]]  # repaired, kept, dropped (too far), duplicate
+
+
+def test_prefix_completion_with_a_model_emits_lexicon_words():
+    from swipe.decode import PrefixConfig, prefix_words
+
+    words, trie, model, batch = _setup(4)
+    out = prefix_words(model, batch, ALPHA, PrefixConfig(prefix_steps=2, beam=BeamConfig(beam_size=3)), trie)
+    assert len(out) == batch["x"].shape[0]
+    assert all(c and all(w in words for w, _ in c) for c in out)

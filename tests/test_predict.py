@@ -119,11 +119,12 @@ def test_evaluate_writes_report_charts_and_wandb(setup, tmp_path):
                                 tracking=TrackingConfig(wandb="offline"), registry=str(tmp_path / "table.parquet")))
     assert r["registry_rows"] == 1  # one layout → one row in the prediction table
     report = (tmp_path / "p" / "report.md").read_text()
-    for part in ("## By word length", "## By layout", "## Beam size sweep"):
+    for part in ("## By word length", "## By layout", "## Beam size sweep", "## Decoding options"):
         assert part in report
     assert (tmp_path / "p" / "report_by_length.png").stat().st_size > 1000
     assert (tmp_path / "p" / "report_beam.png").stat().st_size > 1000
     assert set(r["beam_sweep"]) == {1, 2} and r["overall"]["n"] > 0
+    assert set(r["decoding_options"]) == {"beam_lexicon", "beam + levenshtein_repair", "complete_from_prefixes"}
     # seen/unseen against the training split the checkpoint names: val holds held-out words
     assert set(r["by_seen"]) == {"seen", "unseen"}
     assert sum(m["n"] for m in r["by_seen"].values()) == r["overall"]["n"]
