@@ -18,7 +18,7 @@ from swipe.config import build_config
 from swipe.data import collate
 from swipe.dataset import read_split
 from swipe.decode import BeamConfig, PrefixConfig, beam_words, levenshtein_repair, prefix_words
-from swipe.lexicon import Alphabet, LexiconConfig
+from swipe.lexicon import Alphabet, LexiconConfig, build_lexicon_trie
 from swipe.metrics import breakdown, summarize
 from swipe.predict import read_predictions
 from swipe.registry import predictor_row, register
@@ -110,8 +110,6 @@ def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
 def _beam_sweep(cfg: EvaluateConfig, info: dict, meta: dict) -> tuple[dict[int, dict], dict[str, dict]]:
     """Decode the first sweep_rows swipes at every beam size, and with the decoding options
     (Levenshtein repair, completion from prefixes) next to plain constrained beam search."""
-    from swipe.train import build_lexicon_trie
-
     model, _ = load_model(info["checkpoint"])
     alphabet = Alphabet(meta["alphabet"])
     pcfg = info.get("config", {})

@@ -292,6 +292,12 @@ class Trie:
                  **{a: getattr(self, a) for a in self.ARRAYS})
 
 
+def build_lexicon_trie(cfg: LexiconConfig, alphabet: Alphabet) -> Trie:
+    """The configured word list, filtered to `alphabet`, compiled into a trie."""
+    wl = load_word_list(cfg, alphabet)
+    return build_trie(wl.words, wl.counts, alphabet)
+
+
 def load_trie(path: str | Path) -> Trie:
     """Read a trie written by `Trie.save`."""
     with np.load(path, allow_pickle=False) as z:

@@ -32,7 +32,7 @@ from swipe.checkpoint import load_meta, load_model, resolve_checkpoint
 from swipe.data import collate
 from swipe.dataset import load_manifest, write_table
 from swipe.decode import BeamConfig, beam_words
-from swipe.lexicon import Alphabet, LexiconConfig, Trie
+from swipe.lexicon import Alphabet, LexiconConfig, Trie, build_lexicon_trie
 from swipe.ray_env import ensure_ray
 from swipe.swipes import SwipeBatch
 
@@ -125,8 +125,6 @@ def predict(cfg: PredictConfig, trie: Trie | None = None) -> PredictResult:
     """Decode every row of `cfg.split`, resuming an earlier, interrupted run into `cfg.out`."""
     import ray
     import ray.data
-
-    from swipe.train import build_lexicon_trie
 
     checkpoint = resolve_checkpoint(cfg.checkpoint)
     meta = load_meta(checkpoint)

@@ -31,7 +31,7 @@ from swipe.dataset import load_manifest, split_files
 from swipe.decode import greedy_words
 from swipe.features import KeyTable, compute_stats
 from swipe.keyboard import parse_layouts
-from swipe.lexicon import Alphabet, LexiconConfig, Trie, build_trie, load_word_list
+from swipe.lexicon import Alphabet, LexiconConfig, Trie, build_lexicon_trie
 from swipe.lightning_module import OptimConfig, SwipeModule
 from swipe.metrics import summarize
 from swipe.model import ModelConfig, SwipeModel, count_parameters, resolve
@@ -112,11 +112,6 @@ def _head_rows(files: list[str], n: int) -> SwipeBatch:
         if got >= n:
             break
     return SwipeBatch.from_arrow(pa.concat_tables(tables))
-
-
-def build_lexicon_trie(cfg: LexiconConfig, alphabet: Alphabet) -> Trie:
-    wl = load_word_list(cfg, alphabet)
-    return build_trie(wl.words, wl.counts, alphabet)
 
 
 def check_resources(scale: ScaleConfig, cluster: dict[str, float]) -> None:

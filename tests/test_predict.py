@@ -15,7 +15,7 @@ from swipe.keyboard import parse_layouts
 from swipe.lexicon import Alphabet, LexiconConfig
 from swipe.model import ModelConfig, SwipeModel
 from swipe.predict import PredictConfig, Predictor, predict, read_predictions
-from swipe.train import build_lexicon_trie
+from swipe.lexicon import build_lexicon_trie
 
 pytestmark = pytest.mark.ray
 

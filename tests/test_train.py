@@ -21,7 +21,8 @@ from swipe.metrics import summarize
 from swipe.model import ModelConfig
 from swipe.swipes import SwipeBatch
 from swipe.tracking import TrackingConfig, read_metrics
-from swipe.train import EvalSet, RunConfig, ScaleConfig, TrainConfig, _head_rows, build_lexicon_trie, train
+from swipe.lexicon import build_lexicon_trie
+from swipe.train import EvalSet, RunConfig, ScaleConfig, TrainConfig, _head_rows, train
 from swipe.dataset import split_files
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
