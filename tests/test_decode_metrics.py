@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from swipe.decode import greedy_decode
-from swipe.lexicon import BOS, EOS, Alphabet, build_trie
+from swipe.lexicon import EOS, Alphabet, build_trie
 from swipe.metrics import accuracy_at, dedupe, summarize, swipe_mrr
 
 ALPHA = Alphabet("abc")

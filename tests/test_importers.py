@@ -3,7 +3,6 @@ import math
 
 import numpy as np
 import pyarrow as pa
-import pytest
 
 from swipe.importers import line_chunks, parse_yandex_lines, read_yandex_range
 from swipe.synth import SynthConfig, synthesize

@@ -1,6 +1,5 @@
 """Batch prediction on the session's local Ray: exactly-once after interruption, shared trie."""
 
-import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import torch

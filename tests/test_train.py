@@ -4,12 +4,8 @@ These are the suite's long tests (each fit starts a worker group): three fits in
 """
 
 import glob
-from dataclasses import replace
-from pathlib import Path
 
-import numpy as np
 import pytest
-import torch
 
 from swipe.checkpoint import load_meta, load_model
 from swipe.data import DataConfig, collate
@@ -19,7 +15,6 @@ from swipe.lexicon import Alphabet, LexiconConfig
 from swipe.lightning_module import OptimConfig
 from swipe.metrics import summarize
 from swipe.model import ModelConfig
-from swipe.swipes import SwipeBatch
 from swipe.tracking import TrackingConfig, read_metrics
 from swipe.lexicon import build_lexicon_trie
 from swipe.train import EvalSet, RunConfig, ScaleConfig, TrainConfig, _head_rows, train
