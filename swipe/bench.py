@@ -168,13 +168,13 @@ def bench_train(dataset: str = "data/datasets/synth_en", steps: int = 60) -> dic
     return out
 
 
-def bench_decode(n_swipes: int = 256, n_reference: int = 16, batch_size: int = 128, seed: int = 0) -> dict:
+def bench_decode(n_swipes: int = 256, n_reference: int = 16, batch_size: int | None = None, seed: int = 0) -> dict:
     """Swipes/s of greedy, beam and lexicon-constrained beam search (beam 6, the `small`
     model, the full English wordfreq lexicon, batched with the KV cache) and of the
     one-swipe-at-a-time no-cache reference on the first `n_reference` of the same swipes.
     The model is freshly initialised (speed does not depend on training); swipes are the
-    real sample (data/samples/), batched in order of length as batch prediction does; one
-    thread."""
+    real sample (data/samples/), batched in order of length as batch prediction does, in
+    decoder batches of PredictConfig.decode_batch; one thread."""
     import torch
 
     from swipe.data import collate
@@ -182,7 +182,9 @@ def bench_decode(n_swipes: int = 256, n_reference: int = 16, batch_size: int = 1
     from swipe.features import KeyTable
     from swipe.importers import read_yandex_range
     from swipe.model import ModelConfig, SwipeModel
+    from swipe.predict import PredictConfig
 
+    batch_size = batch_size or PredictConfig().decode_batch
     torch.set_num_threads(1)
     path, extra = LAYOUTS["en"]
     layouts = load_layouts(path)

@@ -69,7 +69,7 @@ def model_step_fn(model: torch.nn.Module) -> StepFn:
     return step
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def greedy_words(model: torch.nn.Module, batch: dict[str, Tensor], alphabet: Alphabet,
                  trie: Trie | None) -> Decoded:
     """Encode a collated batch once, then decode it greedily with the KV cache."""
@@ -99,7 +99,8 @@ def _norm(total: Tensor, length: Tensor, alpha: float) -> Tensor:
 
 def beam_search(step_logits: StepFn, state: Any, expand_state: SelectFn, reorder_state: SelectFn,
                 batch_size: int, alphabet: Alphabet, max_len: int, cfg: BeamConfig, trie: Trie | None = None,
-                device: str | torch.device = "cpu") -> list[list[tuple[str, float]]]:
+                device: str | torch.device = "cpu", keep_state: SelectFn | None = None
+                ) -> list[list[tuple[str, float]]]:
     """Beam search batched over swipes × beams, one `step_logits` call per step for all rows.
 
     State rows follow the beams: `expand_state(state, rows)` turns each swipe's row into its
@@ -109,18 +110,24 @@ def beam_search(step_logits: StepFn, state: Any, expand_state: SelectFn, reorder
     in the beam with their score (their only continuation is a no-op), so a hypothesis ends
     when its beam is full of better or finished ones. With a trie, tokens that leave it get
     −inf and EOS is allowed only where a word ends: every candidate is a lexicon word.
+    Given `keep_state(state, swipes)`, swipes whose beams have all finished leave the batch,
+    so a batch costs what its live swipes cost rather than what its longest word does.
     Returns, per swipe, up to top_k (word, score) pairs, best first, each word once.
     """
     state_out = _beam_loop(step_logits, state, expand_state, reorder_state, batch_size, alphabet, max_len, cfg,
-                           trie, device, stop_after=None)
+                           trie, device, stop_after=None, keep_state=keep_state)
     return _collect(*state_out, alphabet, cfg, trie, batch_size, cfg.beam_size)
 
 
 def _beam_loop(step_logits: StepFn, state: Any, expand_state: SelectFn, reorder_state: SelectFn,
                batch_size: int, alphabet: Alphabet, max_len: int, cfg: BeamConfig, trie: Trie | None,
-               device: str | torch.device, stop_after: int | None):
+               device: str | torch.device, stop_after: int | None, keep_state: SelectFn | None = None):
     """The search itself; returns (history, total, length, finished, nodes) after max_len
-    steps, or after `stop_after` steps with unfinished beams still open."""
+    steps, or after `stop_after` steps with unfinished beams still open.
+
+    With `keep_state(state, swipes)` (keep those swipes' rows, all K beams each), a swipe
+    whose beams have all finished leaves the batch: later steps decode live swipes only.
+    """
     b, k, v = batch_size, cfg.beam_size, alphabet.size
     vocab = torch.arange(v, device=device)
     # step 0: one hypothesis (BOS) per swipe
@@ -138,8 +145,23 @@ def _beam_loop(step_logits: StepFn, state: Any, expand_state: SelectFn, reorder_
     rows = torch.arange(b, device=device).repeat_interleave(k)
     state = expand_state(state, rows)
     nodes = trie.step(nodes[rows.cpu().numpy()], tok.flatten().cpu().numpy()) if trie is not None else None
+    # results of swipes that left the batch; `live` maps batch rows to swipe numbers
+    out = _BeamOut(batch_size, k, max_len + 1, device, trie is not None)
+    live = torch.arange(b, device=device)
     for step in range(1, max_len + 1):
-        if bool(finished.all()) or (stop_after is not None and step >= stop_after):
+        if keep_state is not None:
+            done = (finished | total.isneginf()).all(1)  # a −inf beam can never win
+            if bool(done.any()):
+                out.put(live[done], history[done], total[done], length[done], finished[done],
+                        None if nodes is None else nodes.reshape(b, k)[done.cpu().numpy()])
+                keep = (~done).nonzero()[:, 0]
+                live, b = live[keep], len(keep)
+                total, length, finished, tok, history = (x[keep] for x in (total, length, finished, tok, history))
+                if nodes is not None:
+                    nodes = nodes.reshape(-1, k)[keep.cpu().numpy()].reshape(-1)
+                if b:
+                    state = keep_state(state, keep)
+        if b == 0 or bool((finished | total.isneginf()).all()) or (stop_after is not None and step >= stop_after):
             break
         logits, state = step_logits(tok.flatten(), state)
         logp = torch.log_softmax(logits.float(), -1).view(b, k, v)
@@ -167,7 +189,29 @@ def _beam_loop(step_logits: StepFn, state: Any, expand_state: SelectFn, reorder_
             prev = nodes[rows.cpu().numpy()]
             moving = (~finished).flatten().cpu().numpy()  # EOS and PAD do not move in the trie
             nodes = np.where(moving, trie.step(prev, tok.flatten().cpu().numpy()), prev)
-    return history, total, length, finished, nodes
+    if b:
+        out.put(live, history, total, length, finished, None if nodes is None else nodes.reshape(b, k))
+    return out.history[..., : out.width], out.total, out.length, out.finished, out.nodes
+
+
+class _BeamOut:
+    """Beam search results, filled in per swipe as swipes finish (history padded with PAD)."""
+
+    def __init__(self, b: int, k: int, steps: int, device: str | torch.device, with_nodes: bool):
+        self.history = torch.full((b, k, steps), PAD, dtype=torch.long, device=device)
+        self.total = torch.full((b, k), float("-inf"), device=device)
+        self.length = torch.ones(b, k, device=device)
+        self.finished = torch.zeros(b, k, dtype=torch.bool, device=device)
+        self.nodes = np.zeros(b * k, dtype=np.int64) if with_nodes else None
+        self.width = 0
+
+    def put(self, swipes: Tensor, history: Tensor, total: Tensor, length: Tensor, finished: Tensor,
+            nodes: np.ndarray | None) -> None:
+        self.history[swipes, :, : history.shape[2]] = history
+        self.width = max(self.width, history.shape[2])
+        self.total[swipes], self.length[swipes], self.finished[swipes] = total, length, finished
+        if nodes is not None:
+            self.nodes.reshape(-1, nodes.shape[1])[swipes.cpu().numpy()] = nodes
 
 
 def _collect(history: Tensor, total: Tensor, length: Tensor, finished: Tensor, nodes: np.ndarray | None,
@@ -232,7 +276,7 @@ def reference_beam_search(next_logits: Callable[[list[int]], Tensor], alphabet: 
     return sorted(out.items(), key=lambda kv: -kv[1])[: cfg.top_k]
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def beam_words(model: torch.nn.Module, batch: dict[str, Tensor], alphabet: Alphabet, cfg: BeamConfig,
                trie: Trie | None) -> list[list[tuple[str, float]]]:
     """Batched beam search of a collated batch with the model's KV cache."""
@@ -241,10 +285,10 @@ def beam_words(model: torch.nn.Module, batch: dict[str, Tensor], alphabet: Alpha
     k = cfg.beam_size  # rows from beam_search's expansion are arange(B).repeat_interleave(k)
     return beam_search(model_step_fn(model), cache, lambda c, rows: c.expand_beams(k),
                        lambda c, rows: c.reorder_self(rows), memory.shape[0], alphabet,
-                       model.cfg.max_word_len, cfg, trie, memory.device)
+                       model.cfg.max_word_len, cfg, trie, memory.device, lambda c, swipes: c.keep_swipes(swipes))
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def reference_words(model: torch.nn.Module, batch: dict[str, Tensor], alphabet: Alphabet, cfg: BeamConfig,
                     trie: Trie | None) -> list[list[tuple[str, float]]]:
     """The oracle over a batch: each swipe alone, the decoder re-run over the whole prefix."""
@@ -355,7 +399,7 @@ def levenshtein_repair(cands: list[list[tuple[str, float]]], lexicon: list[str],
     return out
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def prefix_words(model: torch.nn.Module, batch: dict[str, Tensor], alphabet: Alphabet, cfg: PrefixConfig,
                  trie: Trie) -> list[list[tuple[str, float]]]:
     """complete_from_prefixes with the model: its KV cache for the prefixes, teacher forcing to score."""

@@ -128,6 +128,13 @@ class DecoderCache:
         return DecoderCache(rep(self.self_k), rep(self.self_v), self.cross_k, self.cross_v, self.memory_mask,
                             self.beams * k)
 
+    def keep_swipes(self, swipes: Tensor) -> "DecoderCache":
+        """Only these swipes (all their beams) stay: cross-attention rows and self rows."""
+        rows = (swipes[:, None] * self.beams + torch.arange(self.beams, device=swipes.device)).flatten()
+        pick = lambda ts, r: [t.index_select(0, r) for t in ts]  # noqa: E731
+        return DecoderCache(pick(self.self_k, rows), pick(self.self_v, rows), pick(self.cross_k, swipes),
+                            pick(self.cross_v, swipes), self.memory_mask.index_select(0, swipes), self.beams)
+
     def reorder_self(self, rows: Tensor) -> "DecoderCache":
         """Beams reordered within their swipes: only the self-attention cache moves."""
         pick = lambda ts: [t.index_select(0, rows) for t in ts]  # noqa: E731

@@ -115,3 +115,39 @@ def test_prefix_completion_with_a_model_emits_lexicon_words():
     out = prefix_words(model, batch, ALPHA, PrefixConfig(prefix_steps=2, beam=BeamConfig(beam_size=3)), trie)
     assert len(out) == batch["x"].shape[0]
     assert all(c and all(w in words for w, _ in c) for c in out)
+
+
+def test_finished_swipes_leave_the_batch_without_changing_results():
+    """Swipe i wants to end after i + 1 letters: it leaves the batch then, and the
+    candidates are the same as when every swipe is decoded to the end."""
+    import itertools
+
+    words = ["".join(p) for n in range(1, 6) for p in itertools.product("ab", repeat=n)]
+    trie = build_trie(words, np.ones(len(words)), ALPHA)
+    k, eos_col = 3, 2  # EOS token id
+
+    def step(tokens, state):
+        swipe, n = state  # swipe number of each row, tokens decoded so far
+        rows_seen.append(tokens.shape[0])
+        logits = torch.full((tokens.shape[0], ALPHA.size), -5.0)
+        logits[:, ALPHA.encode("a")[0]], logits[:, ALPHA.encode("b")[0]] = 2.0, 0.0
+        logits[:, eos_col] = torch.where(n >= swipe + 1, 10.0, -10.0)
+        return logits, (swipe, n + 1)
+
+    pick = lambda st, rows: (st[0][rows], st[1])  # noqa: E731
+    keep = lambda st, swipes: (st[0][(swipes[:, None] * k + torch.arange(k)).flatten()], st[1])  # noqa: E731
+    rows_seen: list[int] = []
+
+    def run(keep_state):
+        rows_seen.clear()
+        out = beam_search(step, (torch.arange(4), 0), pick, pick, 4, ALPHA, 6, BeamConfig(beam_size=k, top_k=2),
+                          trie, keep_state=keep_state)
+        return out, list(rows_seen)
+
+    full, rows_full = run(None)
+    kept, rows_kept = run(keep)
+    assert [c[0][0] for c in full] == ["a", "aa", "aaa", "aaaa"]
+    assert kept == full
+    assert rows_full == [4] + [12] * 4  # every swipe until the longest word has ended
+    # swipe i ends "a"·(i+1) and "b"·… at call i+1; its third beam one call later
+    assert rows_kept == [4, 12, 12, 6, 3]
