@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 RUN    := quickstart-$(shell date -u +%Y%m%dT%H%M%S)
 
-.PHONY: setup quickstart test bench clean
+.PHONY: setup quickstart test bench sweep clean
 
 setup: $(STAMP)
 
@@ -34,6 +34,11 @@ quickstart: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; exit 1; fi; exit $$rc
+
+# The quick Ray Tune sweep (≤ 15 minutes here); makes the synthetic set first if missing.
+sweep: $(STAMP)
+	test -f data/datasets/synth_en/dataset.json || $(PY) jobs/make_dataset.py --config configs/synth_en.yaml
+	$(PY) tune/sweep.py --config configs/tune/quick.yaml
 
 bench: $(STAMP)
 	for b in synth lexicon data train decode share; do $(PY) jobs/bench.py $$b; done

@@ -2,6 +2,13 @@
 
     python jobs/bench.py synth      # swipes_per_s_per_core (target ≥ 20 000)
     python jobs/bench.py lexicon    # ru/en words, build_s, bytes; allowed_next_per_s
+    python jobs/bench.py data       # stream_over_train (Ray Data rows/s over training rows/s)
+    python jobs/bench.py train      # rows/s with 1 and 2 workers, scaling_2_over_1
+    python jobs/bench.py decode     # swipes/s greedy, beam, beam_lexicon, reference; speedup_vs_reference
+    python jobs/bench.py share      # trie_mb, extra_mb_per_actor_shared / _copied (4 actors)
+    python jobs/bench.py tune       # the quick sweep: trials, trials_completed, trials_stopped_early, …
+
+The figures are one JSON object, the last line printed.
 """
 
 import argparse

@@ -287,6 +287,27 @@ def bench_share(n_actors: int = 4, lookups: int = 200) -> dict:
             "target_extra_mb_per_actor_shared": 10}
 
 
+def bench_tune(config: str = "configs/tune/quick.yaml") -> dict:
+    """The quick sweep end to end (a fresh sweep name each time), on a local Ray; needs
+    data/datasets/synth_en. Trials that ASHA stopped count as completed (they ended
+    without error) and as stopped early."""
+    from swipe.config import load_config
+    from swipe.provenance import now_iso
+    from swipe.sweep import SweepConfig, run_sweep
+
+    cfg = load_config(SweepConfig, config, [f"name=bench-{now_iso().replace(':', '')[:17]}"])
+    result = run_sweep(cfg)
+    status = result.trials["status"]
+    return {"trials": len(result.trials), "trials_completed": int(status.isin(["completed", "stopped early"]).sum()),
+            "trials_stopped_early": int((status == "stopped early").sum()),
+            "trials_failed": int((status == "error").sum()),
+            "best_val_swipe_mrr": round(float(result.trials["best_val_swipe_mrr"].max()), 4),
+            "best_config": result.table["config"].iloc[0],
+            "best_config_val_swipe_mrr_mean": round(float(result.table["swipe_mrr_mean"].iloc[0]), 4),
+            "best_config_val_swipe_mrr_std": round(float(result.table["swipe_mrr_std"].iloc[0]), 4), "wall_s": round(result.wall_s, 1),
+            "sweep_dir": str(result.sweep_dir)}
+
+
 BENCHMARKS: dict[str, Callable[[], dict]] = {"synth": bench_synth, "lexicon": bench_lexicon,
                                              "data": bench_data, "train": bench_train, "decode": bench_decode,
-                                             "share": bench_share}
+                                             "share": bench_share, "tune": bench_tune}

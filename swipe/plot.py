@@ -145,3 +145,39 @@ def plot_metric_vs_beam(sweep: dict, path: str | Path) -> Path:
     ax.set_ylim(0, 1)
     ax.legend()
     return _save(fig, path, dpi=100)
+
+
+def plot_sweep(trials, keys: list[str], path: str | Path, title: str = "") -> Path:
+    """Validation curves (val/swipe_mrr by step) of every trial, a panel per feature set (or
+    per value of the first swept key), a colour per remaining configuration; seeds share
+    the colour. A trial stopped early by ASHA ends with a cross."""
+    panel_key = next((k for k in keys if k.endswith("features")), keys[0] if keys else None)
+    panels = sorted({str(v.get(panel_key)) for v in trials["variant"]}) if panel_key else [""]
+    rest = [k for k in keys if k != panel_key]
+    others = sorted({" ".join(f"{k.rsplit('.', 1)[-1]}={v[k]}" for k in rest) for v in trials["variant"]})
+    colours = {o: plt.cm.tab10(i % 10) for i, o in enumerate(others)}
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), sharey=True, squeeze=False)
+    for ax, panel in zip(axes[0], panels):
+        for _, tr in trials.iterrows():
+            v = tr["variant"]
+            if panel_key and str(v.get(panel_key)) != panel or not tr["curve"]:
+                continue
+            other = " ".join(f"{k.rsplit('.', 1)[-1]}={v[k]}" for k in rest)
+            steps, mrr = zip(*tr["curve"])
+            ax.plot(steps, mrr, color=colours[other], alpha=0.85, linewidth=1.4,
+                    label=other if tr["seed"] == 0 else None)
+            if tr["status"] == "stopped early":
+                ax.plot(steps[-1], mrr[-1], "x", color=colours[other], markersize=7)
+        ax.set_title(f"{panel_key.rsplit('.', 1)[-1]}={panel}" if panel_key else title, fontsize=10)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("val/swipe_mrr")
+    labels: dict[str, object] = {}
+    for ax in axes[0]:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            labels.setdefault(lab, h)
+    if any(labels):
+        axes[0][-1].legend(list(labels.values()), list(labels), fontsize=7, loc="lower right")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return _save(fig, path, 110)

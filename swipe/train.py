@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -137,8 +137,16 @@ def _storage(cfg: TrainConfig) -> str:
     return sp if "://" in sp else str(Path(sp).resolve())
 
 
-def train(cfg: TrainConfig) -> TrainResult:
-    """Fit a model as configured; returns the run directory, best checkpoint and evaluations."""
+def run_exists(cfg: TrainConfig) -> bool:
+    """Whether the run `cfg.run.name` has started already in its (local) storage."""
+    run_dir = Path(_storage(cfg)) / _run_name(cfg)
+    return "://" not in cfg.run.storage_path and run_dir.exists() and any(run_dir.iterdir())
+
+
+def train(cfg: TrainConfig, callbacks: Sequence[Any] = ()) -> TrainResult:
+    """Fit a model as configured; returns the run directory, best checkpoint and evaluations.
+
+    `callbacks` are Ray Train callbacks (a Tune trial passes TuneReportCallback)."""
     from ray.data import DataContext
     from ray.train import CheckpointConfig, FailureConfig, ScalingConfig
     from ray.train import DataConfig as RayDataConfig
@@ -158,7 +166,7 @@ def train(cfg: TrainConfig) -> TrainResult:
 
     name, storage = _run_name(cfg), _storage(cfg)
     run_dir = Path(storage) / name if "://" not in storage else Path(tempfile.mkdtemp()) / name
-    exists = run_dir.exists() and any(run_dir.iterdir())
+    exists = run_exists(cfg)
     if exists and not cfg.run.resume:
         raise FileExistsError(f"run {name!r} exists in {storage}; pass --resume to continue it, or a new run.name")
     if cfg.run.resume and not exists:
@@ -202,7 +210,8 @@ def train(cfg: TrainConfig) -> TrainResult:
                                 checkpoint_config=CheckpointConfig(num_to_keep=cfg.run.keep_checkpoints,
                                                                    checkpoint_score_attribute="val/swipe_mrr",
                                                                    checkpoint_score_order="max"),
-                                failure_config=FailureConfig(max_failures=cfg.run.max_failures)),
+                                failure_config=FailureConfig(max_failures=cfg.run.max_failures),
+                                callbacks=list(callbacks)),
         datasets=datasets, dataset_config=RayDataConfig(datasets_to_split=["train"]))
     result = trainer.fit()
     best = result.get_best_checkpoint(metric="val/swipe_mrr", mode="max")

@@ -25,10 +25,12 @@ def yandex() -> dict[str, Layout]:
 
 @pytest.fixture(scope="session")
 def ray_session():
-    """One local Ray for the whole session (starting Ray costs seconds)."""
+    """One local Ray for the whole session (starting Ray costs seconds). With its dashboard,
+    which serves the State API: without it, the workers of a Tune trial that ASHA stopped
+    are never released and the next trial's data reads wait forever for a CPU."""
     import ray
 
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=True, log_to_driver=False)
     yield ray
     ray.shutdown()
 
