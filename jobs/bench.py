@@ -20,4 +20,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("name", choices=sorted(BENCHMARKS))
     args = parser.parse_args()
-    print(json.dumps(BENCHMARKS[args.name]()))
+    figures = BENCHMARKS[args.name]()
+    import ray
+
+    ray.shutdown()  # first, so that no late worker log line follows the figures
+    print(json.dumps(figures))

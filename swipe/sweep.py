@@ -289,15 +289,24 @@ def collect_trials(grid: Any, final_step: int) -> pd.DataFrame:
 
 
 def summarize_trials(trials: pd.DataFrame) -> pd.DataFrame:
-    """A row per configuration: mean ± std of best val/swipe_mrr over its seeds, best first."""
+    """A row per configuration: mean ± std over its seeds of the best val/swipe_mrr, best first.
+
+    ASHA lets early trials run on and stops later ones, so bests come from different
+    lengths of training; `at_common` is also given: the best val/swipe_mrr up to the last
+    validation that every trial reached (`common_step`), the like-for-like comparison."""
+    ran = [c for c in trials["curve"] if c]
+    common = min(c[-1][0] for c in ran) if ran else 0
+    at_common = trials["curve"].map(lambda c: max((m for st, m in c if st <= common), default=float("nan")))
     out = []
-    for config, g in trials.groupby("config", sort=False):
+    for config, g in trials.assign(at_common=at_common).groupby("config", sort=False):
         scores = g["best_val_swipe_mrr"].dropna()
         top = g.loc[g["best_val_swipe_mrr"].idxmax()] if len(scores) else g.iloc[0]
         out.append({"config": config, "variant": g["variant"].iloc[0], "seeds": len(g),
                     "swipe_mrr_mean": float(scores.mean()) if len(scores) else float("nan"),
                     "swipe_mrr_std": float(scores.std(ddof=1)) if len(scores) > 1 else 0.0,
-                    "steps_to_best": float(g["step_at_best"].mean()),
+                    "at_common_mean": float(g["at_common"].mean()),
+                    "at_common_std": float(g["at_common"].std(ddof=1)) if len(g) > 1 else 0.0,
+                    "common_step": common, "steps_to_best": float(g["step_at_best"].mean()),
                     "stopped_early": int((g["status"] == "stopped early").sum()),
                     "errors": int((g["status"] == "error").sum()), "best_checkpoint": top["checkpoint"]})
     table = pd.DataFrame(out)
@@ -328,6 +337,7 @@ def write_results(cfg: SweepConfig, name: str, sweep_dir: Path, trials: pd.DataF
 
 def results_markdown(name: str, keys: list[str], table: pd.DataFrame, trials: pd.DataFrame) -> str:
     short = [k.rsplit(".", 1)[-1] for k in keys]
+    common = int(table["common_step"].iloc[0]) if len(table) else 0
     lines = [f"# Sweep {name}", "",
              f"{len(trials)} trials: {int((trials['status'] == 'completed').sum())} ran to the end, "
              f"{int((trials['status'] == 'stopped early').sum())} stopped early by ASHA, "
@@ -335,11 +345,14 @@ def results_markdown(name: str, keys: list[str], table: pd.DataFrame, trials: pd
              + (f", {int((trials['status'] == 'not finished').sum())} not finished (resume the sweep)"
                 if (trials["status"] == "not finished").any() else "") + ". "
              "`val/swipe_mrr`: the best validation of each trial, mean ± std over seeds.", "",
-             "| rank | " + " | ".join(short) + " | val/swipe_mrr | seeds | steps to best | stopped early | best checkpoint |",
-             "|---:|" + "---|" * len(short) + "---:|---:|---:|---:|---|"]
+             f"`at step {common}`: the best up to the last validation every trial reached "
+             "(ASHA stops later trials early, so this is the like-for-like comparison).", "",
+             "| rank | " + " | ".join(short) + f" | val/swipe_mrr | at step {common} | seeds | steps to best "
+             "| stopped early | best checkpoint |",
+             "|---:|" + "---|" * len(short) + "---:|---:|---:|---:|---:|---|"]
     for i, row in table.iterrows():
         vals = " | ".join(_fmt(row["variant"][k]) for k in keys)
         lines.append(f"| {i + 1} | {vals} | {row['swipe_mrr_mean']:.4f} ± {row['swipe_mrr_std']:.4f} | "
-                     f"{row['seeds']} | {row['steps_to_best']:.0f} | {row['stopped_early']} | "
+                     f"{row['at_common_mean']:.4f} ± {row['at_common_std']:.4f} | {row['seeds']} | {row['steps_to_best']:.0f} | {row['stopped_early']} | "
                      f"`{row['best_checkpoint']}` |")
     return "\n".join(lines) + "\n"

@@ -51,21 +51,24 @@ def test_table_is_mean_and_std_over_seeds_best_first():
     v1, v2 = {"optim.schedule": "cosine"}, {"optim.schedule": "plateau"}
     trials = pd.DataFrame([
         {"config": "schedule=cosine", "variant": v1, "seed": 0, "status": "completed", "best_val_swipe_mrr": 0.2,
-         "step_at_best": 100, "checkpoint": "a"},
+         "step_at_best": 100, "checkpoint": "a", "curve": [(50, 0.1), (100, 0.2)]},
         {"config": "schedule=cosine", "variant": v1, "seed": 1, "status": "stopped early", "best_val_swipe_mrr": 0.4,
-         "step_at_best": 50, "checkpoint": "b"},
+         "step_at_best": 50, "checkpoint": "b", "curve": [(50, 0.4)]},
         {"config": "schedule=plateau", "variant": v2, "seed": 0, "status": "completed", "best_val_swipe_mrr": 0.5,
-         "step_at_best": 200, "checkpoint": "c"},
+         "step_at_best": 200, "checkpoint": "c", "curve": [(50, 0.3), (200, 0.5)]},
         {"config": "schedule=plateau", "variant": v2, "seed": 1, "status": "completed", "best_val_swipe_mrr": 0.5,
-         "step_at_best": 100, "checkpoint": "d"},
+         "step_at_best": 100, "checkpoint": "d", "curve": [(50, 0.1), (100, 0.5)]},
     ])
     table = summarize_trials(trials)
     assert list(table["config"]) == ["schedule=plateau", "schedule=cosine"]
     cos = table.iloc[1]
     assert cos["swipe_mrr_mean"] == pytest.approx(0.3) and cos["swipe_mrr_std"] == pytest.approx(0.1414, abs=1e-4)
     assert cos["steps_to_best"] == 75 and cos["stopped_early"] == 1 and cos["best_checkpoint"] == "b"
+    # like for like: every trial reached step 50 (the early-stopped one stopped there)
+    assert table["common_step"].iloc[0] == 50
+    assert cos["at_common_mean"] == pytest.approx(0.25) and table.iloc[0]["at_common_mean"] == pytest.approx(0.2)
     md = results_markdown("s", ["optim.schedule"], table, trials)
-    assert "| 1 | plateau | 0.5000 ± 0.0000 | 2 | 150 | 0 | `c` |" in md
+    assert "| 1 | plateau | 0.5000 ± 0.0000 | 0.2000 ± 0.1414 | 2 | 150 | 0 | `c` |" in md
 
 
 # ----------------------------------------------------------------------------- real sweeps
