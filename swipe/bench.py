@@ -293,12 +293,12 @@ def bench_tune(config: str = "configs/tune/quick.yaml") -> dict:
     without error) and as stopped early."""
     from swipe.config import load_config
     from swipe.provenance import now_iso
-    from swipe.sweep import SweepConfig, run_sweep
+    from swipe.sweep import FINISHED, SweepConfig, run_sweep
 
     cfg = load_config(SweepConfig, config, [f"name=bench-{now_iso().replace(':', '')[:17]}"])
     result = run_sweep(cfg)
     status = result.trials["status"]
-    return {"trials": len(result.trials), "trials_completed": int(status.isin(["completed", "stopped early"]).sum()),
+    return {"trials": len(result.trials), "trials_completed": int(status.isin(FINISHED).sum()),
             "trials_stopped_early": int((status == "stopped early").sum()),
             "trials_failed": int((status == "error").sum()),
             "best_val_swipe_mrr": round(float(result.trials["best_val_swipe_mrr"].max()), 4),

@@ -40,6 +40,7 @@ from swipe.train import TrainConfig, check_resources, run_exists, train
 
 METRIC = "val/swipe_mrr"
 DISTRIBUTIONS = ("loguniform", "uniform", "randint", "choice")
+FINISHED = ("completed", "stopped early")  # trial statuses a resumed sweep keeps
 
 
 @dataclass(frozen=True)
@@ -211,10 +212,9 @@ def run_sweep(cfg: SweepConfig, callbacks: Sequence[Any] = ()) -> SweepResult:
     final_step = max_t * run.val_every
     parts = sorted(sweep_dir.glob("part-*"), key=lambda p: int(p.name.split("-")[1]))
     earlier = [collect_trials(_load_part(p), final_step) for p in parts]
-    finished = {(t, s) for df in earlier for t, s, st in zip(df.get("key", []), df.get("seed", []), df.get("status", []))
-                if st in ("completed", "stopped early")}
+    finished = {t for df in earlier if len(df) for t in df.loc[df["status"].isin(FINISHED), "trial"]}
     todo = [{"variant": v, "seed": s} for v in found for s in range(cfg.num_seeds)
-            if (config_key(v), s) not in finished]
+            if trial_key(v, s) not in finished]
     if todo:
         scheduler = (ASHAScheduler(time_attr="training_iteration", max_t=max_t,
                                    grace_period=cfg.asha.grace_validations, reduction_factor=cfg.asha.reduction_factor)
@@ -247,10 +247,11 @@ def _load_part(path: Path) -> Any:
 
 def latest_trials(parts: list[pd.DataFrame]) -> pd.DataFrame:
     """One row per (configuration, seed) over all parts: the finished one, else the latest."""
-    rows = pd.concat([p.assign(part=i) for i, p in enumerate(parts) if len(p)], ignore_index=True)
-    if rows.empty:
-        return rows
-    rows["finished"] = rows["status"].isin(["completed", "stopped early"])
+    frames = [p.assign(part=i) for i, p in enumerate(parts) if len(p)]
+    if not frames:
+        return pd.DataFrame()
+    rows = pd.concat(frames, ignore_index=True)
+    rows["finished"] = rows["status"].isin(FINISHED)
     rows = rows.sort_values(["finished", "part"]).drop_duplicates(["key", "seed"], keep="last")
     return rows.sort_index().drop(columns=["finished", "part"]).reset_index(drop=True)
 
