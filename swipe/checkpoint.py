@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from swipe.config import build_config, config_to_dict
@@ -54,6 +55,25 @@ def resolve_checkpoint(path: str | Path) -> Path:
 
 def load_meta(path: str | Path) -> dict[str, Any]:
     return json.loads((Path(path) / META_FILE).read_text())
+
+
+def check_compatible(meta: dict[str, Any], manifest: dict[str, Any], where: str = "the dataset") -> None:
+    """Raise a ValueError saying why a checkpoint cannot decode a dataset: characters it cannot
+    emit, no layout in common, or a layout of the same name with other keys."""
+    missing = sorted(set(manifest["alphabet"]) - set(meta["alphabet"]))
+    if missing:
+        raise ValueError(f"{where}'s alphabet has {missing}, which the checkpoint's model cannot emit "
+                         f"(its alphabet: {meta['alphabet']!r})")
+    common = [g for g in manifest["layouts"] if g in meta["grids"]]
+    if not common:
+        raise ValueError(f"{where}'s layouts {sorted(manifest['layouts'])} are all unknown to the checkpoint, "
+                         f"which was trained on {sorted(meta['grids'])}")
+    theirs, ours = parse_layouts({g: manifest["layouts"][g] for g in common}), parse_layouts(meta["layouts"])
+    moved = [g for g in common if not (theirs[g].labels == ours[g].labels
+                                       and np.allclose(theirs[g].boxes, ours[g].boxes))]
+    if moved:
+        raise ValueError(f"layout(s) {moved} in {where} have other keys than the layouts of the same "
+                         f"name the checkpoint was trained on; rename the layout or retrain")
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[SwipeModel, dict[str, Any]]:

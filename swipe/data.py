@@ -165,8 +165,9 @@ class PadCollate(ArrowBatchCollateFn):
 
 
 def collate(b: SwipeBatch, grid_index: dict[str, int], alphabet: Alphabet, max_points: int,
-            max_word_len: int) -> dict[str, torch.Tensor]:
-    """The work of PadCollate, callable without Ray."""
+            max_word_len: int, targets: bool = True) -> dict[str, torch.Tensor]:
+    """The work of PadCollate, callable without Ray. `targets=False` for decoding: the words,
+    if any, are references only (they may be long or hold characters the model lacks)."""
     n = len(b)
     lens = b.lengths
     keep_n = np.minimum(lens, max_points)
@@ -188,7 +189,7 @@ def collate(b: SwipeBatch, grid_index: dict[str, int], alphabet: Alphabet, max_p
     except KeyError as e:
         raise KeyError(f"grid {e.args[0]!r} is not one the model knows: {sorted(grid_index)}") from None
     out["ids"] = torch.from_numpy(b.ids.astype(np.int64))
-    if all(w is not None for w in b.words):
+    if targets and all(w is not None for w in b.words):
         out["tokens_in"], out["tokens_out"] = encode_targets(list(b.words), alphabet, max_word_len)
     return out
 

@@ -108,12 +108,72 @@ def load_manifest(root: str | Path) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def split_files(root: str | Path, split: str) -> list[str]:
-    """The shard paths of one split, as listed (and hashed) in the manifest."""
+def _split_entries(root: str | Path, split: str) -> list[dict[str, Any]]:
     manifest = load_manifest(root)
     if split not in manifest["splits"]:
         raise KeyError(f"dataset {root} has no split {split!r}; it has {sorted(manifest['splits'])}")
-    return [str(Path(root) / f["file"]) for f in manifest["splits"][split]["files"]]
+    return manifest["splits"][split]["files"]
+
+
+def split_files(root: str | Path, split: str) -> list[str]:
+    """The shard paths of one split, as listed (and hashed) in the manifest."""
+    return [str(Path(root) / f["file"]) for f in _split_entries(root, split)]
+
+
+def _castable(have: pa.DataType, want: pa.DataType) -> bool:
+    """Whether a column of type `have` reads as `want` without guessing (no strings as numbers)."""
+    if pa.types.is_list(want):
+        return (pa.types.is_list(have) or pa.types.is_large_list(have)) and _castable(have.value_type, want.value_type)
+    if pa.types.is_floating(want):
+        return pa.types.is_floating(have) or pa.types.is_integer(have)
+    if pa.types.is_integer(want):
+        return pa.types.is_integer(have)
+    if pa.types.is_string(want):
+        return pa.types.is_string(have) or pa.types.is_large_string(have) or pa.types.is_null(have)
+    return have == want
+
+
+def check_shard(path: str | Path, rows: int | None = None, sha256: str | None = None) -> str | None:
+    """Why the shard at `path` cannot be read as swipes (None: it can).
+
+    With the manifest's `sha256` any damaged byte is caught by hashing; without it, the
+    whole file is decoded. Either way the columns must read as `swipes.SCHEMA` and the
+    row count must be the manifest's."""
+    path = Path(path)
+    if not path.exists():
+        return "missing_shard"
+    try:
+        f = pq.ParquetFile(path)
+        have = f.schema_arrow
+    except Exception as e:  # noqa: BLE001 — pyarrow raises several types for damaged files
+        return f"corrupt_shard: {type(e).__name__}: {e}"
+    problems = [f"{fld.name} missing" if fld.name not in have.names else
+                f"{fld.name} is {have.field(fld.name).type}, not {fld.type}"
+                for fld in SCHEMA if fld.name not in have.names or not _castable(have.field(fld.name).type, fld.type)]
+    if problems:
+        return "bad_schema: " + "; ".join(problems)
+    if rows is not None and f.metadata.num_rows != rows:
+        return f"corrupt_shard: {f.metadata.num_rows} rows, the manifest says {rows}"
+    if sha256 is not None:
+        return None if sha256_file(path) == sha256 else "corrupt_shard: sha256 does not match the manifest"
+    try:
+        f.read(columns=SCHEMA.names)
+    except Exception as e:  # noqa: BLE001
+        return f"corrupt_shard: {type(e).__name__}: {e}"
+    return None
+
+
+def checked_split_files(root: str | Path, split: str) -> tuple[list[str], list[tuple[str, int, str]]]:
+    """The split's readable shards, and (path, rows, reason) for each one that is not."""
+    good, bad = [], []
+    for f in _split_entries(root, split):
+        path = str(Path(root) / f["file"])
+        why = check_shard(path, f.get("rows"), f.get("sha256"))
+        if why is None:
+            good.append(path)
+        else:
+            bad.append((path, f.get("rows", 0), why))
+    return good, bad
 
 
 def read_split(root: str | Path, split: str) -> pa.Table:

@@ -118,7 +118,7 @@ def _beam_sweep(cfg: EvaluateConfig, info: dict, meta: dict) -> tuple[dict[int, 
     batch = SwipeBatch.from_arrow(read_split(info["dataset"], info["split"]).slice(0, cfg.sweep_rows))
     batch = batch.take(np.array([i for i, g in enumerate(batch.grid_names) if g in model.grid_names], dtype=np.int64))
     tensors = collate(batch, {g: i for i, g in enumerate(model.grid_names)}, alphabet,
-                      pcfg.get("max_points", 128), model.cfg.max_word_len)
+                      pcfg.get("max_points", 128), model.cfg.max_word_len, targets=False)
     base = build_config(BeamConfig, pcfg.get("beam", {}))
     out = {}
     for k in cfg.beam_sizes:

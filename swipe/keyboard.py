@@ -106,8 +106,8 @@ class Layout:
 
     def distance_to_letter_keys(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Distance from each point to the nearest letter-key *hitbox* (0 inside one).  # (N,)"""
-        x = np.asarray(x, dtype=np.float32).ravel()
-        y = np.asarray(y, dtype=np.float32).ravel()
+        x = np.clip(np.asarray(x, dtype=np.float64).ravel(), -_FAR, _FAR).astype(np.float32)
+        y = np.clip(np.asarray(y, dtype=np.float64).ravel(), -_FAR, _FAR).astype(np.float32)
         b = self.boxes[self.letter_ids].astype(np.float32)
         x0, x1 = b[:, 0], b[:, 0] + b[:, 2]
         y0, y1 = b[:, 1], b[:, 1] + b[:, 3]
@@ -125,6 +125,9 @@ class Layout:
             dx += dy
             out[s:s + step] = dx.min(1)
         return np.sqrt(out, out=out).astype(np.float64)
+
+
+_FAR = 1e18  # px: farther is as far as it matters, and squares of it stay finite in float32
 
 
 def char_positions(chars: str, text: str) -> np.ndarray:

@@ -5,7 +5,8 @@ read_parquet(shards without output yet, with their paths)
   ─► map_batches(Predictor, concurrency=N actors)   each actor: checkpoint loaded once,
                                                     the trie mapped zero-copy from one ray.put
   ─► the driver gathers rows per input shard ─► OUT/part-NNNNN.parquet, atomically, when
-     every row of that shard is in (rows the model cannot take → OUT/rejected/, with a reason)
+     every row of that shard is in (rows the model cannot take → OUT/rejected/, with a reason;
+     a shard that cannot be read at all → every one of its rows rejected, `corrupt_shard` …)
 ```
 
 One output file per input shard, written only when complete, makes a re-run of an
@@ -28,13 +29,15 @@ import pyarrow.parquet as pq
 import torch
 
 from swipe.config import config_to_dict
-from swipe.checkpoint import load_meta, load_model, resolve_checkpoint
+from swipe.checkpoint import check_compatible, load_meta, load_model, resolve_checkpoint
 from swipe.data import collate
-from swipe.dataset import load_manifest, write_table
+from swipe.dataset import check_shard, load_manifest, write_table
+from swipe.keyboard import parse_layouts
 from swipe.decode import BeamConfig, beam_words
 from swipe.lexicon import Alphabet, LexiconConfig, Trie, build_lexicon_trie
 from swipe.ray_env import ensure_ray
-from swipe.swipes import SwipeBatch
+from swipe.swipes import SCHEMA, SwipeBatch
+from swipe.validate import ValidationConfig, validate
 
 PREDICTION_SCHEMA = pa.schema([
     pa.field("id", pa.int64(), nullable=False),
@@ -42,6 +45,13 @@ PREDICTION_SCHEMA = pa.schema([
     pa.field("grid_name", pa.string()),
     pa.field("candidates", pa.list_(pa.string())),  # best first, each word once
     pa.field("scores", pa.list_(pa.float32())),
+])
+
+REJECT_SCHEMA = pa.schema([
+    pa.field("id", pa.int64()),  # null when the shard could not be read
+    pa.field("reason", pa.string()),  # validate's reasons, missing_field, length_mismatch, *_shard, bad_schema
+    pa.field("detail", pa.string()),
+    pa.field("path", pa.string()),  # the input shard
 ])
 
 
@@ -66,7 +76,12 @@ class PredictConfig:
 
 
 class Predictor:
-    """A Ray Data actor: loads the checkpoint once, decodes pyarrow batches."""
+    """A Ray Data actor: loads the checkpoint once, checks and decodes pyarrow batches.
+
+    Every input row comes out once: decoded, or with `error` set to a quarantine reason
+    (the reasons of `validate`, plus `missing_field` and `length_mismatch` for rows that are
+    not even swipes). Rows are repaired as imports are (repeated timestamps dropped, t from 0).
+    """
 
     def __init__(self, checkpoint: str, trie_ref: Any, beam: BeamConfig, max_points: int, decode_batch: int):
         import ray
@@ -78,32 +93,55 @@ class Predictor:
         device = "cuda" if torch.cuda.is_available() else "cpu"
         self.model, meta = load_model(checkpoint, device)
         self.alphabet = Alphabet(meta["alphabet"])
+        self.layouts = {g: lay for g, lay in parse_layouts(meta["layouts"]).items() if g in meta["grids"]}
         self.trie, self.beam, self.max_points, self.decode_batch = trie, beam, max_points, decode_batch
         self.grid_index = {g: i for i, g in enumerate(self.model.grid_names)}
 
     def __call__(self, table: pa.Table) -> pa.Table:
-        batch = SwipeBatch.from_arrow(table.drop_columns(["path"]))
-        paths = table["path"].to_pylist()
-        errors = [None if g in self.grid_index else f"grid {g!r} unknown to the model" for g in batch.grid_names]
-        errors = [e or (None if n >= 2 else "too_few_points") for e, n in zip(errors, batch.lengths)]
-        ok = np.array([e is None for e in errors])
-        cands: list[list[str]] = [[] for _ in range(len(batch))]
-        scores: list[list[float]] = [[] for _ in range(len(batch))]
-        rows = np.flatnonzero(ok)
-        rows = rows[np.argsort(batch.lengths[rows], kind="stable")]  # similar lengths pad less
-        for s in range(0, len(rows), self.decode_batch):
-            part = rows[s:s + self.decode_batch]
-            tensors = collate(batch.take(part), self.grid_index, self.alphabet, self.max_points,
-                              self.model.cfg.max_word_len)
+        n = table.num_rows
+        errors: list[str | None] = [None] * n
+        details: list[str] = [""] * n
+        for i, (why, what) in _malformed_rows(table).items():
+            errors[i], details[i] = why, what
+        rows = np.array([i for i in range(n) if errors[i] is None], dtype=np.int64)
+        batch = SwipeBatch.from_arrow(table.take(rows).drop_columns(["path"]))
+        batch.ids = rows  # positions in `table`, through validation
+        checked = validate(batch, self.layouts, None, INPUT_CHECKS)
+        for i, why, what in zip(checked.rejects.ids, checked.rejects.reasons, checked.rejects.details):
+            errors[i], details[i] = why, what
+        kept = checked.kept
+        cands: list[list[str]] = [[] for _ in range(n)]
+        scores: list[list[float]] = [[] for _ in range(n)]
+        order = np.argsort(kept.lengths, kind="stable")  # similar lengths pad less
+        for s in range(0, len(order), self.decode_batch):
+            part = kept.take(order[s:s + self.decode_batch])
+            tensors = collate(part, self.grid_index, self.alphabet, self.max_points, self.model.cfg.max_word_len,
+                              targets=False)
             tensors = {k: v.to(self.model.head.weight.device) for k, v in tensors.items()}
-            for i, found in zip(part, beam_words(self.model, tensors, self.alphabet, self.beam, self.trie)):
+            for i, found in zip(part.ids, beam_words(self.model, tensors, self.alphabet, self.beam, self.trie)):
                 cands[i] = [w for w, _ in found]
                 scores[i] = [s_ for _, s_ in found]
-        return pa.table({"id": pa.array(batch.ids, pa.int64()), "word": pa.array(batch.words, pa.string()),
-                         "grid_name": pa.array(batch.grid_names, pa.string()),
+        return pa.table({"id": table["id"].cast(pa.int64()), "word": table["word"].cast(pa.string()),
+                         "grid_name": table["grid_name"].cast(pa.string()),
                          "candidates": pa.array(cands, pa.list_(pa.string())),
                          "scores": pa.array(scores, pa.list_(pa.float32())),
-                         "path": pa.array(paths, pa.string()), "error": pa.array(errors, pa.string())})
+                         "path": table["path"], "error": pa.array(errors, pa.string()),
+                         "detail": pa.array(details, pa.string())})
+
+
+INPUT_CHECKS = ValidationConfig(require_word=False)  # unlabeled input is normal here
+
+
+def _malformed_rows(table: pa.Table) -> dict[int, tuple[str, str]]:
+    """Rows that are not swipes at all: a null field, or x, y, t of different lengths."""
+    bad: dict[int, tuple[str, str]] = {}
+    for col in ("id", "x", "y", "t", "grid_name"):
+        for i in np.flatnonzero(pc.is_null(table[col]).to_numpy(zero_copy_only=False)):
+            bad.setdefault(int(i), ("missing_field", f"{col} is null"))
+    lens = [pc.list_value_length(table[c]).fill_null(-1).to_numpy(zero_copy_only=False) for c in "xyt"]
+    for i in np.flatnonzero((lens[0] != lens[1]) | (lens[0] != lens[2])):
+        bad.setdefault(int(i), ("length_mismatch", f"len x, y, t = {lens[0][i]}, {lens[1][i]}, {lens[2][i]}"))
+    return bad
 
 
 @dataclass
@@ -132,22 +170,26 @@ def predict(cfg: PredictConfig, trie: Trie | None = None) -> PredictResult:
     manifest = load_manifest(cfg.dataset)
     if cfg.split not in manifest["splits"]:
         raise KeyError(f"dataset {cfg.dataset} has no split {cfg.split!r}; it has {sorted(manifest['splits'])}")
+    check_compatible(meta, manifest, f"dataset {cfg.dataset}")
     alphabet = Alphabet(meta["alphabet"])
-    if manifest["alphabet"] != alphabet.chars:
-        missing = sorted(set(manifest["alphabet"]) - set(alphabet.chars))
-        if missing:
-            raise ValueError(f"the dataset's alphabet has {missing}, which the checkpoint's model cannot emit")
     out = Path(cfg.out or Path(cfg.dataset) / "predictions" / f"{cfg.split}-{checkpoint.parent.name}")
     out.mkdir(parents=True, exist_ok=True)
-    rows_of = {str(Path(cfg.dataset) / f["file"]): f["rows"] for f in manifest["splits"][cfg.split]["files"]}
+    files = {str(Path(cfg.dataset) / f["file"]): f for f in manifest["splits"][cfg.split]["files"]}
+    rows_of = {p: f["rows"] for p, f in files.items()}
     todo = [p for p in rows_of if not (out / _out_name(p)).exists()]  # finished shards are skipped
     t0 = time.perf_counter()
+    for p in list(todo):  # a shard that cannot be read is quarantined whole, its rows counted
+        why = check_shard(p, rows_of[p], files[p].get("sha256"))
+        if why is not None:
+            print(f"  quarantined shard {p}: {why}", flush=True)
+            _write_unreadable_shard(out, p, rows_of[p], why)
+            todo.remove(p)
     if todo:
         ensure_ray(cfg.num_cpus)
         if trie is None and cfg.constrained:
             trie = build_lexicon_trie(cfg.lexicon, alphabet)
         trie_ref = ray.put(trie if cfg.constrained else None)  # once: every actor maps the same arrays
-        ds = ray.data.read_parquet(todo, include_paths=True)
+        ds = ray.data.read_parquet(todo, include_paths=True, schema=SCHEMA)
         args = (str(checkpoint), trie_ref, cfg.beam, cfg.max_points, cfg.decode_batch)
         ds = ds.map_batches(Predictor, fn_constructor_args=args,
                             batch_size=cfg.batch_size, batch_format="pyarrow", concurrency=cfg.concurrency,
@@ -157,7 +199,10 @@ def predict(cfg: PredictConfig, trie: Trie | None = None) -> PredictResult:
         for block in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
             for path in set(block["path"].to_pylist()):
                 pending.setdefault(path, []).append(block.filter(pc.equal(block["path"], path)))
-                if sum(t.num_rows for t in pending[path]) == rows_of[path]:  # complete: write once
+                got = sum(t.num_rows for t in pending[path])
+                if got > rows_of[path]:
+                    raise RuntimeError(f"{path}: {got} rows came back for {rows_of[path]} in")
+                if got == rows_of[path]:  # complete: write once
                     _write_shard(pa.concat_tables(pending.pop(path)), out, path)
                     written += 1
                     print(f"  [{written}/{len(todo)} shards] {_out_name(path)}", flush=True)
@@ -179,15 +224,22 @@ def predict(cfg: PredictConfig, trie: Trie | None = None) -> PredictResult:
 
 def _write_shard(table: pa.Table, out: Path, path: str) -> None:
     """Split a complete shard into predictions and rejects; write both atomically."""
-    err = table["error"]
-    bad = pc.is_valid(err)
-    good = table.filter(pc.invert(bad)).drop_columns(["path", "error"]).sort_by("id")
+    bad = pc.is_valid(table["error"])
+    good = table.filter(pc.invert(bad)).drop_columns(["path", "error", "detail"]).sort_by("id")
     rej = table.filter(bad)
-    name = _out_name(path)
     if rej.num_rows:
-        write_table(pa.table({"id": rej["id"], "reason": rej["error"], "path": rej["path"]}),
-                    out / "rejected" / name)
-    write_table(good.cast(PREDICTION_SCHEMA), out / name)  # last: its presence marks the shard done
+        write_table(pa.table({"id": rej["id"], "reason": rej["error"], "detail": rej["detail"], "path": rej["path"]},
+                             schema=REJECT_SCHEMA), out / "rejected" / _out_name(path))
+    write_table(good.cast(PREDICTION_SCHEMA), out / _out_name(path))  # last: its presence marks the shard done
+
+
+def _write_unreadable_shard(out: Path, path: str, rows: int, why: str) -> None:
+    """All `rows` of a shard that cannot be read are rejected (their ids unknown), and the
+    shard is marked done with an empty prediction file."""
+    reason, _, detail = why.partition(": ")
+    write_table(pa.table({"id": pa.nulls(rows, pa.int64()), "reason": [reason] * rows, "detail": [detail] * rows,
+                          "path": [path] * rows}, schema=REJECT_SCHEMA), out / "rejected" / _out_name(path))
+    write_table(PREDICTION_SCHEMA.empty_table(), out / _out_name(path))
 
 
 def read_predictions(out: str | Path) -> pa.Table:

@@ -27,7 +27,7 @@ import yaml
 from swipe.checkpoint import TRAINER_FILE, load_model, save_model_dir
 from swipe.config import config_to_dict
 from swipe.data import DataConfig, PadCollate, collate, train_dataset, val_dataset
-from swipe.dataset import load_manifest, split_files
+from swipe.dataset import checked_split_files, load_manifest, split_files
 from swipe.decode import greedy_words
 from swipe.features import KeyTable, compute_stats
 from swipe.keyboard import parse_layouts
@@ -173,17 +173,23 @@ def train(cfg: TrainConfig, callbacks: Sequence[Any] = ()) -> TrainResult:
         raise FileNotFoundError(f"cannot resume: no run {name!r} in {storage}")
     run_dir.mkdir(parents=True, exist_ok=True)
 
-    train_files = split_files(cfg.data.dataset, cfg.data.train_split)
-    val_files = split_files(cfg.data.dataset, cfg.data.val_split)
+    train_files, bad_train = checked_split_files(cfg.data.dataset, cfg.data.train_split)
+    val_files, bad_val = checked_split_files(cfg.data.dataset, cfg.data.val_split)
+    skipped = [{"file": p, "rows": r, "reason": why} for p, r, why in bad_train + bad_val]
+    for sk in skipped:  # counted, shown, recorded with the run: never silently lost
+        print(f"[train] skipping unreadable shard {sk['file']} ({sk['rows']} rows): {sk['reason']}", flush=True)
+    if not train_files or not val_files:
+        raise ValueError(f"no readable shards left in {cfg.data.dataset} splits "
+                         f"{cfg.data.train_split!r}/{cfg.data.val_split!r}: {skipped}")
     head = collate(_head_rows(train_files, cfg.run.stats_rows), grid_index, alphabet, cfg.data.max_points,
                    model_cfg.max_word_len)
     stats_mean, stats_std = compute_stats([(head["x"], head["y"], head["t"], head["mask"], head["grid"])], keys)
     dec = _head_rows(val_files, cfg.run.decode_rows)
-    decode_batch = collate(dec, grid_index, alphabet, cfg.data.max_points, model_cfg.max_word_len)
+    decode_batch = collate(dec, grid_index, alphabet, cfg.data.max_points, model_cfg.max_word_len, targets=False)
     decode_batch = {k: v for k, v in decode_batch.items() if k in ("x", "y", "t", "mask", "grid")}
     trie = build_lexicon_trie(cfg.lexicon, alphabet)
 
-    rows = manifest["splits"][cfg.data.train_split]["rows"]
+    rows = manifest["splits"][cfg.data.train_split]["rows"] - sum(r for _, r, _ in bad_train)
     steps_per_pass = max(1, rows // (cfg.data.batch_size * cfg.scale.num_workers))
     epochs = math.ceil(cfg.run.max_steps / steps_per_pass) + 1
     key_width = {g: float(lay.letter_sizes[:, 0].mean()) for g, lay in layouts.items()}
@@ -194,7 +200,7 @@ def train(cfg: TrainConfig, callbacks: Sequence[Any] = ()) -> TrainResult:
     resolved["model"] = config_to_dict(model_cfg)
     record = {"config": resolved, "git_revision": git_revision(), "created": now_iso(),
               "dataset": {k: manifest[k] for k in ("name", "rows_kept", "alphabet", "provenance")}
-              | {"splits": {s: v["rows"] for s, v in manifest["splits"].items()}}}
+              | {"splits": {s: v["rows"] for s, v in manifest["splits"].items()}, "skipped_shards": skipped}}
     (run_dir / "config.yaml").write_text(yaml.safe_dump(record, sort_keys=False, allow_unicode=True))
 
     loop_cfg = {"cfg": cfg, "model_cfg": model_cfg, "name": name, "run_dir": str(run_dir),
@@ -238,7 +244,7 @@ def evaluate_split(model: SwipeModel, ev: EvalSet, trie: Trie, max_points: int, 
     words: list[str] = []
     for s in range(0, len(batch), batch_size):
         part = batch.take(np.arange(s, min(s + batch_size, len(batch))))
-        tensors = collate(part, grid_index, alphabet, max_points, model.cfg.max_word_len)
+        tensors = collate(part, grid_index, alphabet, max_points, model.cfg.max_word_len, targets=False)
         words += greedy_words(model, tensors, alphabet, trie).words
     in_lexicon = np.mean([w is not None and trie.contains(w) for w in batch.words])
     return summarize([[w] for w in words], batch.words) | {"reference_in_lexicon": float(in_lexicon)}

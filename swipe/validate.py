@@ -104,9 +104,11 @@ def _record_json(b: SwipeBatch, i: int) -> str:
                       allow_nan=True)
 
 
-def validate(batch: SwipeBatch, layouts: dict[str, Layout], alphabet_chars: str,
+def validate(batch: SwipeBatch, layouts: dict[str, Layout], alphabet_chars: str | None,
              cfg: ValidationConfig) -> Validated:
-    """Split `batch` into valid swipes (repaired as documented) and quarantined rejects."""
+    """Split `batch` into valid swipes (repaired as documented) and quarantined rejects.
+
+    `alphabet_chars=None` leaves words unchecked (prediction: a reference word is only a label)."""
     n = len(batch)
     rows = batch.row_of_point
     reason = np.full(n, "", dtype=object)
@@ -148,9 +150,10 @@ def validate(batch: SwipeBatch, layouts: dict[str, Layout], alphabet_chars: str,
 
     if cfg.require_word:
         reject(np.array([w is None for w in batch.words], dtype=bool), "missing_word")
-    allowed = set(alphabet_chars)
-    bad_chars = np.array([w is not None and not allowed.issuperset(w) for w in batch.words], dtype=bool)
-    reject(bad_chars, "char_not_in_alphabet", lambda i: repr(sorted(set(batch.words[i]) - allowed)))
+    if alphabet_chars is not None:
+        allowed = set(alphabet_chars)
+        bad_chars = np.array([w is not None and not allowed.issuperset(w) for w in batch.words], dtype=bool)
+        reject(bad_chars, "char_not_in_alphabet", lambda i: repr(sorted(set(batch.words[i]) - allowed)))
 
     ok = reason == ""
     rejects = Rejects()

@@ -89,7 +89,9 @@ def test_unusable_rows_are_rejected_with_a_reason(setup, tmp_path):
                         concurrency=1, cpus_per_actor=0.25, beam=BeamConfig(beam_size=2))
     r = predict(cfg, trie)
     assert r.rows_rejected == 1 and r.rows_out == t.num_rows - 1
-    assert list(r.rejected) == ["grid 'dvorak' unknown to the model"]
+    assert r.rejected == {"unknown_grid": 1}
+    rej = pq.read_table(tmp_path / "o" / "rejected" / "part-00000.parquet").to_pylist()
+    assert rej[0]["id"] == t["id"][0].as_py() and rej[0]["detail"] == "grid 'dvorak'"
 
 
 def test_actors_share_a_read_only_trie(setup):
@@ -128,3 +130,41 @@ def test_evaluate_writes_report_charts_and_wandb(setup, tmp_path):
     assert set(r["by_seen"]) == {"seen", "unseen"}
     assert sum(m["n"] for m in r["by_seen"].values()) == r["overall"]["n"]
     assert glob.glob(str(tmp_path / "p" / "wandb" / "offline-run-*" / "run-*.wandb"))
+
+
+def test_bad_rows_and_a_corrupt_shard_are_counted_and_the_rest_decoded(setup, tmp_path):
+    """Through the real job: a good shard, a shard of damaged rows, a shard with damaged bytes."""
+    import json
+
+    import numpy as np
+
+    from swipe import badinput
+    from swipe.dataset import write_table
+
+    ds, ckpt, trie, _ = setup
+    good = read_split(ds, "val").slice(0, 40)
+    records = badinput.batch_records(predict_mod.SwipeBatch.from_arrow(good))
+    kinds = {**badinput.ROW_KINDS, **badinput.ARROW_KINDS}
+    damaged = [kinds[k][0]({**records[i], "id": 1000 + i}, np.random.default_rng(i)) for i, k in enumerate(kinds)]
+    expected = {}
+    for k in kinds:
+        if kinds[k][1]:
+            expected[kinds[k][1]] = expected.get(kinds[k][1], 0) + 1
+    root = tmp_path / "bad"
+    files = [write_table(good, root / "test" / "part-00000.parquet"),
+             write_table(badinput.records_to_arrow(damaged), root / "test" / "part-00001.parquet"),
+             write_table(good, root / "test" / "part-00002.parquet")]
+    badinput.SHARD_KINDS["flipped_bytes"][0](root / "test" / "part-00002.parquet", np.random.default_rng(0))
+    m = load_manifest(ds)
+    m["splits"] = {"test": {"rows": sum(f["rows"] for f in files),
+                            "files": [{"file": f"test/part-0000{i}.parquet", "rows": f["rows"], "sha256": f["sha256"]}
+                                      for i, f in enumerate(files)]}}
+    (root / "dataset.json").write_text(json.dumps(m))
+    cfg = PredictConfig(checkpoint=ckpt, dataset=str(root), split="test", out=str(tmp_path / "o"), concurrency=1,
+                        cpus_per_actor=0.25, beam=BeamConfig(beam_size=2))
+    r = predict(cfg, trie)
+    assert r.rows_in == 40 + len(kinds) + 40 == r.rows_out + r.rows_rejected
+    assert r.rejected == expected | {"corrupt_shard": 40}
+    got = read_predictions(r.out)
+    want_ids = good["id"].to_pylist() + [1000 + i for i, k in enumerate(kinds) if kinds[k][1] is None]
+    assert sorted(got["id"].to_pylist()) == sorted(want_ids)  # every good row decoded, once

@@ -1,0 +1,178 @@
+"""Malformed input, made on purpose: the kinds of damage real swipe data arrives with.
+
+The property tests (tests/test_bad_input.py) and `jobs/bench.py reliability` feed these to
+the importers, the dataset reader and the prediction job, and check that every row comes
+out once: kept, or quarantined with the reason named here.
+
+A record is a plain dict `{id, word, grid_name, x, y, t}` (lists of floats). A *row* kind
+damages one record; a *line* kind damages one JSONL line; a *shard* kind damages a file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+Record = dict[str, Any]
+
+
+def _set_point(field: str, value: float) -> Callable[[Record, np.random.Generator], Record]:
+    def damage(r: Record, rng: np.random.Generator) -> Record:
+        v = list(r[field])
+        v[int(rng.integers(len(v)))] = value
+        return {**r, field: v}
+    return damage
+
+
+def _time_backwards(r: Record, rng: np.random.Generator) -> Record:
+    t = list(r["t"])
+    k = int(rng.integers(1, len(t)))
+    t[k] = t[k - 1] - 1.0 - float(rng.integers(100))
+    return {**r, "t": t}
+
+
+def _duplicate_time(r: Record, rng: np.random.Generator) -> Record:
+    t = list(r["t"])
+    k = int(rng.integers(1, len(t)))
+    t[k] = t[k - 1]  # two touch events in one millisecond: repaired by dropping the second
+    return {**r, "t": t}
+
+
+def _keep_points(n: int) -> Callable[[Record, np.random.Generator], Record]:
+    return lambda r, rng: {**r, "x": r["x"][:n], "y": r["y"][:n], "t": r["t"][:n]}
+
+
+def _huge(r: Record, rng: np.random.Generator) -> Record:
+    return _set_point(str(rng.choice(["x", "y"])), float(rng.choice([1e9, -1e12, 3e38])))(r, rng)
+
+
+# kind → (damage, the quarantine reason; None = the row is kept)
+ROW_KINDS: dict[str, tuple[Callable[[Record, np.random.Generator], Record], str | None]] = {
+    "nan": (lambda r, rng: _set_point(str(rng.choice(["x", "y", "t"])), math.nan)(r, rng), "non_finite"),
+    "inf": (lambda r, rng: _set_point(str(rng.choice(["x", "y", "t"])), float(rng.choice([1, -1])) * math.inf)(r, rng),
+            "non_finite"),
+    "empty_curve": (_keep_points(0), "too_few_points"),
+    "one_point": (_keep_points(1), "too_few_points"),
+    "time_backwards": (_time_backwards, "time_not_increasing"),
+    "duplicate_time": (_duplicate_time, None),
+    "huge_coordinates": (_huge, "off_keyboard"),
+    "unknown_grid": (lambda r, rng: {**r, "grid_name": "dvorak_martian"}, "unknown_grid"),
+}
+# only where words are checked (imports); prediction keeps the row, the word is just a label
+FOREIGN = ("foreign_chars", (lambda r, rng: {**r, "word": r["word"] + str(rng.choice(["ж", "é", "🙂", "ß"]))},
+                             "char_not_in_alphabet"))
+
+
+def _as_line(r: Record) -> str:
+    return json.dumps({"word": r["word"], "curve": {"x": r["x"], "y": r["y"], "t": r["t"],
+                                                     "grid_name": r["grid_name"]}})
+
+
+def _truncated(r: Record, rng: np.random.Generator) -> str:
+    line = _as_line(r)
+    return line[:int(rng.integers(0, len(line) - 1))]  # a strict prefix of an object is never JSON
+
+
+def _wrong_type(r: Record, rng: np.random.Generator) -> str:
+    rec = json.loads(_as_line(r))
+    which = str(rng.choice(["x_strings", "t_null", "word_number", "curve_list", "x_nested"]))
+    if which == "x_strings":
+        rec["curve"]["x"] = [str(v) for v in rec["curve"]["x"]]
+    elif which == "t_null":
+        rec["curve"]["t"] = None
+    elif which == "word_number":
+        rec["word"] = 42
+    elif which == "curve_list":
+        rec["curve"] = [1, 2, 3]
+    else:
+        rec["curve"]["x"] = [[v] for v in rec["curve"]["x"]]
+    return json.dumps(rec)
+
+
+def _length_mismatch_line(r: Record, rng: np.random.Generator) -> str:
+    return _as_line({**r, "y": r["y"][:-1]})
+
+
+def _with_nan_tokens(r: Record, rng: np.random.Generator) -> str:
+    return _as_line(ROW_KINDS["nan"][0](r, rng))  # json.dumps writes NaN/Infinity tokens
+
+
+# JSONL kinds: the row kinds written as lines, plus damage only text can carry
+LINE_KINDS: dict[str, tuple[Callable[[Record, np.random.Generator], str], str | None]] = {
+    **{k: ((lambda f: lambda r, rng: _as_line(f(r, rng)))(f), why) for k, (f, why) in ROW_KINDS.items()
+       if k != "nan"},
+    "nan": (_with_nan_tokens, "non_finite"),
+    FOREIGN[0]: ((lambda r, rng: _as_line(FOREIGN[1][0](r, rng))), FOREIGN[1][1]),
+    "truncated_line": (_truncated, "bad_json"),
+    "wrong_type": (_wrong_type, None),  # bad_type or missing_field, by what was damaged: see line_reason
+    "length_mismatch": (_length_mismatch_line, "length_mismatch"),
+    "empty_line": (lambda r, rng: "", "bad_json"),
+    "not_an_object": (lambda r, rng: json.dumps([r["word"]]), "missing_field"),
+}
+WRONG_TYPE_REASONS = {"bad_type", "missing_field"}
+
+# Arrow rows that are not swipes (a Parquet file can hold them, typed columns or not)
+ARROW_KINDS: dict[str, tuple[Callable[[Record, np.random.Generator], Record], str]] = {
+    "null_curve": (lambda r, rng: {**r, str(rng.choice(["x", "y", "t"])): None}, "missing_field"),
+    "null_grid": (lambda r, rng: {**r, "grid_name": None}, "missing_field"),
+    "null_id": (lambda r, rng: {**r, "id": None}, "missing_field"),
+    "length_mismatch": (lambda r, rng: {**r, "t": r["t"][:-1]}, "length_mismatch"),
+}
+
+ARROW_ROW_SCHEMA = pa.schema([  # swipes.SCHEMA, nullable: what a careless writer produces
+    pa.field("id", pa.int64()), pa.field("word", pa.string()), pa.field("x", pa.list_(pa.float32())),
+    pa.field("y", pa.list_(pa.float32())), pa.field("t", pa.list_(pa.float32())),
+    pa.field("grid_name", pa.string()), pa.field("source", pa.string()),
+])
+
+
+def records_to_arrow(records: list[Record]) -> pa.Table:
+    return pa.Table.from_pylist([{**r, "source": "bad-input"} for r in records], schema=ARROW_ROW_SCHEMA)
+
+
+def batch_records(batch: Any) -> list[Record]:
+    """A SwipeBatch as records (the undamaged material)."""
+    out = []
+    for i in range(len(batch)):
+        s, e = batch.offsets[i], batch.offsets[i + 1]
+        out.append({"id": int(batch.ids[i]), "word": batch.words[i], "grid_name": batch.grid_names[i],
+                    "x": batch.x[s:e].astype(float).tolist(), "y": batch.y[s:e].astype(float).tolist(),
+                    "t": batch.t[s:e].astype(float).tolist()})
+    return out
+
+
+# ----------------------------------------------------------------------------- shards
+def _truncate(path: Path, rng: np.random.Generator) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[:int(rng.integers(0, len(data)))])
+
+
+def _flip_bytes(path: Path, rng: np.random.Generator) -> None:
+    data = bytearray(path.read_bytes())
+    at = int(rng.integers(0, len(data)))
+    for k in range(at, min(len(data), at + int(rng.integers(1, 64)))):
+        data[k] ^= int(rng.integers(1, 256))  # never 0: every touched byte changes
+    path.write_bytes(bytes(data))
+
+
+def _wrong_column_type(path: Path, rng: np.random.Generator) -> None:
+    t = pq.read_table(path)
+    x = pa.array([[str(v) for v in row] for row in t["x"].to_pylist()], pa.list_(pa.string()))
+    pq.write_table(t.set_column(t.schema.get_field_index("x"), "x", x), path)
+
+
+# kind → (damage the file in place, the reason's prefix)
+SHARD_KINDS: dict[str, tuple[Callable[[Path, np.random.Generator], None], str]] = {
+    "truncated": (_truncate, "corrupt_shard"),
+    "flipped_bytes": (_flip_bytes, "corrupt_shard"),
+    "empty_file": (lambda p, rng: p.write_bytes(b""), "corrupt_shard"),
+    "not_parquet": (lambda p, rng: p.write_text("id,word\n1,hello\n"), "corrupt_shard"),
+    "wrong_column_type": (_wrong_column_type, "bad_schema"),
+    "deleted": (lambda p, rng: p.unlink(), "missing_shard"),
+}

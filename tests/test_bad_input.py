@@ -1,0 +1,152 @@
+"""Bad input everywhere, property-based: importers, shard reader, the prediction actor.
+
+Hypothesis mixes good records with every kind of damage in swipe.badinput; whatever it
+draws, each row must come out once — kept, or quarantined with the reason its damage
+calls for — and nothing may raise. The real-Ray version of the prediction case (a dataset
+with a corrupt shard) is in test_predict.py.
+"""
+
+import copy
+
+import numpy as np
+import pyarrow as pa
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from swipe import badinput
+from swipe.checkpoint import check_compatible, load_meta, save_model_dir
+from swipe.dataset import check_shard, write_shard
+from swipe.decode import BeamConfig
+from swipe.features import KeyTable
+from swipe.importers import parse_yandex_lines
+from swipe.keyboard import layouts_to_json
+from swipe.lexicon import build_alphabet, build_trie
+from swipe.model import ModelConfig, SwipeModel
+from swipe.predict import Predictor
+from swipe.swipes import SwipeBatch
+from swipe.synth import SynthConfig, synthesize
+from swipe.validate import ValidationConfig, validate
+
+WORDS = ["the", "cat", "hello", "world", "swipe", "keyboard", "quick", "brown", "fox", "jumps", "over", "lazy",
+         "dog", "gesture", "decoder", "typing", "phone", "screen", "letter", "model"]
+SEED = st.integers(0, 2**32 - 1)
+FIXTURES_OK = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@pytest.fixture(scope="module")
+def world(qwerty):
+    """Good records (validated, ≥ 3 points), the layouts and alphabet they are good for."""
+    layouts = {"qwerty_english": qwerty}
+    alphabet = build_alphabet([qwerty])
+    b = synthesize(WORDS * 3, qwerty, SynthConfig(), np.random.default_rng(0))
+    kept = validate(b, layouts, alphabet.chars, ValidationConfig()).kept
+    good = [r for r in badinput.batch_records(kept) if len(r["x"]) >= 3]
+    assert len(good) > 40
+    return good, layouts, alphabet
+
+
+def _damage(kinds: dict, plan: list[tuple[str, int]], good: list[dict]):
+    """The planned rows, each good or damaged, with its expected reason (None: kept)."""
+    rows, expect = [], []
+    for i, (kind, seed) in enumerate(plan):
+        rng = np.random.default_rng(seed)
+        rec = {**good[seed % len(good)], "id": i}
+        if kind == "good":
+            rows.append(rec)
+            expect.append(None)
+        else:
+            damage, why = kinds[kind]
+            rows.append(damage(rec, rng))
+            expect.append(why)
+    return rows, expect
+
+
+@FIXTURES_OK
+@given(plan=st.lists(st.tuples(st.sampled_from(["good", *badinput.LINE_KINDS]), SEED), min_size=1, max_size=30))
+def test_importer_quarantines_every_bad_line_and_keeps_every_good_one(world, plan):
+    good, layouts, alphabet = world
+    lines, expect = _damage(badinput.LINE_KINDS, plan, good)
+    lines = [badinput._as_line(r) if isinstance(r, dict) else r for r in lines]
+    batch, parse_rejects, _ = parse_yandex_lines([ln.encode() for ln in lines], 0, layouts, "bad.jsonl")
+    checked = validate(batch, layouts, alphabet.chars, ValidationConfig())
+    reasons = dict(zip(parse_rejects.ids, parse_rejects.reasons)) | dict(zip(checked.rejects.ids,
+                                                                           checked.rejects.reasons))
+    kept = checked.kept.ids.tolist()
+    assert len(kept) + len(reasons) == len(lines) and not set(kept) & set(reasons)  # each line once
+    for i, ((kind, _), want) in enumerate(zip(plan, expect)):
+        if kind == "wrong_type":
+            assert reasons.get(i) in badinput.WRONG_TYPE_REASONS, (kind, lines[i])
+        elif want is None:
+            assert i in kept, (kind, reasons.get(i), lines[i])
+        else:
+            assert reasons.get(i) == want, (kind, lines[i])
+
+
+@FIXTURES_OK
+@given(kind=st.sampled_from(sorted(badinput.SHARD_KINDS)), seed=SEED, with_hash=st.booleans())
+def test_damaged_shards_are_named_not_read(world, tmp_path_factory, kind, seed, with_hash):
+    good, _, _ = world
+    batch = SwipeBatch.from_lists([r["id"] for r in good], [r["word"] for r in good],
+                                  [r["grid_name"] for r in good], [r["x"] for r in good], [r["y"] for r in good],
+                                  [r["t"] for r in good], source="synth")
+    root = tmp_path_factory.mktemp("shard")
+    info = write_shard(batch, root, "train", 0)
+    path = root / "train" / "part-00000.parquet"
+    assert check_shard(path, info["rows"], info["sha256"]) is None  # intact: readable
+    damage, prefix = badinput.SHARD_KINDS[kind]
+    damage(path, np.random.default_rng(seed))
+    why = check_shard(path, info["rows"], info["sha256"] if with_hash else None)
+    if kind == "flipped_bytes" and not with_hash:
+        # without the manifest's hash, damage that still decodes cannot be told from data;
+        # what must hold is that the check does not raise and a None means the file reads
+        if why is None:
+            import pyarrow.parquet as pq
+
+            pq.read_table(path)
+        return
+    assert why is not None and why.startswith(prefix), why
+
+
+@pytest.fixture(scope="module")
+def predictor(world, tmp_path_factory):
+    good, layouts, alphabet = world
+    torch.manual_seed(0)
+    model = SwipeModel(ModelConfig(preset="tiny", max_word_len=12), KeyTable.build(layouts, alphabet), alphabet.size)
+    ckpt = save_model_dir(tmp_path_factory.mktemp("ckpt"), model, alphabet, layouts_to_json(layouts), {"step": 0})
+    trie = build_trie(WORDS, np.ones(len(WORDS)), alphabet)
+    return Predictor(str(ckpt), trie, BeamConfig(beam_size=2, top_k=2), 64, 8), ckpt
+
+
+ROW_KINDS = {**badinput.ROW_KINDS, **badinput.ARROW_KINDS, badinput.FOREIGN[0]: (badinput.FOREIGN[1][0], None)}
+
+
+@FIXTURES_OK
+@given(plan=st.lists(st.tuples(st.sampled_from(["good", *ROW_KINDS]), SEED), min_size=1, max_size=12))
+def test_prediction_actor_decodes_good_rows_and_names_bad_ones(world, predictor, plan):
+    good, _, _ = world
+    rows, expect = _damage(ROW_KINDS, plan, good)
+    table = badinput.records_to_arrow(rows)
+    out = predictor[0](table.append_column("path", pa.array(["in.parquet"] * len(rows))))
+    assert out.num_rows == len(rows) and out["id"].to_pylist() == [r["id"] for r in rows]  # each row, in order
+    for (kind, _), want, err, cands in zip(plan, expect, out["error"].to_pylist(), out["candidates"].to_pylist()):
+        assert err == want, kind
+        if want is None:
+            assert cands and set(cands) <= set(WORDS), kind  # decoded, within the lexicon
+
+
+def test_a_checkpoint_for_other_layouts_or_letters_is_refused(world, predictor, yandex):
+    _, layouts, alphabet = world
+    meta = load_meta(predictor[1])
+    manifest = {"alphabet": alphabet.chars, "layouts": layouts_to_json(layouts)}
+    check_compatible(meta, manifest)  # its own data: fine
+    with pytest.raises(ValueError, match=r"cannot emit"):
+        check_compatible(meta, manifest | {"alphabet": alphabet.chars + "ж"})
+    with pytest.raises(ValueError, match=r"all unknown to the checkpoint"):
+        check_compatible(meta, manifest | {"layouts": layouts_to_json(yandex)})
+    moved = copy.deepcopy(layouts_to_json(layouts))
+    key = moved["qwerty_english"]["keys"][0]
+    key["hitbox"]["x"] += 7  # one key moved: same name, another keyboard
+    with pytest.raises(ValueError, match=r"other keys than the layouts of the same name"):
+        check_compatible(meta, manifest | {"layouts": moved})
