@@ -294,7 +294,13 @@ def _train_loop(config: dict[str, Any]) -> None:
         with ckpt.as_directory() as d:
             shutil.copy(Path(d) / TRAINER_FILE, local / TRAINER_FILE)
         resume_from = str(local / TRAINER_FILE)
+        if rank == 0:
+            print(f"[train] resuming from {ckpt.path} (step {_checkpoint_step(local / TRAINER_FILE)})", flush=True)
     trainer.fit(module, train_dataloaders=train_iter, val_dataloaders=val_iter, ckpt_path=resume_from)
+
+
+def _checkpoint_step(path: Path) -> int:
+    return int(torch.load(path, map_location="cpu", weights_only=False)["global_step"])
 
 
 def quiet_worker_logs() -> None:

@@ -80,3 +80,17 @@ def test_seeded_runs_repeat_and_resume_continues(tiny_dataset, tmp_path):
     steps = [r["step"] for r in read_metrics(resumed.run_dir) if "val/loss" in r]
     assert steps == [9, 19, 29]  # two validations before, one after resuming at step 20
     assert load_meta(resumed.best_checkpoint)["step"] in (10, 20, 30)
+
+
+def test_a_killed_worker_restarts_from_the_last_checkpoint(tiny_dataset, tmp_path):
+    from swipe.faults import TRAIN_WORKER, Killer, train_checkpoint_registered
+
+    cfg = _cfg(tiny_dataset, tmp_path, "faulty", workers=2, steps=30, max_failures=1)
+    run_dir = tmp_path / "faulty"
+    killer = Killer(TRAIN_WORKER, ready=lambda: train_checkpoint_registered(run_dir)).start()
+    result = train(cfg)  # survives: the worker group restarts from the checkpoint on disk
+    assert len(killer.join()) == 1, killer.error
+    steps = [r["step"] for r in read_metrics(result.run_dir) if "val/loss" in r]
+    # resumed, not restarted: the first validation is not repeated, and the run ends at max_steps
+    assert steps.count(9) == 1 and steps[-1] == 29 and set(steps) == {9, 19, 29}, steps
+    assert max(load_meta(c)["step"] for c in run_dir.glob("checkpoint_*") if c.is_dir()) == 30
