@@ -1,9 +1,10 @@
 """Batch prediction: Ray Data over a split's shards → a pool of predictor actors → Parquet.
 
 ```
-read_parquet(shards without output yet, with their paths)
+slices of the shards without output yet (path, row group, rows a..b)
   ─► map_batches(Predictor, concurrency=N actors)   each actor: checkpoint loaded once,
-                                                    the trie mapped zero-copy from one ray.put
+                                                    the trie mapped zero-copy from one ray.put;
+                                                    reads its slice, checks it, decodes it
   ─► the driver gathers rows per input shard ─► OUT/part-NNNNN.parquet, atomically, when
      every row of that shard is in (rows the model cannot take → OUT/rejected/, with a reason;
      a shard that cannot be read at all → every one of its rows rejected, `corrupt_shard` …)
@@ -47,6 +48,8 @@ PREDICTION_SCHEMA = pa.schema([
     pa.field("scores", pa.list_(pa.float32())),
 ])
 
+MAX_BLOCKS = 20_000  # slices per Ray Data block rise above 1 only past this many
+
 REJECT_SCHEMA = pa.schema([
     pa.field("id", pa.int64()),  # null when the shard could not be read
     pa.field("reason", pa.string()),  # validate's reasons, missing_field, length_mismatch, *_shard, bad_schema
@@ -69,14 +72,14 @@ class PredictConfig:
     concurrency: int = 2  # predictor actors
     cpus_per_actor: float = 0.5
     gpus_per_actor: float = 0.0
-    batch_size: int = 128  # swipes per actor call
+    batch_size: int = 128  # swipes per actor call (one slice of a shard's row group)
     decode_batch: int = 32  # swipes per decoder call, length-sorted (CPU: 32 measured best; GPU: larger)
     max_points: int = 128
     num_cpus: int | None = None  # size of a local Ray (ignored on a cluster)
 
 
 class Predictor:
-    """A Ray Data actor: loads the checkpoint once, checks and decodes pyarrow batches.
+    """A Ray Data actor: loads the checkpoint once; reads, checks and decodes slices of shards.
 
     Every input row comes out once: decoded, or with `error` set to a quarantine reason
     (the reasons of `validate`, plus `missing_field` and `length_mismatch` for rows that are
@@ -96,8 +99,21 @@ class Predictor:
         self.layouts = {g: lay for g, lay in parse_layouts(meta["layouts"]).items() if g in meta["grids"]}
         self.trie, self.beam, self.max_points, self.decode_batch = trie, beam, max_points, decode_batch
         self.grid_index = {g: i for i, g in enumerate(self.model.grid_names)}
+        self._groups: dict[tuple[str, int], pa.Table] = {}  # the last row group read
 
-    def __call__(self, table: pa.Table) -> pa.Table:
+    def __call__(self, units: dict[str, np.ndarray]) -> pa.Table:
+        """Work units (`path`, `row_group`, `start`, `stop`) → one row out per row read."""
+        out = []
+        for path, g, a, b in zip(units["path"], units["row_group"], units["start"], units["stop"]):
+            key = (str(path), int(g))
+            if key not in self._groups:  # slices of one row group tend to come to the same actor
+                self._groups = {key: _read_row_group(*key)}
+            rows = self._groups[key].slice(int(a), int(b) - int(a))
+            out.append(self.decode_table(rows.append_column("path", pa.array([key[0]] * rows.num_rows, pa.string()))))
+        return pa.concat_tables(out)
+
+    def decode_table(self, table: pa.Table) -> pa.Table:
+        """Rows in SCHEMA plus `path` → predictions, with `error` and `detail` for rejected rows."""
         n = table.num_rows
         errors: list[str | None] = [None] * n
         details: list[str] = [""] * n
@@ -130,6 +146,24 @@ class Predictor:
 
 
 INPUT_CHECKS = ValidationConfig(require_word=False)  # unlabeled input is normal here
+
+
+def _read_row_group(path: str, row_group: int) -> pa.Table:
+    """One row group of a shard, its columns cast to SCHEMA's types (check_shard: castable)."""
+    t = pq.ParquetFile(path).read_row_group(row_group, columns=SCHEMA.names)
+    return pa.table({f.name: t[f.name].cast(f.type) for f in SCHEMA})
+
+
+def _work_units(paths: list[str], rows_per_unit: int) -> list[dict[str, Any]]:
+    """Slices of every row group of every shard, `rows_per_unit` rows or fewer each."""
+    units = []
+    for p in paths:
+        meta = pq.ParquetFile(p).metadata
+        for g in range(meta.num_row_groups):
+            n = meta.row_group(g).num_rows
+            units += [{"path": p, "row_group": g, "start": a, "stop": min(n, a + rows_per_unit)}
+                      for a in range(0, n, rows_per_unit)]
+    return units
 
 
 def _malformed_rows(table: pa.Table) -> dict[int, tuple[str, str]]:
@@ -189,10 +223,14 @@ def predict(cfg: PredictConfig, trie: Trie | None = None) -> PredictResult:
         if trie is None and cfg.constrained:
             trie = build_lexicon_trie(cfg.lexicon, alphabet)
         trie_ref = ray.put(trie if cfg.constrained else None)  # once: every actor maps the same arrays
-        ds = ray.data.read_parquet(todo, include_paths=True, schema=SCHEMA)
+        # The actors read their own slices: one Ray Data block per slice spreads the work over
+        # every actor (read_parquet packs small shards into one block, hence one task on one
+        # actor, measured), and no read task waits for a whole free CPU.
+        units = _work_units(todo, cfg.batch_size)
+        ds = ray.data.from_items(units, override_num_blocks=min(len(units), MAX_BLOCKS))
         args = (str(checkpoint), trie_ref, cfg.beam, cfg.max_points, cfg.decode_batch)
         ds = ds.map_batches(Predictor, fn_constructor_args=args,
-                            batch_size=cfg.batch_size, batch_format="pyarrow", concurrency=cfg.concurrency,
+                            batch_size=None, batch_format="numpy", concurrency=cfg.concurrency,
                             num_cpus=cfg.cpus_per_actor, num_gpus=cfg.gpus_per_actor or None)
         pending: dict[str, list[pa.Table]] = {}
         written = 0

@@ -128,7 +128,7 @@ def test_prediction_actor_decodes_good_rows_and_names_bad_ones(world, predictor,
     good, _, _ = world
     rows, expect = _damage(ROW_KINDS, plan, good)
     table = badinput.records_to_arrow(rows)
-    out = predictor[0](table.append_column("path", pa.array(["in.parquet"] * len(rows))))
+    out = predictor[0].decode_table(table.append_column("path", pa.array(["in.parquet"] * len(rows))))
     assert out.num_rows == len(rows) and out["id"].to_pylist() == [r["id"] for r in rows]  # each row, in order
     for (kind, _), want, err, cands in zip(plan, expect, out["error"].to_pylist(), out["candidates"].to_pylist()):
         assert err == want, kind

@@ -1,5 +1,7 @@
 """Batch prediction on the session's local Ray: exactly-once after interruption, shared trie."""
 
+from dataclasses import replace
+
 import pyarrow.parquet as pq
 import pytest
 import torch
@@ -168,3 +170,18 @@ def test_bad_rows_and_a_corrupt_shard_are_counted_and_the_rest_decoded(setup, tm
     got = read_predictions(r.out)
     want_ids = good["id"].to_pylist() + [1000 + i for i, k in enumerate(kinds) if kinds[k][1] is None]
     assert sorted(got["id"].to_pylist()) == sorted(want_ids)  # every good row decoded, once
+
+
+def test_a_killed_predictor_actor_is_replaced_and_no_row_is_lost_or_doubled(setup, tmp_path):
+    from swipe.faults import PREDICT_ACTOR, Killer
+
+    ds, _, trie, _ = setup
+    out = tmp_path / "out"
+    # many small, slower tasks: the job is still decoding when its first shard is written
+    cfg = replace(_cfg(setup, out), batch_size=8, beam=BeamConfig(beam_size=8, top_k=2))
+    killer = Killer(PREDICT_ACTOR, ready=lambda: any(out.glob("part-*.parquet"))).start()
+    result = predict(cfg, trie)
+    assert len(killer.join()) == 1, killer.error
+    ids = read_predictions(result.out)["id"].to_pylist()
+    assert sorted(ids) == sorted(read_split(ds, "train")["id"].to_pylist())  # every row, exactly once
+    assert result.rows_in == result.rows_out and result.rows_rejected == 0
