@@ -141,3 +141,20 @@ def test_interrupted_sweep_resumes_without_rerunning_finished_trials(sweep_datas
     assert len(second.trials) == 2 and set(second.trials["status"]) == {"completed"}
     assert (second.sweep_dir / "part-2").is_dir()  # the second invocation ran only what was left
     assert read_metrics(finished_run) == before  # the finished trial did not train again
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_a_killed_trial_is_retried_and_continues_its_run(sweep_dataset, tmp_path, in_root):
+    from swipe.faults import TUNE_TRIAL, Killer, train_checkpoint_registered
+
+    cfg = _sweep(sweep_dataset, tmp_path, "retry", {"optim.lr": [0.003]}, steps=30, asha=AshaConfig(enabled=False),
+                 max_failures=1)
+    runs = tmp_path / "retry" / "runs"
+    killer = Killer(TUNE_TRIAL, ready=lambda: any(train_checkpoint_registered(d) for d in runs.glob("*"))).start()
+    result = run_sweep(cfg)
+    assert len(killer.join()) == 1, killer.error
+    trial = result.trials.iloc[0]
+    assert trial["status"] == "completed" and trial["last_step"] == 30
+    steps = [r["step"] for r in read_metrics(trial["run"]) if "val/loss" in r]
+    assert steps.count(9) == 1 and set(steps) == {9, 19, 29}, steps  # the retry resumed, not restarted
