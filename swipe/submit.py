@@ -1,0 +1,214 @@
+"""`ray job submit`, end to end on this machine: the path a cluster user takes, made testable.
+
+```
+ray start --head --block (private ports and temp dir, token auth as on a cluster)
+  ─► ray job submit --working-dir . -- python jobs/train.py …     wait: SUCCEEDED
+  ─► ray job submit … jobs/predict.py … (--no-wait), ray job stop once a shard is written,
+     ray job submit the same command again                        wait: SUCCEEDED
+  ─► every input row exactly once in the predictions; the cluster's processes stopped
+```
+
+The head runs with `--block` under this process; stopping it ends every process whose
+command line names its temp dir — never another Ray on the machine (`ray stop` would stop
+them all, the test suite's own Ray included).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _env() -> dict[str, str]:
+    """The CLI's environment: this virtualenv first on PATH (jobs run `python` from it), and
+    token authentication, Ray's default since 2.59 (the token is made by `ray start`)."""
+    bin_dir = str(Path(sys.executable).parent)
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS",)}
+    return env | {"PATH": bin_dir + os.pathsep + env.get("PATH", ""), "RAY_AUTH_MODE": "token"}
+
+
+class LocalCluster:
+    """A one-node Ray cluster started with `ray start --head`, stopped on exit."""
+
+    def __init__(self, num_cpus: int = 2, log: Path | None = None):
+        self.num_cpus = num_cpus
+        self.temp_dir = Path(tempfile.mkdtemp(prefix="swipe-ray-", dir="/tmp"))  # short: socket paths
+        self.dashboard = f"http://127.0.0.1:{_free_port()}"
+        self.log = log or self.temp_dir / "head.log"
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> "LocalCluster":
+        ray_cli = str(Path(sys.executable).parent / "ray")
+        cmd = [ray_cli, "start", "--head", f"--port={_free_port()}", f"--num-cpus={self.num_cpus}",
+               "--include-dashboard=true", f"--dashboard-port={self.dashboard.rsplit(':', 1)[1]}",
+               f"--temp-dir={self.temp_dir}", "--disable-usage-stats", "--block"]
+        # every port its own: another Ray on this machine (the test suite's) holds the defaults
+        cmd += [f"--{p}={_free_port()}" for p in ("dashboard-agent-listen-port", "dashboard-agent-grpc-port",
+                                                  "runtime-env-agent-port", "metrics-export-port",
+                                                  "ray-client-server-port", "node-manager-port",
+                                                  "object-manager-port")]
+        self.proc = subprocess.Popen(cmd, env=_env(), stdout=open(self.log, "w"), stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        deadline = time.monotonic() + 90
+        while self.cli("job", "list", check=False).returncode != 0:  # the job server answers
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"ray start --head did not come up; see {self.log}:\n{self.log.read_text()[-2000:]}")
+            time.sleep(1)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def cli(self, *args: str, check: bool = True, timeout: float = 900, log: Path | None = None
+            ) -> subprocess.CompletedProcess:
+        """`ray ARGS --address <this cluster>`, from the repository root."""
+        cmd = [str(Path(sys.executable).parent / "ray"), *args[:2], "--address", self.dashboard, *args[2:]]
+        out = subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=timeout)
+        if log is not None:
+            log.write_text(out.stdout + out.stderr)
+        if check and out.returncode != 0:
+            raise RuntimeError(f"{' '.join(args[:2])} failed ({out.returncode}):\n{(out.stdout + out.stderr)[-3000:]}")
+        return out
+
+    def submit(self, job_id: str, entrypoint: list[str], wait: bool = True, log: Path | None = None) -> str:
+        """Submit `entrypoint` with this checkout as working dir; with `wait`, its final status."""
+        args = ["job", "submit", "--working-dir", ".", "--submission-id", job_id] + ([] if wait else ["--no-wait"])
+        deadline = time.monotonic() + 120
+        while True:
+            out = self.cli(*args, "--", *entrypoint, check=False, log=log)
+            # the job server answers before the node's agent that runs jobs is up
+            if "No available agent" not in out.stdout + out.stderr or time.monotonic() > deadline:
+                break
+            time.sleep(2)
+        return self.status(job_id) if wait else "SUBMITTED" if out.returncode == 0 else "FAILED"
+
+    def status(self, job_id: str) -> str:
+        """SUCCEEDED, FAILED, STOPPED, RUNNING, PENDING (or UNKNOWN), from `ray job status`."""
+        out = self.cli("job", "status", job_id, check=False)
+        line = next((ln for ln in (out.stdout + out.stderr).splitlines() if f"Job '{job_id}'" in ln), "").lower()
+        for word, status in (("succeeded", "SUCCEEDED"), ("failed", "FAILED"), ("stopped", "STOPPED"),
+                             ("running", "RUNNING"), ("pending", "PENDING")):
+            if word in line:
+                return status
+        return "UNKNOWN"
+
+    def stop(self) -> None:
+        """End the head's process group, then anything still naming this cluster's temp dir."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                pass
+        for sig, grace in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+            pids = _pids_naming(str(self.temp_dir))
+            for pid in pids:
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+            deadline = time.monotonic() + grace
+            while pids and time.monotonic() < deadline and _pids_naming(str(self.temp_dir)):
+                time.sleep(0.5)
+
+    def leftover_processes(self) -> list[int]:
+        return _pids_naming(str(self.temp_dir))
+
+
+def _pids_naming(text: str) -> list[int]:
+    """PIDs whose command line contains `text` (Linux /proc)."""
+    pids = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit() and int(d.name) != os.getpid():
+            try:
+                if text in (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"):
+                    pids.append(int(d.name))
+            except OSError:
+                continue
+    return pids
+
+
+@dataclass
+class SubmitResult:
+    train_status: str
+    predict_status: str
+    predict_interrupted: bool  # the first prediction job was stopped mid-way, then resubmitted
+    rows_in: int = 0
+    rows_out: int = 0
+    rows_rejected: int = 0
+    duplicate_rows: int = 0
+    missing_rows: int = 0
+    leftover_processes: int = 0
+    wall_s: float = 0.0
+    logs: dict[str, str] = field(default_factory=dict)
+
+    def ok(self) -> bool:
+        return (self.train_status == self.predict_status == "SUCCEEDED" and self.duplicate_rows == 0
+                and self.missing_rows == 0 and self.leftover_processes == 0
+                and self.rows_in == self.rows_out + self.rows_rejected)
+
+
+def submit_train_and_predict(dataset: str, out: str | Path, train_config: str = "configs/quickstart.yaml",
+                             train_overrides: list[str] = (), predict_overrides: list[str] = (),
+                             split: str = "test", num_cpus: int = 2) -> SubmitResult:
+    """Start a local cluster, submit training then prediction (stopped once and resubmitted),
+    check the predictions row by row, stop the cluster."""
+    from swipe.dataset import read_split
+    from swipe.predict import read_predictions
+
+    t0 = time.perf_counter()
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    dataset = str(Path(dataset).resolve())  # the job runs in a copy of the checkout: no relative data paths
+    name = f"submitted-{int(time.time())}"
+    pred_dir = out / "predictions"
+    logs = {k: str(out / f"{k}.log") for k in ("head", "train", "predict_1", "predict_2")}
+    with LocalCluster(num_cpus=num_cpus, log=Path(logs["head"])) as cluster:
+        train_cmd = ["python", "jobs/train.py", "--config", train_config, f"data.dataset={dataset}",
+                     f"run.storage_path={out / 'runs'}", f"run.name={name}", "eval=[]", *train_overrides]
+        train_status = cluster.submit(f"{name}-train", train_cmd, log=Path(logs["train"]))
+        predict_status, interrupted = "NOT RUN", False
+        if train_status == "SUCCEEDED":
+            predict_cmd = ["python", "jobs/predict.py", f"checkpoint={out / 'runs' / name}", f"dataset={dataset}",
+                           f"split={split}", f"out={pred_dir}", *predict_overrides]
+            first = f"{name}-predict-1"
+            cluster.submit(first, predict_cmd, wait=False, log=Path(logs["predict_1"]))
+            deadline, next_check = time.monotonic() + 600, time.monotonic() + 10
+            while not list(pred_dir.glob("part-*")) and time.monotonic() < deadline:
+                time.sleep(0.1)  # watch the folder: a `ray job status` call costs a second
+                if time.monotonic() > next_check:
+                    if cluster.status(first) not in ("PENDING", "RUNNING"):
+                        break
+                    next_check = time.monotonic() + 10
+            cluster.cli("job", "stop", first, check=False)  # a shard is written: kill the job now
+            interrupted = cluster.status(first) == "STOPPED" and not (pred_dir / "prediction.json").exists()
+            predict_status = cluster.submit(f"{name}-predict-2", predict_cmd, log=Path(logs["predict_2"]))
+    result = SubmitResult(train_status, predict_status, interrupted, leftover_processes=len(cluster.leftover_processes()),
+                          logs=logs)
+    if predict_status == "SUCCEEDED":
+        info = json.loads((pred_dir / "prediction.json").read_text())
+        ids = read_predictions(pred_dir)["id"].to_pylist()
+        want = read_split(dataset, split)["id"].to_pylist()
+        result.rows_in, result.rows_out, result.rows_rejected = info["rows_in"], info["rows_out"], info["rows_rejected"]
+        result.duplicate_rows = len(ids) - len(set(ids))
+        result.missing_rows = len(set(want) - set(ids)) - info["rows_rejected"]
+    result.wall_s = round(time.perf_counter() - t0, 1)
+    return result
