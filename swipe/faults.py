@@ -24,9 +24,12 @@ TUNE_TRIAL = "ImplicitFunc"  # the actor running one Tune trial's function
 
 def alive_actor_pids(class_name: str) -> list[int]:
     """PIDs of the live actors whose class name contains `class_name`, on this machine's Ray."""
+    import ray
     from ray.util.state import list_actors
 
-    actors = list_actors(filters=[("state", "=", "ALIVE")], detail=True, limit=1000)
+    # the Ray this process runs on, not whatever /tmp/ray/ray_current_cluster names
+    address = ray.get_runtime_context().gcs_address if ray.is_initialized() else None
+    actors = list_actors(address=address, filters=[("state", "=", "ALIVE")], detail=True, limit=1000)
     return sorted(a.pid for a in actors if class_name in a.class_name and a.pid)
 
 

@@ -7,6 +7,7 @@ logged or written into a config.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -87,7 +88,9 @@ def build_loggers(run_dir: str | Path, run_name: str, cfg: TrackingConfig, confi
 
         os.environ["WANDB_MODE"] = mode  # not forwarded to Train workers by Ray: set it here
         os.environ.setdefault("WANDB_SILENT", "true")
-        loggers.append(WandbLogger(project=cfg.project, name=run_name, group=cfg.group,
+        # one W&B run per training run: a restarted worker group or a resumed run continues it
+        run_id = hashlib.sha1(f"{run_name}:{Path(run_dir).resolve()}".encode()).hexdigest()[:16]
+        loggers.append(WandbLogger(project=cfg.project, name=run_name, group=cfg.group, id=run_id, resume="allow",
                                    tags=list(cfg.tags), save_dir=str(run_dir), offline=mode == "offline",
                                    config=scrub(config)))
     return loggers

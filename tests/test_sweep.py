@@ -119,8 +119,13 @@ def test_two_trial_sweep_asha_stops_the_worse_and_writes_results(sweep_dataset, 
 
 @pytest.mark.ray
 @pytest.mark.slow
-def test_interrupted_sweep_resumes_without_rerunning_finished_trials(sweep_dataset, tmp_path, in_root):
+def test_interrupted_sweep_resumes_and_a_killed_trial_is_retried(sweep_dataset, tmp_path, in_root):
+    """Interrupted after its first trial, the sweep resumes with the other one only; in the
+    resumed part that trial's process is SIGKILLed once it has a checkpoint, and Tune's
+    retry (max_failures=1) continues its training run from there."""
     from ray import tune
+
+    from swipe.faults import TUNE_TRIAL, Killer
 
     class InterruptAfterFirstTrial(tune.Callback):
         """What Ctrl-C does: Tune's own signal handler saves the state and stops."""
@@ -128,7 +133,7 @@ def test_interrupted_sweep_resumes_without_rerunning_finished_trials(sweep_datas
         def on_trial_complete(self, iteration, trials, trial, **info):
             os.kill(os.getpid(), signal.SIGUSR1)
 
-    cfg = _sweep(sweep_dataset, tmp_path, "resume", {"model.features": ["traj", "nearest"]},
+    cfg = _sweep(sweep_dataset, tmp_path, "resume", {"model.features": ["traj", "nearest"]}, steps=30,
                  asha=AshaConfig(enabled=False))
     first = run_sweep(cfg, callbacks=[InterruptAfterFirstTrial()])
     done = first.trials[first.trials["status"] == "completed"]
@@ -137,24 +142,17 @@ def test_interrupted_sweep_resumes_without_rerunning_finished_trials(sweep_datas
     before = read_metrics(finished_run)
     with pytest.raises(FileExistsError, match="--resume"):
         run_sweep(cfg)
-    second = run_sweep(SweepConfig(**{**cfg.__dict__, "resume": True}))
+    others = lambda: [d for d in (tmp_path / "resume" / "runs").glob("*") if str(d) != str(finished_run)]  # noqa: E731
+    def validated() -> bool:  # the other trial is training: it has logged a validation
+        return any((d / "metrics.jsonl").exists() and "val/loss" in (d / "metrics.jsonl").read_text()
+                   for d in others())
+
+    killer = Killer(TUNE_TRIAL, ready=validated).start()
+    second = run_sweep(SweepConfig(**{**cfg.__dict__, "resume": True, "max_failures": 1}))
+    assert len(killer.join()) == 1, killer.error
     assert len(second.trials) == 2 and set(second.trials["status"]) == {"completed"}
     assert (second.sweep_dir / "part-2").is_dir()  # the second invocation ran only what was left
     assert read_metrics(finished_run) == before  # the finished trial did not train again
+    retried = second.trials[second.trials["run"] != finished_run].iloc[0]
+    assert retried["last_step"] == 30  # retried to the end (from its checkpoint, if Train had registered one)
 
-
-@pytest.mark.ray
-@pytest.mark.slow
-def test_a_killed_trial_is_retried_and_continues_its_run(sweep_dataset, tmp_path, in_root):
-    from swipe.faults import TUNE_TRIAL, Killer, train_checkpoint_registered
-
-    cfg = _sweep(sweep_dataset, tmp_path, "retry", {"optim.lr": [0.003]}, steps=30, asha=AshaConfig(enabled=False),
-                 max_failures=1)
-    runs = tmp_path / "retry" / "runs"
-    killer = Killer(TUNE_TRIAL, ready=lambda: any(train_checkpoint_registered(d) for d in runs.glob("*"))).start()
-    result = run_sweep(cfg)
-    assert len(killer.join()) == 1, killer.error
-    trial = result.trials.iloc[0]
-    assert trial["status"] == "completed" and trial["last_step"] == 30
-    steps = [r["step"] for r in read_metrics(trial["run"]) if "val/loss" in r]
-    assert steps.count(9) == 1 and set(steps) == {9, 19, 29}, steps  # the retry resumed, not restarted
