@@ -7,6 +7,8 @@
     python jobs/bench.py decode     # swipes/s greedy, beam, beam_lexicon, reference; speedup_vs_reference
     python jobs/bench.py share      # trie_mb, extra_mb_per_actor_shared / _copied (4 actors)
     python jobs/bench.py tune       # the quick sweep: trials, trials_completed, trials_stopped_early, …
+    python jobs/bench.py reliability  # faults_injected, faults_unsurvived, bad_inputs_tried,
+                                      # bad_inputs_unhandled, rows_lost (the last three must be 0)
 
 The figures are one JSON object, the last line printed.
 """

@@ -136,6 +136,29 @@ def records_to_arrow(records: list[Record]) -> pa.Table:
     return pa.Table.from_pylist([{**r, "source": "bad-input"} for r in records], schema=ARROW_ROW_SCHEMA)
 
 
+def damage(kinds: dict[str, tuple[Callable, str | None]], plan: list[tuple[str, int]], good: list[Record]
+           ) -> tuple[list[Any], list[str | None]]:
+    """Row i of `plan` = (kind, seed): a good record (kind "good") or one damaged by `kind`,
+    with id i; returned with the reason each must be quarantined for (None: kept)."""
+    rows, expect = [], []
+    for i, (kind, seed) in enumerate(plan):
+        rec = {**good[seed % len(good)], "id": i}
+        fn, why = (lambda r, rng: r, None) if kind == "good" else kinds[kind]
+        rows.append(fn(rec, np.random.default_rng(seed)))
+        expect.append(why)
+    return rows, expect
+
+
+def good_records(layout: Any, alphabet_chars: str, words: list[str], seed: int = 0) -> list[Record]:
+    """Synthetic swipes of `words` that pass validation, with ≥ 3 points (damage needs room)."""
+    from swipe.synth import SynthConfig, synthesize
+    from swipe.validate import ValidationConfig, validate
+
+    b = synthesize(words, layout, SynthConfig(), np.random.default_rng(seed))
+    kept = validate(b, {layout.name: layout}, alphabet_chars, ValidationConfig()).kept
+    return [r for r in batch_records(kept) if len(r["x"]) >= 3]
+
+
 def batch_records(batch: Any) -> list[Record]:
     """A SwipeBatch as records (the undamaged material)."""
     out = []
@@ -176,3 +199,32 @@ SHARD_KINDS: dict[str, tuple[Callable[[Path, np.random.Generator], None], str]] 
     "wrong_column_type": (_wrong_column_type, "bad_schema"),
     "deleted": (lambda p, rng: p.unlink(), "missing_shard"),
 }
+
+
+# ----------------------------------------------------------------------------- outcomes
+def import_lines(lines: list[str], layouts: dict[str, Any], alphabet_chars: str) -> dict[int, str | None]:
+    """What the importer makes of JSONL `lines`: line number → quarantine reason (None: kept).
+    A line missing from the result was lost."""
+    from swipe.importers import parse_yandex_lines
+    from swipe.validate import ValidationConfig, validate
+
+    batch, parse_rejects, _ = parse_yandex_lines([ln.encode() for ln in lines], 0, layouts, "bad.jsonl")
+    checked = validate(batch, layouts, alphabet_chars, ValidationConfig())
+    out: dict[int, str | None] = {int(i): None for i in checked.kept.ids}
+    for rej in (parse_rejects, checked.rejects):
+        out.update({int(i): why for i, why in zip(rej.ids, rej.reasons)})
+    return out
+
+
+def mishandled(plan: list[tuple[str, int]], expect: list[str | None], got: dict[int, str | None]
+               ) -> tuple[list[int], list[int]]:
+    """(rows handled wrongly — kept when bad, rejected when good, or for another reason; rows lost)."""
+    wrong, lost = [], []
+    for i, ((kind, _), want) in enumerate(zip(plan, expect)):
+        if i not in got:
+            lost.append(i)
+        elif kind == "wrong_type" and got[i] in WRONG_TYPE_REASONS:
+            continue
+        elif got[i] != want:
+            wrong.append(i)
+    return wrong, lost

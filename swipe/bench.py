@@ -308,6 +308,14 @@ def bench_tune(config: str = "configs/tune/quick.yaml") -> dict:
             "sweep_dir": str(result.sweep_dir)}
 
 
+def bench_reliability(seeds: int = 20) -> dict:
+    """Every fault and bad-input scenario (swipe.reliability); the last three figures must be 0."""
+    from swipe.reliability import run_reliability
+
+    return run_reliability(seeds)
+
+
 BENCHMARKS: dict[str, Callable[[], dict]] = {"synth": bench_synth, "lexicon": bench_lexicon,
                                              "data": bench_data, "train": bench_train, "decode": bench_decode,
-                                             "share": bench_share, "tune": bench_tune}
+                                             "share": bench_share, "tune": bench_tune,
+                                             "reliability": bench_reliability}

@@ -20,14 +20,11 @@ from swipe.checkpoint import check_compatible, load_meta, save_model_dir
 from swipe.dataset import check_shard, write_shard
 from swipe.decode import BeamConfig
 from swipe.features import KeyTable
-from swipe.importers import parse_yandex_lines
 from swipe.keyboard import layouts_to_json
 from swipe.lexicon import build_alphabet, build_trie
 from swipe.model import ModelConfig, SwipeModel
 from swipe.predict import Predictor
 from swipe.swipes import SwipeBatch
-from swipe.synth import SynthConfig, synthesize
-from swipe.validate import ValidationConfig, validate
 
 WORDS = ["the", "cat", "hello", "world", "swipe", "keyboard", "quick", "brown", "fox", "jumps", "over", "lazy",
          "dog", "gesture", "decoder", "typing", "phone", "screen", "letter", "model"]
@@ -38,50 +35,22 @@ FIXTURES_OK = settings(max_examples=60, deadline=None, suppress_health_check=[He
 @pytest.fixture(scope="module")
 def world(qwerty):
     """Good records (validated, ≥ 3 points), the layouts and alphabet they are good for."""
-    layouts = {"qwerty_english": qwerty}
     alphabet = build_alphabet([qwerty])
-    b = synthesize(WORDS * 3, qwerty, SynthConfig(), np.random.default_rng(0))
-    kept = validate(b, layouts, alphabet.chars, ValidationConfig()).kept
-    good = [r for r in badinput.batch_records(kept) if len(r["x"]) >= 3]
+    good = badinput.good_records(qwerty, alphabet.chars, WORDS * 3)
     assert len(good) > 40
-    return good, layouts, alphabet
-
-
-def _damage(kinds: dict, plan: list[tuple[str, int]], good: list[dict]):
-    """The planned rows, each good or damaged, with its expected reason (None: kept)."""
-    rows, expect = [], []
-    for i, (kind, seed) in enumerate(plan):
-        rng = np.random.default_rng(seed)
-        rec = {**good[seed % len(good)], "id": i}
-        if kind == "good":
-            rows.append(rec)
-            expect.append(None)
-        else:
-            damage, why = kinds[kind]
-            rows.append(damage(rec, rng))
-            expect.append(why)
-    return rows, expect
+    return good, {"qwerty_english": qwerty}, alphabet
 
 
 @FIXTURES_OK
 @given(plan=st.lists(st.tuples(st.sampled_from(["good", *badinput.LINE_KINDS]), SEED), min_size=1, max_size=30))
 def test_importer_quarantines_every_bad_line_and_keeps_every_good_one(world, plan):
     good, layouts, alphabet = world
-    lines, expect = _damage(badinput.LINE_KINDS, plan, good)
+    lines, expect = badinput.damage(badinput.LINE_KINDS, plan, good)
     lines = [badinput._as_line(r) if isinstance(r, dict) else r for r in lines]
-    batch, parse_rejects, _ = parse_yandex_lines([ln.encode() for ln in lines], 0, layouts, "bad.jsonl")
-    checked = validate(batch, layouts, alphabet.chars, ValidationConfig())
-    reasons = dict(zip(parse_rejects.ids, parse_rejects.reasons)) | dict(zip(checked.rejects.ids,
-                                                                           checked.rejects.reasons))
-    kept = checked.kept.ids.tolist()
-    assert len(kept) + len(reasons) == len(lines) and not set(kept) & set(reasons)  # each line once
-    for i, ((kind, _), want) in enumerate(zip(plan, expect)):
-        if kind == "wrong_type":
-            assert reasons.get(i) in badinput.WRONG_TYPE_REASONS, (kind, lines[i])
-        elif want is None:
-            assert i in kept, (kind, reasons.get(i), lines[i])
-        else:
-            assert reasons.get(i) == want, (kind, lines[i])
+    got = badinput.import_lines(lines, layouts, alphabet.chars)
+    assert len(got) == len(lines)  # every line once: kept or quarantined
+    wrong, lost = badinput.mishandled(plan, expect, got)
+    assert not lost and not wrong, [(plan[i][0], got.get(i), lines[i]) for i in wrong + lost]
 
 
 @FIXTURES_OK
@@ -126,7 +95,7 @@ ROW_KINDS = {**badinput.ROW_KINDS, **badinput.ARROW_KINDS, badinput.FOREIGN[0]: 
 @given(plan=st.lists(st.tuples(st.sampled_from(["good", *ROW_KINDS]), SEED), min_size=1, max_size=12))
 def test_prediction_actor_decodes_good_rows_and_names_bad_ones(world, predictor, plan):
     good, _, _ = world
-    rows, expect = _damage(ROW_KINDS, plan, good)
+    rows, expect = badinput.damage(ROW_KINDS, plan, good)
     table = badinput.records_to_arrow(rows)
     out = predictor[0].decode_table(table.append_column("path", pa.array(["in.parquet"] * len(rows))))
     assert out.num_rows == len(rows) and out["id"].to_pylist() == [r["id"] for r in rows]  # each row, in order

@@ -23,8 +23,9 @@ def test_cluster_yaml_is_valid_for_the_autoscaler(in_root):
     assert gpu and all(nodes[n]["min_workers"] == 0 and nodes[n]["max_workers"] > 0 for n in gpu)  # autoscaling
     # every node installs the project exactly as `make` does, and runs Ray from that .venv
     assert any("make setup" in c for c in raw["setup_commands"])
-    assert all(".venv/bin/ray" in c for c in raw["head_start_ray_commands"] + raw["worker_start_ray_commands"]
-               if "ray " in c)
+    # … with that .venv first on PATH, so that a job's `python jobs/…` is the project's Python
+    assert all(".venv/bin:$PATH" in c for c in raw["head_start_ray_commands"] + raw["worker_start_ray_commands"]
+               if "ray start" in c)
     assert raw["file_mounts"] == {"~/swipe": "."}
 
 

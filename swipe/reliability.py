@@ -1,0 +1,206 @@
+"""`bench.py reliability`: every fault and bad-input scenario once, with their accounting.
+
+Faults (on a local Ray, a tiny synthetic dataset, the tiny model):
+  train    a Ray Train worker SIGKILLed after the first registered checkpoint (max_failures=1)
+  predict  a predictor actor SIGKILLed once the first shard is written
+  sweep    a Tune trial's process SIGKILLed once it has validated (max_failures=1)
+  job      `ray job stop` of a prediction job on a `ray start --head` cluster, then resubmitted
+Bad input (swipe.badinput, `seeds` draws of every kind, mixed with good rows):
+  import   JSONL lines through the importer's parse + validate
+  rows     Arrow rows through the prediction actor's checks and decoder
+  shards   damaged Parquet files through the shard check
+  job      a prediction job over a good shard, a shard of damaged rows and a corrupt shard
+
+`faults_unsurvived`, `bad_inputs_unhandled` and `rows_lost` must be 0: a fault is
+survived when the job ends as it would have without it, with every row once; a bad input
+is handled when it is quarantined with its reason (and a good row when it is kept).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from swipe import badinput
+
+WORDS = ["the", "cat", "hello", "world", "swipe", "keyboard", "quick", "brown", "fox", "jumps", "over", "lazy",
+         "dog", "gesture", "decoder", "typing", "phone", "screen", "letter", "model"]
+TINY_TRAIN = ["model.preset=tiny", "run.max_steps=30", "run.val_every=10", "data.batch_size=16",
+              "data.max_points=48", "data.val_rows=96", "data.read_blocks=4", "run.decode_rows=48",
+              "run.stats_rows=400", "lexicon.top_n=200", "tracking.wandb=disabled", "optim.warmup_steps=5"]
+
+
+class Tally:
+    def __init__(self) -> None:
+        self.figures = {"faults_injected": 0, "faults_unsurvived": 0, "bad_inputs_tried": 0,
+                        "bad_inputs_unhandled": 0, "rows_lost": 0}
+        self.scenarios: dict[str, dict[str, Any]] = {}
+
+    def fault(self, name: str, injected: int, survived: bool, rows_lost: int = 0, **detail: Any) -> None:
+        self.figures["faults_injected"] += injected
+        self.figures["faults_unsurvived"] += int(injected == 0 or not survived)  # a fault that never landed is a failure too
+        self.figures["rows_lost"] += rows_lost
+        self.scenarios[f"fault_{name}"] = {"injected": injected, "survived": survived, "rows_lost": rows_lost, **detail}
+        print(f"[reliability] fault {name}: injected {injected}, survived {survived}, rows lost {rows_lost}", flush=True)
+
+    def bad(self, name: str, tried: int, unhandled: int, rows_lost: int = 0, **detail: Any) -> None:
+        self.figures["bad_inputs_tried"] += tried
+        self.figures["bad_inputs_unhandled"] += unhandled
+        self.figures["rows_lost"] += rows_lost
+        self.scenarios[f"bad_{name}"] = {"tried": tried, "unhandled": unhandled, "rows_lost": rows_lost, **detail}
+        print(f"[reliability] bad input {name}: tried {tried}, unhandled {unhandled}, rows lost {rows_lost}", flush=True)
+
+
+def _plan(kinds: list[str], seeds: int) -> list[tuple[str, int]]:
+    """Every kind `seeds` times, each followed by a good row."""
+    return [p for k in kinds for s in range(seeds) for p in ((k, s), ("good", 1000 + s))]
+
+
+def run_reliability(seeds: int = 20, workdir: str | None = None) -> dict[str, Any]:
+    import ray
+    import torch
+
+    from swipe.checkpoint import save_model_dir
+    from swipe.config import load_config
+    from swipe.datagen import MakeDatasetConfig, make_dataset
+    from swipe.dataset import check_shard, load_manifest, read_split, write_shard, write_table
+    from swipe.decode import BeamConfig
+    from swipe.faults import PREDICT_ACTOR, TRAIN_WORKER, TUNE_TRIAL, Killer, train_checkpoint_registered
+    from swipe.features import KeyTable
+    from swipe.keyboard import load_layouts, parse_layouts
+    from swipe.lexicon import Alphabet, LexiconConfig, build_alphabet, build_trie
+    from swipe.model import ModelConfig, SwipeModel
+    from swipe.predict import PredictConfig, Predictor, predict, read_predictions
+    from swipe.submit import submit_train_and_predict
+    from swipe.sweep import SweepConfig, run_sweep
+    from swipe.swipes import SwipeBatch
+    from swipe.train import TrainConfig, train
+
+    t0 = time.perf_counter()
+    root = Path(workdir or tempfile.mkdtemp(prefix="swipe-reliability-"))
+    tally = Tally()
+
+    # ------------------------------------------------------------------ bad input, no Ray
+    layout = load_layouts(Path(__file__).resolve().parents[1] / "data/layouts/qwerty_english.json")["qwerty_english"]
+    layouts = {layout.name: layout}
+    alphabet = build_alphabet([layout])
+    good = badinput.good_records(layout, alphabet.chars, WORDS * 3)
+
+    plan = _plan(sorted(badinput.LINE_KINDS), seeds)
+    lines, expect = badinput.damage(badinput.LINE_KINDS, plan, good)
+    lines = [badinput._as_line(r) if isinstance(r, dict) else r for r in lines]
+    wrong, lost = badinput.mishandled(plan, expect, badinput.import_lines(lines, layouts, alphabet.chars))
+    tally.bad("import", sum(k != "good" for k, _ in plan), len(wrong), len(lost), kinds=len(badinput.LINE_KINDS))
+
+    model = SwipeModel(ModelConfig(preset="tiny", max_word_len=12), KeyTable.build(layouts, alphabet), alphabet.size)
+    ckpt = save_model_dir(root / "ckpt_rows", model, alphabet, {layout.name: layout.grid}, {"step": 0})
+    predictor = Predictor(str(ckpt), build_trie(WORDS, np.ones(len(WORDS)), alphabet), BeamConfig(beam_size=2), 64, 32)
+    kinds = {**badinput.ROW_KINDS, **badinput.ARROW_KINDS, badinput.FOREIGN[0]: (badinput.FOREIGN[1][0], None)}
+    plan = _plan(sorted(kinds), seeds)
+    rows, expect = badinput.damage(kinds, plan, good)
+    table = badinput.records_to_arrow(rows)
+    out = predictor.decode_table(table.append_column("path", pa.array(["rows.parquet"] * len(rows))))
+    got = {i: e for i, e in enumerate(out["error"].to_pylist())} if out.num_rows == len(rows) else {}
+    wrong, lost = badinput.mishandled(plan, expect, got)
+    tally.bad("rows", sum(k != "good" for k, _ in plan), len(wrong), len(lost), kinds=len(kinds))
+
+    tried = unhandled = 0
+    batch = SwipeBatch.from_lists([r["id"] for r in good], [r["word"] for r in good], [r["grid_name"] for r in good],
+                                  [r["x"] for r in good], [r["y"] for r in good], [r["t"] for r in good], "synth")
+    for kind, (damage_file, prefix) in sorted(badinput.SHARD_KINDS.items()):
+        for s in range(seeds):
+            info = write_shard(batch, root / "shards" / kind, "train", s)
+            path = Path(info["path"])
+            damage_file(path, np.random.default_rng(s))
+            tried += 1
+            try:
+                why = check_shard(path, info["rows"], info["sha256"])
+                unhandled += int(why is None or not why.startswith(prefix))
+            except Exception:  # noqa: BLE001 — a crash is exactly what this counts
+                unhandled += 1
+    tally.bad("shards", tried, unhandled, kinds=len(badinput.SHARD_KINDS))
+
+    # ------------------------------------------------------------------ on a local Ray
+    ray.init(address="local", num_cpus=2, include_dashboard=True, log_to_driver=False)
+    ds = root / "ds"
+    make_dataset(MakeDatasetConfig(out=str(ds), n_swipes=1600, shard_rows=200, lexicon=LexiconConfig(top_n=200)))
+    manifest = load_manifest(ds)
+    ds_alphabet = Alphabet(manifest["alphabet"])
+    keys = KeyTable.build(parse_layouts(manifest["layouts"]), ds_alphabet)
+    torch.manual_seed(0)
+    ckpt = save_model_dir(root / "ckpt", SwipeModel(ModelConfig(preset="tiny", max_word_len=12), keys, ds_alphabet.size),
+                          ds_alphabet, manifest["layouts"], {"step": 0})
+    pcfg = PredictConfig(checkpoint=str(ckpt), dataset=str(ds), split="train", concurrency=2, cpus_per_actor=0.25,
+                         batch_size=8, beam=BeamConfig(beam_size=8, top_k=2), lexicon=LexiconConfig(top_n=200))
+
+    # a prediction job over good rows, damaged rows and a corrupt shard
+    val = read_split(ds, "val")
+    records = badinput.batch_records(SwipeBatch.from_arrow(val))
+    row_kinds = {**badinput.ROW_KINDS, **badinput.ARROW_KINDS}
+    plan = [(k, s) for k in sorted(row_kinds) for s in range(seeds)]
+    damaged, expect = badinput.damage(row_kinds, plan, records)
+    bad_ds = root / "bad_ds"
+    files = [write_table(val, bad_ds / "test/part-00000.parquet"),
+             write_table(badinput.records_to_arrow(damaged), bad_ds / "test/part-00001.parquet"),
+             write_table(val, bad_ds / "test/part-00002.parquet")]
+    badinput.SHARD_KINDS["flipped_bytes"][0](bad_ds / "test/part-00002.parquet", np.random.default_rng(0))
+    (bad_ds / "dataset.json").write_text(json.dumps(manifest | {"splits": {"test": {
+        "rows": sum(f["rows"] for f in files),
+        "files": [{"file": f"test/part-0000{i}.parquet", "rows": f["rows"], "sha256": f["sha256"]}
+                  for i, f in enumerate(files)]}}}))
+    r = predict(replace(pcfg, dataset=str(bad_ds), split="test", out=str(root / "bad_pred"), batch_size=64,
+                        beam=BeamConfig(beam_size=2)))
+    want = {why: expect.count(why) for why in set(expect) if why} | {"corrupt_shard": val.num_rows}
+    tally.bad("job", len(plan) + 1, int(r.rejected != want), r.rows_in - r.rows_out - r.rows_rejected,
+              rejected=r.rejected)
+
+    # fault: a predictor actor killed mid-job
+    out_dir = root / "pred_kill"
+    killer = Killer(PREDICT_ACTOR, ready=lambda: any(out_dir.glob("part-*.parquet"))).start()
+    r = predict(replace(pcfg, out=str(out_dir)))
+    ids = read_predictions(r.out)["id"].to_pylist()
+    want_ids = read_split(ds, "train")["id"].to_pylist()
+    lost = len(set(want_ids) - set(ids)) + len(ids) - len(set(ids))
+    tally.fault("predict", len(killer.join()), lost == 0 and r.rows_in == r.rows_out, lost)
+
+    # fault: a training worker killed after the first registered checkpoint
+    tcfg = load_config(TrainConfig, None, TINY_TRAIN + [f"data.dataset={ds}", f"run.storage_path={root / 'runs'}",
+                                                        "run.name=kill", "scale.num_workers=2", "run.max_failures=1"])
+    killer = Killer(TRAIN_WORKER, ready=lambda: train_checkpoint_registered(root / "runs" / "kill")).start()
+    result = train(tcfg)
+    from swipe.checkpoint import load_meta
+
+    last = max((load_meta(c)["step"] for c in result.run_dir.glob("checkpoint_*") if c.is_dir()), default=0)
+    tally.fault("train", len(killer.join()), last == tcfg.run.max_steps, last_step=last)
+
+    # fault: a sweep trial killed once it has validated
+    scfg = load_config(SweepConfig, None, [f"storage_path={root / 'sweeps'}", "name=kill", "max_failures=1",
+                                           "num_seeds=1", "max_concurrent=1", "asha.enabled=false"]
+                       + [f"train.{o}" for o in TINY_TRAIN + [f"data.dataset={ds}", "scale.num_workers=1"]])
+    scfg = replace(scfg, space={"optim.lr": [0.003]})
+    runs = root / "sweeps" / "kill" / "runs"
+    killer = Killer(TUNE_TRIAL, ready=lambda: any(
+        (d / "metrics.jsonl").exists() and "val/loss" in (d / "metrics.jsonl").read_text() for d in runs.glob("*"))
+    ).start()
+    sweep = run_sweep(scfg)
+    trial = sweep.trials.iloc[0]
+    tally.fault("sweep", len(killer.join()), trial["status"] == "completed" and trial["last_step"] == 30)
+    ray.shutdown()
+
+    # fault: a prediction job stopped on a `ray start --head` cluster, then resubmitted
+    sub = submit_train_and_predict(str(ds), root / "submit", "configs/quickstart.yaml",
+                                   TINY_TRAIN + ["scale.num_workers=1"],
+                                   ["lexicon.top_n=200", "batch_size=8", "beam.beam_size=8", "concurrency=1"],
+                                   split="train")
+    tally.fault("job", int(sub.predict_interrupted), sub.ok(), sub.duplicate_rows + sub.missing_rows,
+                train=sub.train_status, predict=sub.predict_status)
+
+    return tally.figures | {"wall_s": round(time.perf_counter() - t0, 1), "scenarios": tally.scenarios,
+                            "workdir": str(root)}
