@@ -27,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from swipe import storage
 from swipe.hashrand import uniform
 from swipe.swipes import SCHEMA, SwipeBatch
 
@@ -70,7 +71,7 @@ def assign_splits(ids: np.ndarray, words: list[str | None], cfg: SplitConfig) ->
 
 def sha256_file(path: str | Path) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    with storage.open_input(path) as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
@@ -102,10 +103,11 @@ def save_manifest(root: Path, manifest: dict[str, Any]) -> Path:
 
 
 def load_manifest(root: str | Path) -> dict[str, Any]:
-    path = Path(root) / MANIFEST
-    if not path.exists():
+    """A dataset's manifest; `root` is a folder or a URI (s3://, gs://, file://)."""
+    path = storage.join(root, MANIFEST)
+    if not storage.exists(path):
         raise FileNotFoundError(f"{root} is not a swipe dataset: no {MANIFEST}")
-    return json.loads(path.read_text())
+    return json.loads(storage.read_text(path))
 
 
 def _split_entries(root: str | Path, split: str) -> list[dict[str, Any]]:
@@ -117,7 +119,7 @@ def _split_entries(root: str | Path, split: str) -> list[dict[str, Any]]:
 
 def split_files(root: str | Path, split: str) -> list[str]:
     """The shard paths of one split, as listed (and hashed) in the manifest."""
-    return [str(Path(root) / f["file"]) for f in _split_entries(root, split)]
+    return [storage.join(root, f["file"]) for f in _split_entries(root, split)]
 
 
 def _castable(have: pa.DataType, want: pa.DataType) -> bool:
@@ -139,11 +141,10 @@ def check_shard(path: str | Path, rows: int | None = None, sha256: str | None = 
     With the manifest's `sha256` any damaged byte is caught by hashing; without it, the
     whole file is decoded. Either way the columns must read as `swipes.SCHEMA` and the
     row count must be the manifest's."""
-    path = Path(path)
-    if not path.exists():
+    if not storage.exists(path):
         return "missing_shard"
     try:
-        f = pq.ParquetFile(path)
+        f = pq.ParquetFile(storage.open_input(path))
         have = f.schema_arrow
     except Exception as e:  # noqa: BLE001 — pyarrow raises several types for damaged files
         return f"corrupt_shard: {type(e).__name__}: {e}"
@@ -167,7 +168,7 @@ def checked_split_files(root: str | Path, split: str) -> tuple[list[str], list[t
     """The split's readable shards, and (path, rows, reason) for each one that is not."""
     good, bad = [], []
     for f in _split_entries(root, split):
-        path = str(Path(root) / f["file"])
+        path = storage.join(root, f["file"])
         why = check_shard(path, f.get("rows"), f.get("sha256"))
         if why is None:
             good.append(path)
@@ -181,7 +182,7 @@ def read_split(root: str | Path, split: str) -> pa.Table:
     files = split_files(root, split)
     if not files:
         return SCHEMA.empty_table()
-    return pa.concat_tables([pq.read_table(f, schema=SCHEMA) for f in files])
+    return pa.concat_tables([pq.read_table(storage.open_input(f), schema=SCHEMA) for f in files])
 
 
 def verify_dataset(root: str | Path) -> list[str]:
@@ -190,8 +191,8 @@ def verify_dataset(root: str | Path) -> list[str]:
     problems = []
     for split, info in manifest["splits"].items():
         for f in info["files"]:
-            path = Path(root) / f["file"]
-            if not path.exists():
+            path = storage.join(root, f["file"])
+            if not storage.exists(path):
                 problems.append(f"{split}: missing {f['file']}")
             elif sha256_file(path) != f["sha256"]:
                 problems.append(f"{split}: {f['file']} does not match its sha256")

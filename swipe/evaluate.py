@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from swipe import storage
 from swipe.checkpoint import load_meta, load_model
 from swipe.config import build_config
 from swipe.data import collate
@@ -64,7 +65,7 @@ def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
     by_layout = breakdown(cands, refs, preds["grid_name"].to_pylist())
     train_cfg = meta.get("train", {}).get("config", {}).get("data", {})
     seen_words: set[str] | None = None
-    if train_cfg.get("dataset") and Path(train_cfg["dataset"]).exists():
+    if train_cfg.get("dataset") and storage.exists(train_cfg["dataset"]):
         train_words = read_split(train_cfg["dataset"], train_cfg.get("train_split", "train")).column("word")
         seen_words = set(train_words.to_pylist())
         by_seen = breakdown(cands, refs, ["seen" if r in seen_words else "unseen" for r in refs])

@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 import torch
 
 from swipe.config import config_to_dict
+from swipe import storage
 from swipe.checkpoint import check_compatible, load_meta, load_model, resolve_checkpoint
 from swipe.data import collate
 from swipe.dataset import check_shard, load_manifest, write_table
@@ -150,7 +151,7 @@ INPUT_CHECKS = ValidationConfig(require_word=False)  # unlabeled input is normal
 
 def _read_row_group(path: str, row_group: int) -> pa.Table:
     """One row group of a shard, its columns cast to SCHEMA's types (check_shard: castable)."""
-    t = pq.ParquetFile(path).read_row_group(row_group, columns=SCHEMA.names)
+    t = pq.ParquetFile(storage.open_input(path)).read_row_group(row_group, columns=SCHEMA.names)
     return pa.table({f.name: t[f.name].cast(f.type) for f in SCHEMA})
 
 
@@ -158,7 +159,7 @@ def _work_units(paths: list[str], rows_per_unit: int) -> list[dict[str, Any]]:
     """Slices of every row group of every shard, `rows_per_unit` rows or fewer each."""
     units = []
     for p in paths:
-        meta = pq.ParquetFile(p).metadata
+        meta = pq.ParquetFile(storage.open_input(p)).metadata
         for g in range(meta.num_row_groups):
             n = meta.row_group(g).num_rows
             units += [{"path": p, "row_group": g, "start": a, "stop": min(n, a + rows_per_unit)}
@@ -206,9 +207,11 @@ def predict(cfg: PredictConfig, trie: Trie | None = None) -> PredictResult:
         raise KeyError(f"dataset {cfg.dataset} has no split {cfg.split!r}; it has {sorted(manifest['splits'])}")
     check_compatible(meta, manifest, f"dataset {cfg.dataset}")
     alphabet = Alphabet(meta["alphabet"])
+    if not cfg.out and storage.is_uri(cfg.dataset):
+        raise ValueError(f"dataset {cfg.dataset} is not a local folder: name the output folder with out=…")
     out = Path(cfg.out or Path(cfg.dataset) / "predictions" / f"{cfg.split}-{checkpoint.parent.name}")
     out.mkdir(parents=True, exist_ok=True)
-    files = {str(Path(cfg.dataset) / f["file"]): f for f in manifest["splits"][cfg.split]["files"]}
+    files = {storage.join(cfg.dataset, f["file"]): f for f in manifest["splits"][cfg.split]["files"]}
     rows_of = {p: f["rows"] for p, f in files.items()}
     todo = [p for p in rows_of if not (out / _out_name(p)).exists()]  # finished shards are skipped
     t0 = time.perf_counter()

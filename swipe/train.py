@@ -24,6 +24,7 @@ import ray
 import torch
 import yaml
 
+from swipe import storage
 from swipe.checkpoint import TRAINER_FILE, load_model, save_model_dir
 from swipe.config import config_to_dict
 from swipe.data import DataConfig, PadCollate, collate, train_dataset, val_dataset
@@ -106,7 +107,7 @@ def _head_rows(files: list[str], n: int) -> SwipeBatch:
     """The first n rows of a split, read with plain pyarrow (no Ray needed)."""
     tables, got = [], 0
     for f in files:
-        t = pq.read_table(f)
+        t = pq.read_table(storage.open_input(f))
         tables.append(t.slice(0, n - got))
         got += tables[-1].num_rows
         if got >= n:

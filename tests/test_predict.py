@@ -185,3 +185,13 @@ def test_a_killed_predictor_actor_is_replaced_and_no_row_is_lost_or_doubled(setu
     ids = read_predictions(result.out)["id"].to_pylist()
     assert sorted(ids) == sorted(read_split(ds, "train")["id"].to_pylist())  # every row, exactly once
     assert result.rows_in == result.rows_out and result.rows_rejected == 0
+
+
+def test_a_dataset_is_read_in_place_from_a_uri(setup, tmp_path):
+    """The same job over `file:///…`: the path pyarrow takes for s3:// and gs:// datasets."""
+    ds, _, trie, _ = setup
+    uri = "file://" + str(ds)
+    with pytest.raises(ValueError, match="out="):
+        predict(replace(_cfg(setup, ""), dataset=uri, split="val", out=""), trie)
+    r = predict(replace(_cfg(setup, tmp_path / "o"), dataset=uri, split="val"), trie)
+    assert r.rows_in == r.rows_out == read_split(uri, "val").num_rows > 0
