@@ -44,6 +44,7 @@ class Tally:
         self.scenarios: dict[str, dict[str, Any]] = {}
 
     def fault(self, name: str, injected: int, survived: bool, rows_lost: int = 0, **detail: Any) -> None:
+        injected, survived, rows_lost = int(injected), bool(survived), int(rows_lost)  # numpy → JSON
         self.figures["faults_injected"] += injected
         self.figures["faults_unsurvived"] += int(injected == 0 or not survived)  # a fault that never landed is a failure too
         self.figures["rows_lost"] += rows_lost
@@ -51,6 +52,7 @@ class Tally:
         print(f"[reliability] fault {name}: injected {injected}, survived {survived}, rows lost {rows_lost}", flush=True)
 
     def bad(self, name: str, tried: int, unhandled: int, rows_lost: int = 0, **detail: Any) -> None:
+        tried, unhandled, rows_lost = int(tried), int(unhandled), int(rows_lost)
         self.figures["bad_inputs_tried"] += tried
         self.figures["bad_inputs_unhandled"] += unhandled
         self.figures["rows_lost"] += rows_lost

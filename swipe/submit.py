@@ -47,8 +47,11 @@ def _env() -> dict[str, str]:
 class LocalCluster:
     """A one-node Ray cluster started with `ray start --head`, stopped on exit."""
 
-    def __init__(self, num_cpus: int = 2, log: Path | None = None):
-        self.num_cpus = num_cpus
+    def __init__(self, num_cpus: int = 2, log: Path | None = None, env: dict[str, str] | None = None):
+        """`env`: variables of the node's environment, which every worker inherits — how a
+        secret such as WANDB_API_KEY should reach jobs (a job's runtime_env is logged in
+        plain text by Ray's runtime-env agent; measured)."""
+        self.num_cpus, self.env = num_cpus, env or {}
         self.temp_dir = Path(tempfile.mkdtemp(prefix="swipe-ray-", dir="/tmp"))  # short: socket paths
         self.dashboard = f"http://127.0.0.1:{_free_port()}"
         self.log = log or self.temp_dir / "head.log"
@@ -64,7 +67,7 @@ class LocalCluster:
                                                   "runtime-env-agent-port", "metrics-export-port",
                                                   "ray-client-server-port", "node-manager-port",
                                                   "object-manager-port")]
-        self.proc = subprocess.Popen(cmd, env=_env(), stdout=open(self.log, "w"), stderr=subprocess.STDOUT,
+        self.proc = subprocess.Popen(cmd, env=_env() | self.env, stdout=open(self.log, "w"), stderr=subprocess.STDOUT,
                                      start_new_session=True)
         deadline = time.monotonic() + 90
         while self.cli("job", "list", check=False).returncode != 0:  # the job server answers
@@ -157,6 +160,7 @@ class SubmitResult:
     duplicate_rows: int = 0
     missing_rows: int = 0
     leftover_processes: int = 0
+    ray_temp_dir: str = ""  # the cluster's logs (kept)
     wall_s: float = 0.0
     logs: dict[str, str] = field(default_factory=dict)
 
@@ -168,7 +172,8 @@ class SubmitResult:
 
 def submit_train_and_predict(dataset: str, out: str | Path, train_config: str = "configs/quickstart.yaml",
                              train_overrides: list[str] = (), predict_overrides: list[str] = (),
-                             split: str = "test", num_cpus: int = 2) -> SubmitResult:
+                             split: str = "test", num_cpus: int = 2, node_env: dict[str, str] | None = None
+                             ) -> SubmitResult:
     """Start a local cluster, submit training then prediction (stopped once and resubmitted),
     check the predictions row by row, stop the cluster."""
     from swipe.dataset import read_split
@@ -181,7 +186,7 @@ def submit_train_and_predict(dataset: str, out: str | Path, train_config: str = 
     name = f"submitted-{int(time.time())}"
     pred_dir = out / "predictions"
     logs = {k: str(out / f"{k}.log") for k in ("head", "train", "predict_1", "predict_2")}
-    with LocalCluster(num_cpus=num_cpus, log=Path(logs["head"])) as cluster:
+    with LocalCluster(num_cpus=num_cpus, log=Path(logs["head"]), env=node_env) as cluster:
         train_cmd = ["python", "jobs/train.py", "--config", train_config, f"data.dataset={dataset}",
                      f"run.storage_path={out / 'runs'}", f"run.name={name}", "eval=[]", *train_overrides]
         train_status = cluster.submit(f"{name}-train", train_cmd, log=Path(logs["train"]))
@@ -202,7 +207,7 @@ def submit_train_and_predict(dataset: str, out: str | Path, train_config: str = 
             interrupted = cluster.status(first) == "STOPPED" and not (pred_dir / "prediction.json").exists()
             predict_status = cluster.submit(f"{name}-predict-2", predict_cmd, log=Path(logs["predict_2"]))
     result = SubmitResult(train_status, predict_status, interrupted, leftover_processes=len(cluster.leftover_processes()),
-                          logs=logs)
+                          ray_temp_dir=str(cluster.temp_dir), logs=logs)
     if predict_status == "SUCCEEDED":
         info = json.loads((pred_dir / "prediction.json").read_text())
         ids = read_predictions(pred_dir)["id"].to_pylist()
