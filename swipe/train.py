@@ -25,7 +25,7 @@ import torch
 import yaml
 
 from swipe import storage
-from swipe.checkpoint import TRAINER_FILE, load_model, save_model_dir
+from swipe.checkpoint import TRAINER_FILE, load_meta, load_model, save_model_dir
 from swipe.config import config_to_dict
 from swipe.data import DataConfig, PadCollate, collate, train_dataset, val_dataset
 from swipe.dataset import checked_split_files, load_manifest, split_files
@@ -294,14 +294,11 @@ def _train_loop(config: dict[str, Any]) -> None:
         local = Path(tempfile.mkdtemp(prefix="swipe-resume-"))
         with ckpt.as_directory() as d:
             shutil.copy(Path(d) / TRAINER_FILE, local / TRAINER_FILE)
+            step = load_meta(d)["step"]
         resume_from = str(local / TRAINER_FILE)
         if rank == 0:
-            print(f"[train] resuming from {ckpt.path} (step {_checkpoint_step(local / TRAINER_FILE)})", flush=True)
+            print(f"[train] resuming from {ckpt.path} (step {step})", flush=True)
     trainer.fit(module, train_dataloaders=train_iter, val_dataloaders=val_iter, ckpt_path=resume_from)
-
-
-def _checkpoint_step(path: Path) -> int:
-    return int(torch.load(path, map_location="cpu", weights_only=False)["global_step"])
 
 
 def quiet_worker_logs() -> None:

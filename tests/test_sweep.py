@@ -121,8 +121,8 @@ def test_two_trial_sweep_asha_stops_the_worse_and_writes_results(sweep_dataset, 
 @pytest.mark.slow
 def test_interrupted_sweep_resumes_and_a_killed_trial_is_retried(sweep_dataset, tmp_path, in_root):
     """Interrupted after its first trial, the sweep resumes with the other one only; in the
-    resumed part that trial's process is SIGKILLed once it has a checkpoint, and Tune's
-    retry (max_failures=1) continues its training run from there."""
+    resumed part that trial's process is SIGKILLed once its run has started, and Tune's
+    retry (max_failures=1) runs it to the end (continuing its run if it had a checkpoint)."""
     from ray import tune
 
     from swipe.faults import TUNE_TRIAL, Killer
@@ -133,7 +133,7 @@ def test_interrupted_sweep_resumes_and_a_killed_trial_is_retried(sweep_dataset, 
         def on_trial_complete(self, iteration, trials, trial, **info):
             os.kill(os.getpid(), signal.SIGUSR1)
 
-    cfg = _sweep(sweep_dataset, tmp_path, "resume", {"model.features": ["traj", "nearest"]}, steps=30,
+    cfg = _sweep(sweep_dataset, tmp_path, "resume", {"model.features": ["traj", "nearest"]},
                  asha=AshaConfig(enabled=False))
     first = run_sweep(cfg, callbacks=[InterruptAfterFirstTrial()])
     done = first.trials[first.trials["status"] == "completed"]
@@ -143,16 +143,15 @@ def test_interrupted_sweep_resumes_and_a_killed_trial_is_retried(sweep_dataset, 
     with pytest.raises(FileExistsError, match="--resume"):
         run_sweep(cfg)
     others = lambda: [d for d in (tmp_path / "resume" / "runs").glob("*") if str(d) != str(finished_run)]  # noqa: E731
-    def validated() -> bool:  # the other trial is training: it has logged a validation
-        return any((d / "metrics.jsonl").exists() and "val/loss" in (d / "metrics.jsonl").read_text()
-                   for d in others())
+    def started() -> bool:  # the other trial's training run exists (killed before or after a checkpoint)
+        return any((d / "config.yaml").exists() for d in others())
 
-    killer = Killer(TUNE_TRIAL, ready=validated).start()
+    killer = Killer(TUNE_TRIAL, ready=started).start()
     second = run_sweep(SweepConfig(**{**cfg.__dict__, "resume": True, "max_failures": 1}))
     assert len(killer.join()) == 1, killer.error
     assert len(second.trials) == 2 and set(second.trials["status"]) == {"completed"}
     assert (second.sweep_dir / "part-2").is_dir()  # the second invocation ran only what was left
     assert read_metrics(finished_run) == before  # the finished trial did not train again
     retried = second.trials[second.trials["run"] != finished_run].iloc[0]
-    assert retried["last_step"] == 30  # retried to the end (from its checkpoint, if Train had registered one)
+    assert retried["last_step"] == 20  # retried to the end (from its checkpoint, if Train had registered one)
 
