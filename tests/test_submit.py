@@ -25,7 +25,7 @@ def test_train_and_predict_jobs_on_a_started_cluster(ray_session, tmp_path):
 
     secret = "swipe-fake-key-" + secrets.token_hex(12)
     ds = tmp_path / "ds"
-    make_dataset(MakeDatasetConfig(out=str(ds), n_swipes=900, shard_rows=100, lexicon=LexiconConfig(top_n=200)))
+    make_dataset(MakeDatasetConfig(out=str(ds), n_swipes=1600, shard_rows=200, lexicon=LexiconConfig(top_n=200)))
     r = submit_train_and_predict(str(ds), tmp_path / "out", "configs/quickstart.yaml",
                                  TINY + ["tracking.wandb=offline"],
                                  ["lexicon.top_n=200", "batch_size=8", "beam.beam_size=8", "concurrency=1"],
@@ -33,7 +33,7 @@ def test_train_and_predict_jobs_on_a_started_cluster(ray_session, tmp_path):
     assert r.train_status == "SUCCEEDED", open(r.logs["train"]).read()[-3000:]
     assert r.predict_status == "SUCCEEDED", open(r.logs["predict_2"]).read()[-3000:]
     assert r.predict_interrupted, open(r.logs["predict_1"]).read()[-3000:]  # stopped mid-way, then resubmitted
-    assert r.rows_in == r.rows_out + r.rows_rejected and r.rows_in > 600
+    assert r.rows_in == r.rows_out + r.rows_rejected and r.rows_in > 1000
     assert r.duplicate_rows == 0 and r.missing_rows == 0
     assert r.leftover_processes == 0  # the cluster it started is gone; the suite's own Ray is untouched
     assert ray_session.is_initialized() and ray_session.cluster_resources().get("CPU") == 2
