@@ -298,7 +298,8 @@ def _train_loop(config: dict[str, Any]) -> None:
         resume_from = str(local / TRAINER_FILE)
         if rank == 0:
             print(f"[train] resuming from {ckpt.path} (step {step})", flush=True)
-    trainer.fit(module, train_dataloaders=train_iter, val_dataloaders=val_iter, ckpt_path=resume_from)
+    trainer.fit(module, train_dataloaders=train_iter, val_dataloaders=val_iter, ckpt_path=resume_from,
+                weights_only=True)  # resuming unpickles no code: tensors, numbers, strings only
 
 
 def quiet_worker_logs() -> None:

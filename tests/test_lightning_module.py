@@ -131,3 +131,26 @@ def test_resources_leave_ray_data_a_cpu():
         check_resources(ScaleConfig(num_workers=2, cpus_per_worker=1.0), {"CPU": 2.0})
     with pytest.raises(ValueError, match="GPU"):
         check_resources(ScaleConfig(num_workers=2, use_gpu=True, cpus_per_worker=1), {"CPU": 8.0, "GPU": 1.0})
+
+
+@pytest.mark.parametrize("schedule", ["plateau", "onecycle"])
+def test_trainer_checkpoint_resumes_with_weights_only(parts, tmp_path, schedule):
+    """Resuming (train.py: fit(ckpt_path=..., weights_only=True)) must not need to unpickle
+    code: the optimizer, scheduler and loop states are tensors, numbers and strings."""
+    optim = OptimConfig(lr=1e-3, schedule=schedule, warmup_steps=2)
+    first = pl.Trainer(max_steps=4, val_check_interval=2, check_val_every_n_epoch=None,
+                       num_sanity_val_steps=0, accelerator="cpu", devices=1, logger=False,
+                       enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False)
+    batches = parts[2]
+    first.fit(_module(parts, optim, 8, 2), DataLoader(batches * 50, batch_size=None),
+              DataLoader(batches[:2], batch_size=None))
+    first.save_checkpoint(tmp_path / "lightning.ckpt", weights_only=False)
+    assert {"optimizer_states", "lr_schedulers", "loops"} <= set(
+        torch.load(tmp_path / "lightning.ckpt", weights_only=True))
+    again = pl.Trainer(max_steps=8, val_check_interval=2, check_val_every_n_epoch=None,
+                       num_sanity_val_steps=0, accelerator="cpu", devices=1, logger=False,
+                       enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False)
+    again.fit(_module(parts, optim, 8, 2), DataLoader(batches * 50, batch_size=None),
+              DataLoader(batches[:2], batch_size=None), ckpt_path=tmp_path / "lightning.ckpt",
+              weights_only=True)
+    assert again.global_step == 8

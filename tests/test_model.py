@@ -90,3 +90,23 @@ def test_checkpoint_reloads_into_identical_predictions(setup, tmp_path, qwerty):
     assert meta["step"] == 7 and meta["alphabet"] == alpha.chars
     with torch.no_grad():
         torch.testing.assert_close(again(*inputs, tokens), model(*inputs, tokens), rtol=0, atol=0)
+
+
+class _Payload:
+    def __reduce__(self):
+        return (print, ("this would run on load",))
+
+
+def test_model_weights_load_without_unpickling_code(setup, tmp_path, qwerty):
+    """A model.pt carrying a pickled object is refused, not executed."""
+    import pickle
+
+    from swipe.keyboard import layouts_to_json
+
+    alpha = setup[0]
+    model = _model(setup, features="distances", seed=3)
+    save_model_dir(tmp_path, model, alpha, layouts_to_json({"qwerty_english": qwerty}), {"step": 1})
+    state = torch.load(tmp_path / "model.pt", weights_only=True)
+    torch.save({**state, "extra": _Payload()}, tmp_path / "model.pt")
+    with pytest.raises(pickle.UnpicklingError, match="Weights only load failed"):
+        load_model(tmp_path)
