@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -164,16 +165,24 @@ def check_shard(path: str | Path, rows: int | None = None, sha256: str | None = 
     return None
 
 
+def check_shards(shards: list[tuple[str, int | None, str | None]], threads: int = 16) -> list[str | None]:
+    """`check_shard(path, rows, sha256)` for each shard, several at a time: reading and
+    hashing wait on the disk or the object store, and hashlib releases the GIL."""
+    if len(shards) <= 1:
+        return [check_shard(*s) for s in shards]
+    with ThreadPoolExecutor(min(threads, len(shards))) as pool:
+        return list(pool.map(lambda s: check_shard(*s), shards))
+
+
 def checked_split_files(root: str | Path, split: str) -> tuple[list[str], list[tuple[str, int, str]]]:
     """The split's readable shards, and (path, rows, reason) for each one that is not."""
+    entries = [(storage.join(root, f["file"]), f.get("rows"), f.get("sha256")) for f in _split_entries(root, split)]
     good, bad = [], []
-    for f in _split_entries(root, split):
-        path = storage.join(root, f["file"])
-        why = check_shard(path, f.get("rows"), f.get("sha256"))
+    for (path, rows, _), why in zip(entries, check_shards(entries)):
         if why is None:
             good.append(path)
         else:
-            bad.append((path, f.get("rows", 0), why))
+            bad.append((path, rows or 0, why))
     return good, bad
 
 

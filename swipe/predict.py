@@ -33,7 +33,7 @@ from swipe.config import config_to_dict
 from swipe import storage
 from swipe.checkpoint import check_compatible, load_meta, load_model, resolve_checkpoint
 from swipe.data import collate
-from swipe.dataset import check_shard, load_manifest, write_table
+from swipe.dataset import check_shards, load_manifest, write_table
 from swipe.keyboard import parse_layouts
 from swipe.decode import BeamConfig, beam_words
 from swipe.lexicon import Alphabet, LexiconConfig, Trie, build_lexicon_trie
@@ -215,8 +215,8 @@ def predict(cfg: PredictConfig, trie: Trie | None = None) -> PredictResult:
     rows_of = {p: f["rows"] for p, f in files.items()}
     todo = [p for p in rows_of if not (out / _out_name(p)).exists()]  # finished shards are skipped
     t0 = time.perf_counter()
-    for p in list(todo):  # a shard that cannot be read is quarantined whole, its rows counted
-        why = check_shard(p, rows_of[p], files[p].get("sha256"))
+    verdicts = check_shards([(p, rows_of[p], files[p].get("sha256")) for p in todo])
+    for p, why in zip(list(todo), verdicts):  # a shard that cannot be read is quarantined whole, its rows counted
         if why is not None:
             print(f"  quarantined shard {p}: {why}", flush=True)
             _write_unreadable_shard(out, p, rows_of[p], why)

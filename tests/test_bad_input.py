@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from swipe import badinput
 from swipe.checkpoint import check_compatible, load_meta, save_model_dir
-from swipe.dataset import check_shard, write_shard
+from swipe.dataset import check_shard, check_shards, write_shard
 from swipe.decode import BeamConfig
 from swipe.features import KeyTable
 from swipe.keyboard import layouts_to_json
@@ -76,6 +76,29 @@ def test_damaged_shards_are_named_not_read(world, tmp_path_factory, kind, seed, 
             pq.read_table(path)
         return
     assert why is not None and why.startswith(prefix), why
+
+
+def test_shards_checked_together_keep_their_own_verdicts(world, tmp_path):
+    """check_shards (threads) answers for each shard in order: every kind of damage next to intact ones."""
+    good, _, _ = world
+    batch = SwipeBatch.from_lists([r["id"] for r in good], [r["word"] for r in good],
+                                  [r["grid_name"] for r in good], [r["x"] for r in good], [r["y"] for r in good],
+                                  [r["t"] for r in good], source="synth")
+    kinds = [None, *sorted(badinput.SHARD_KINDS), None]
+    shards = []
+    for i, kind in enumerate(kinds):
+        info = write_shard(batch, tmp_path, "train", i)
+        path = tmp_path / "train" / f"part-{i:05d}.parquet"
+        if kind is not None:
+            badinput.SHARD_KINDS[kind][0](path, np.random.default_rng(i))
+        shards.append((path, info["rows"], info["sha256"]))
+    verdicts = check_shards(shards, threads=4)
+    assert len(verdicts) == len(kinds)
+    for kind, why in zip(kinds, verdicts):
+        if kind is None:
+            assert why is None
+        else:
+            assert why is not None and why.startswith(badinput.SHARD_KINDS[kind][1]), (kind, why)
 
 
 @pytest.fixture(scope="module")
