@@ -46,6 +46,14 @@ def train_checkpoint_registered(run_dir: str | Path) -> bool:
         return False
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 @dataclass
 class Killer:
     """Kills one actor of `class_name` once `ready()` holds, from a background thread."""
@@ -64,17 +72,20 @@ class Killer:
 
     def _run(self) -> None:
         deadline = time.monotonic() + self.timeout_s
+        pids: list[int] = []  # found while waiting: the State API takes a second or more, the kill must not
         while time.monotonic() < deadline:
             try:
-                if self.ready():
+                if not pids or not _alive(pids[-1]):
                     pids = alive_actor_pids(self.class_name)
-                    if pids:
-                        os.kill(pids[-1], signal.SIGKILL)  # the newest-numbered: not always rank 0
-                        self.killed.append(pids[-1])
-                        return
+                if pids and self.ready():
+                    os.kill(pids[-1], signal.SIGKILL)  # the newest-numbered: not always rank 0
+                    self.killed.append(pids[-1])
+                    return
+            except ProcessLookupError:  # it ended between the look and the kill: look again
+                pids = []
             except Exception as e:  # noqa: BLE001 — the State API can time out under load; try again
                 self.error = f"{type(e).__name__}: {e}"
-            time.sleep(0.5)
+            time.sleep(0.1)
         self.error = f"no live {self.class_name} actor to kill within {self.timeout_s:g} s ({self.error})"
 
     def join(self, timeout_s: float = 10.0) -> list[int]:

@@ -121,11 +121,11 @@ def test_two_trial_sweep_asha_stops_the_worse_and_writes_results(sweep_dataset, 
 @pytest.mark.slow
 def test_interrupted_sweep_resumes_and_a_killed_trial_is_retried(sweep_dataset, tmp_path, in_root):
     """Interrupted after its first trial, the sweep resumes with the other one only; in the
-    resumed part that trial's process is SIGKILLed once its run has started, and Tune's
-    retry (max_failures=1) runs it to the end (continuing its run if it had a checkpoint)."""
+    resumed part that trial's process is SIGKILLed once Train has registered a checkpoint
+    of its run, and Tune's retry (max_failures=1) continues that run to the end from there."""
     from ray import tune
 
-    from swipe.faults import TUNE_TRIAL, Killer
+    from swipe.faults import TUNE_TRIAL, Killer, train_checkpoint_registered
 
     class InterruptAfterFirstTrial(tune.Callback):
         """What Ctrl-C does: Tune's own signal handler saves the state and stops."""
@@ -133,7 +133,7 @@ def test_interrupted_sweep_resumes_and_a_killed_trial_is_retried(sweep_dataset, 
         def on_trial_complete(self, iteration, trials, trial, **info):
             os.kill(os.getpid(), signal.SIGUSR1)
 
-    cfg = _sweep(sweep_dataset, tmp_path, "resume", {"model.features": ["traj", "nearest"]},
+    cfg = _sweep(sweep_dataset, tmp_path, "resume", {"model.features": ["traj", "nearest"]}, steps=60,
                  asha=AshaConfig(enabled=False))
     first = run_sweep(cfg, callbacks=[InterruptAfterFirstTrial()])
     done = first.trials[first.trials["status"] == "completed"]
@@ -143,15 +143,20 @@ def test_interrupted_sweep_resumes_and_a_killed_trial_is_retried(sweep_dataset, 
     with pytest.raises(FileExistsError, match="--resume"):
         run_sweep(cfg)
     others = lambda: [d for d in (tmp_path / "resume" / "runs").glob("*") if str(d) != str(finished_run)]  # noqa: E731
-    def started() -> bool:  # the other trial's training run exists (killed before or after a checkpoint)
-        return any((d / "config.yaml").exists() for d in others())
+    def checkpointed() -> bool:  # the other trial's run has a checkpoint Train will restore
+        return any(train_checkpoint_registered(d) for d in others())
 
-    killer = Killer(TUNE_TRIAL, ready=started).start()
+    killer = Killer(TUNE_TRIAL, ready=checkpointed).start()
     second = run_sweep(SweepConfig(**{**cfg.__dict__, "resume": True, "max_failures": 1}))
     assert len(killer.join()) == 1, killer.error
     assert len(second.trials) == 2 and set(second.trials["status"]) == {"completed"}
     assert (second.sweep_dir / "part-2").is_dir()  # the second invocation ran only what was left
     assert read_metrics(finished_run) == before  # the finished trial did not train again
     retried = second.trials[second.trials["run"] != finished_run].iloc[0]
-    assert retried["last_step"] == 20  # retried to the end (from its checkpoint, if Train had registered one)
+    assert retried["last_step"] == 60  # retried to the end
+    steps = [r["step"] for r in read_metrics(retried["run"]) if "val/loss" in r]
+    # continued from a registered checkpoint, not from the start: the first validation ran once.
+    # Later ones may repeat: Train's controller registers reports at its poll (every 2 s), so
+    # those made since are lost with the trial. 60 steps: the run outlasts a poll or two here.
+    assert steps.count(9) == 1 and set(steps) == {9, 19, 29, 39, 49, 59}, steps
 
