@@ -1,9 +1,12 @@
 """`bench.py reliability`: every fault and bad-input scenario once, with their accounting.
 
 Faults (on a local Ray, a tiny synthetic dataset, the tiny model):
-  train    a Ray Train worker SIGKILLed after the first registered checkpoint (max_failures=1)
+  train    a Ray Train worker SIGKILLed after the first registered checkpoint (max_failures=1);
+           survived if the run ends at max_steps having continued from a checkpoint
+           (its first validation ran once)
   predict  a predictor actor SIGKILLed once the first shard is written
-  sweep    a Tune trial's process SIGKILLed once it has validated (max_failures=1)
+  sweep    a Tune trial's process SIGKILLed once Train has registered a checkpoint of its
+           run (max_failures=1); survived if the retry ends the run from a checkpoint
   job      `ray job stop` of a prediction job on a `ray start --head` cluster, then resubmitted
 Bad input (swipe.badinput, `seeds` draws of every kind, mixed with good rows):
   import   JSONL lines through the importer's parse + validate
@@ -58,6 +61,13 @@ class Tally:
         self.figures["rows_lost"] += rows_lost
         self.scenarios[f"bad_{name}"] = {"tried": tried, "unhandled": unhandled, "rows_lost": rows_lost, **detail}
         print(f"[reliability] bad input {name}: tried {tried}, unhandled {unhandled}, rows lost {rows_lost}", flush=True)
+
+
+def _validations(run_dir: str | Path) -> list[int]:
+    """The steps at which a run validated, in the order logged (a restart may repeat some)."""
+    from swipe.tracking import read_metrics
+
+    return [r["step"] for r in read_metrics(run_dir) if "val/loss" in r]
 
 
 def _plan(kinds: list[str], seeds: int) -> list[tuple[str, int]]:
@@ -180,20 +190,23 @@ def run_reliability(seeds: int = 20, workdir: str | None = None) -> dict[str, An
     from swipe.checkpoint import load_meta
 
     last = max((load_meta(c)["step"] for c in result.run_dir.glob("checkpoint_*") if c.is_dir()), default=0)
-    tally.fault("train", len(killer.join()), last == tcfg.run.max_steps, last_step=last)
+    first_val = _validations(result.run_dir).count(tcfg.run.val_every - 1)  # 1: continued from a checkpoint
+    tally.fault("train", len(killer.join()), last == tcfg.run.max_steps and first_val == 1, last_step=last,
+                first_validation_runs=first_val)
 
-    # fault: a sweep trial killed once it has validated
+    # fault: a sweep trial killed once Train has registered a checkpoint of its run
     scfg = load_config(SweepConfig, None, [f"storage_path={root / 'sweeps'}", "name=kill", "max_failures=1",
                                            "num_seeds=1", "max_concurrent=1", "asha.enabled=false"]
-                       + [f"train.{o}" for o in TINY_TRAIN + [f"data.dataset={ds}", "scale.num_workers=1"]])
+                       + [f"train.{o}" for o in TINY_TRAIN + [f"data.dataset={ds}", "scale.num_workers=1",
+                                                                 "run.max_steps=60"]])
     scfg = replace(scfg, space={"optim.lr": [0.003]})
     runs = root / "sweeps" / "kill" / "runs"
-    killer = Killer(TUNE_TRIAL, ready=lambda: any(
-        (d / "metrics.jsonl").exists() and "val/loss" in (d / "metrics.jsonl").read_text() for d in runs.glob("*"))
-    ).start()
+    killer = Killer(TUNE_TRIAL, ready=lambda: any(train_checkpoint_registered(d) for d in runs.glob("*"))).start()
     sweep = run_sweep(scfg)
     trial = sweep.trials.iloc[0]
-    tally.fault("sweep", len(killer.join()), trial["status"] == "completed" and trial["last_step"] == 30)
+    first_val = _validations(trial["run"]).count(scfg.train.run.val_every - 1)
+    tally.fault("sweep", len(killer.join()), trial["status"] == "completed" and trial["last_step"] == 60
+                and first_val == 1, last_step=int(trial["last_step"]), first_validation_runs=first_val)
     ray.shutdown()
 
     # fault: a prediction job stopped on a `ray start --head` cluster, then resubmitted

@@ -96,7 +96,32 @@ def build_loggers(run_dir: str | Path, run_name: str, cfg: TrackingConfig, confi
     return loggers
 
 
+RESUMED = "resumed_at_step"  # a marker row: the run (re)started from its checkpoint at this step
+
+
+def mark_restart(run_dir: str | Path, step: int) -> None:
+    """Note in metrics.jsonl that training (re)starts at optimizer step `step` (0: from
+    scratch), so `final_history` can drop what the lost attempt logged after its checkpoint."""
+    path = Path(run_dir) / "metrics.jsonl"
+    if path.exists():  # a first start has nothing to supersede
+        with open(path, "a") as f:
+            f.write(json.dumps({"step": step, "time": round(time.time(), 3), RESUMED: step}) + "\n")
+
+
 def read_metrics(run_dir: str | Path) -> list[dict[str, float]]:
-    """The rows of a run's metrics.jsonl."""
+    """The rows of a run's metrics.jsonl, as logged (with restart markers and what they supersede)."""
     path = Path(run_dir) / "metrics.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def final_history(rows: list[dict[str, float]]) -> list[dict[str, float]]:
+    """The history the run ended with: at each restart marker, the rows logged at or after
+    its step (by an attempt that died before checkpointing them) are dropped. Lightning logs
+    optimizer step s+1 as step s, so the rows of a checkpoint at step N are all below N."""
+    kept: list[dict[str, float]] = []
+    for row in rows:
+        if RESUMED in row:
+            kept = [r for r in kept if r["step"] < row[RESUMED]]
+        else:
+            kept.append(row)
+    return kept

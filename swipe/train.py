@@ -40,7 +40,7 @@ from swipe.provenance import git_revision, now_iso
 from swipe.ray_env import ensure_ray
 from swipe.swipes import SwipeBatch
 from swipe.plot import plot_training
-from swipe.tracking import TrackingConfig, build_loggers, read_metrics, scrub
+from swipe.tracking import TrackingConfig, build_loggers, final_history, mark_restart, read_metrics, scrub
 
 
 @dataclass(frozen=True)
@@ -231,7 +231,7 @@ def train(cfg: TrainConfig, callbacks: Sequence[Any] = ()) -> TrainResult:
             evals[ev.name] = evaluate_split(model, ev, trie, cfg.data.max_points)
         (run_dir / "best_checkpoint.txt").write_text(str(best_path) + "\n")
     if (run_dir / "metrics.jsonl").exists():
-        plot_training(read_metrics(run_dir), run_dir / "curves.png", title=name)
+        plot_training(final_history(read_metrics(run_dir)), run_dir / "curves.png", title=name)
     return TrainResult(run_dir, best_path, best_metrics, evals)
 
 
@@ -288,7 +288,7 @@ def _train_loop(config: dict[str, Any]) -> None:
         logger=build_loggers(config["run_dir"], config["name"], cfg.tracking, config["record"], rank) or False,
         callbacks=[ReportEveryValidation(alphabet, config["layouts_json"], config["record"])])
     trainer = prepare_trainer(trainer)
-    resume_from = None
+    resume_from, step = None, 0
     ckpt = ray.train.get_checkpoint()
     if ckpt is not None:  # a resumed run or a restarted worker group: continue from the last report
         local = Path(tempfile.mkdtemp(prefix="swipe-resume-"))
@@ -298,6 +298,8 @@ def _train_loop(config: dict[str, Any]) -> None:
         resume_from = str(local / TRAINER_FILE)
         if rank == 0:
             print(f"[train] resuming from {ckpt.path} (step {step})", flush=True)
+    if rank == 0:
+        mark_restart(config["run_dir"], step)  # rows a lost attempt logged after `step` are superseded
     trainer.fit(module, train_dataloaders=train_iter, val_dataloaders=val_iter, ckpt_path=resume_from,
                 weights_only=True)  # resuming unpickles no code: tensors, numbers, strings only
 

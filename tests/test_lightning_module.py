@@ -154,3 +154,27 @@ def test_trainer_checkpoint_resumes_with_weights_only(parts, tmp_path, schedule)
               DataLoader(batches[:2], batch_size=None), ckpt_path=tmp_path / "lightning.ckpt",
               weights_only=True)
     assert again.global_step == 8
+
+
+def test_final_history_drops_what_a_lost_attempt_logged_after_the_checkpoint(tmp_path):
+    """Attempt 1 validates after steps 10, 20, 30 and dies; Train had registered only the step-10
+    checkpoint, so attempt 2 restarts there: its validations at 20 and 30 replace the lost ones."""
+    from swipe.tracking import final_history, mark_restart
+
+    log = JsonlLogger(tmp_path)
+    mark_restart(tmp_path, 0)  # the first start: nothing to supersede, no marker
+    for step in (9, 19, 29):
+        log.log_metrics({"train/loss": 1.0 / (step + 1)}, step)
+        log.log_metrics({"val/loss": 1.0}, step)
+    mark_restart(tmp_path, 10)
+    for step in (10, 19, 29, 39):
+        log.log_metrics({"train/loss": 2.0}, step)
+        if step % 10 == 9:
+            log.log_metrics({"val/loss": 2.0}, step)
+    rows = read_metrics(tmp_path)
+    assert [r["step"] for r in rows if "val/loss" in r] == [9, 19, 29, 19, 29, 39]  # as logged
+    final = final_history(rows)
+    assert [(r["step"], r["val/loss"]) for r in final if "val/loss" in r] == [(9, 1.0), (19, 2.0), (29, 2.0), (39, 2.0)]
+    assert [r["step"] for r in final if "train/loss" in r] == [9, 10, 19, 29, 39]
+    mark_restart(tmp_path, 0)  # a restart with no checkpoint: from scratch
+    assert final_history(read_metrics(tmp_path)) == []

@@ -14,7 +14,7 @@ from swipe.lexicon import LexiconConfig
 from swipe.lightning_module import OptimConfig
 from swipe.model import ModelConfig
 from swipe.sweep import AshaConfig, SweepConfig, results_markdown, run_sweep, summarize_trials, variants
-from swipe.tracking import TrackingConfig, read_metrics
+from swipe.tracking import TrackingConfig, final_history, read_metrics
 from swipe.train import RunConfig, ScaleConfig, TrainConfig
 
 
@@ -159,4 +159,6 @@ def test_interrupted_sweep_resumes_and_a_killed_trial_is_retried(sweep_dataset, 
     # Later ones may repeat: Train's controller registers reports at its poll (every 2 s), so
     # those made since are lost with the trial. 60 steps: the run outlasts a poll or two here.
     assert steps.count(9) == 1 and set(steps) == {9, 19, 29, 39, 49, 59}, steps
+    final = [r["step"] for r in final_history(read_metrics(retried["run"])) if "val/loss" in r]
+    assert final == [9, 19, 29, 39, 49, 59]
 

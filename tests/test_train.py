@@ -15,7 +15,7 @@ from swipe.lexicon import Alphabet, LexiconConfig
 from swipe.lightning_module import OptimConfig
 from swipe.metrics import summarize
 from swipe.model import ModelConfig
-from swipe.tracking import TrackingConfig, read_metrics
+from swipe.tracking import TrackingConfig, final_history, read_metrics
 from swipe.lexicon import build_lexicon_trie
 from swipe.train import EvalSet, RunConfig, ScaleConfig, TrainConfig, _head_rows, train
 from swipe.dataset import split_files
@@ -58,6 +58,9 @@ def test_two_workers_learn_checkpoint_log_and_survive_a_killed_worker(tiny_datas
     steps = [v["step"] for v in vals]
     # resumed, not restarted from scratch: the first validation is not repeated; all 40 steps ran
     assert steps.count(9) == 1 and set(steps) == {9, 19, 29, 39}, steps
+    # the restart is marked, and the history the run ended with has each validation once
+    assert [r["resumed_at_step"] for r in rows if "resumed_at_step" in r] == [10], rows
+    assert [r["step"] for r in final_history(rows) if "val/swipe_mrr" in r] == [9, 19, 29, 39]
     assert max(load_meta(c)["step"] for c in result.run_dir.glob("checkpoint_*") if c.is_dir()) == 40
     # the loss goes down: on the same 96 validation rows, and on the training batches
     assert vals[-1]["val/loss"] < vals[0]["val/loss"] - 0.1, [v["val/loss"] for v in vals]
@@ -91,5 +94,6 @@ def test_seeded_runs_repeat_and_resume_continues(tiny_dataset, tmp_path):
     resumed = train(_cfg(tiny_dataset, tmp_path, "seed_a", workers=1, steps=20, resume=True))
     steps = [r["step"] for r in read_metrics(resumed.run_dir) if "val/loss" in r]
     assert steps == [9, 19]  # one validation before, one after resuming at step 10
+    assert [r["resumed_at_step"] for r in read_metrics(resumed.run_dir) if "resumed_at_step" in r] == [10]
     assert load_meta(resumed.best_checkpoint)["step"] in (10, 20)
 
