@@ -8,16 +8,15 @@ swipes scale with the cluster's cores. Every row in is either kept or quarantine
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import ray
 
+from swipe import storage
 from swipe.config import config_to_dict
 from swipe.dataset import (MANIFEST, QUARANTINE, SplitConfig, assign_splits, is_heldout_word,
                            save_manifest, sha256_file, write_shard, write_table)
@@ -37,7 +36,7 @@ ID_STRIDE = 1 << 40  # imported row id = input index · 2^40 + line number (uniq
 class ImportSource:
     """One JSONL file to import."""
 
-    path: str
+    path: str  # a local file or a URI (s3://…, read in place by every task)
     split: str = "auto"  # a split name ("train", "dev", …), or "auto": drawn by SplitConfig
     ref: str | None = None  # `.ref` file with the words of an unlabeled file, one per line
 
@@ -46,7 +45,7 @@ class ImportSource:
 class MakeDatasetConfig:
     """A dataset job: where it goes, what goes in, how it is split and validated."""
 
-    out: str = "data/datasets/synth_en"  # dataset folder (created; see `overwrite`)
+    out: str = "data/datasets/synth_en"  # dataset folder or URI (s3://…; created; see `overwrite`)
     mode: Literal["synth", "import"] = "synth"
     layouts: str = "data/layouts/qwerty_english.json"  # layouts file (import: grids by name)
     grids: tuple[str, ...] = ()  # synth: grids to draw on, uniformly (empty: all in the file)
@@ -78,7 +77,7 @@ class ShardResult:
 
 
 def _finish_shard(batch: SwipeBatch, rows_in: int, parse_rejects: Any, layouts: dict[str, Layout],
-                  alphabet: str, root: Path, shard: int, split: str, cfg: MakeDatasetConfig,
+                  alphabet: str, root: str, shard: int, split: str, cfg: MakeDatasetConfig,
                   inline: dict[str, Layout] | None = None) -> ShardResult:
     """Validate, split and write one shard's rows (shared by synthesis and import)."""
     checked = validate(batch, {**layouts, **(inline or {})}, alphabet, cfg.validation)
@@ -90,7 +89,7 @@ def _finish_shard(batch: SwipeBatch, rows_in: int, parse_rejects: Any, layouts: 
     files = {}
     for name in sorted(set(splits)):
         files[name] = write_shard(kept.take(splits == name), root, name, shard)
-    quarantine = (write_table(rejects.to_arrow(), root / QUARANTINE / f"part-{shard:05d}.parquet")
+    quarantine = (write_table(rejects.to_arrow(), storage.join(root, QUARANTINE, f"part-{shard:05d}.parquet"))
                   if len(rejects) else None)
     held = ({w for w in set(kept.words) if w is not None and is_heldout_word(w, cfg.split)}
             if split == "auto" else set())
@@ -116,7 +115,7 @@ def _synth_task(shard: int, n: int, word_list: WordList, grids_json: dict, alpha
         part.ids = shard * cfg.shard_rows + rows  # ids follow the draw order, not the grid
         parts.append(part)
     batch = SwipeBatch.concat(parts)
-    return _finish_shard(batch, n, Rejects(), layouts, alphabet, Path(root), shard, "auto", cfg)
+    return _finish_shard(batch, n, Rejects(), layouts, alphabet, root, shard, "auto", cfg)
 
 
 @ray.remote(num_cpus=1)
@@ -128,7 +127,7 @@ def _import_task(src_index: int, src: ImportSource, start: int, end: int, first_
     rows_in = len(batch) + len(rejects)
     batch.ids = batch.ids + src_index * ID_STRIDE
     rejects.ids = [None if i is None else i + src_index * ID_STRIDE for i in rejects.ids]
-    return _finish_shard(batch, rows_in, rejects, layouts, alphabet, Path(root), shard, src.split,
+    return _finish_shard(batch, rows_in, rejects, layouts, alphabet, root, shard, src.split,
                          cfg, inline)
 
 
@@ -147,14 +146,13 @@ def _gather(refs: list, label: str) -> list[ShardResult]:
 
 def make_dataset(cfg: MakeDatasetConfig) -> dict[str, Any]:
     """Run the dataset job described by `cfg`; returns the manifest it wrote."""
-    root = Path(cfg.out)
-    if root.exists() and any(root.iterdir()):
+    root = cfg.out  # a folder or a URI (s3://…): every task writes its own shards there
+    if storage.is_nonempty_dir(root):
         if not cfg.overwrite:
             raise FileExistsError(f"{root} exists; pass overwrite=true to replace it")
-        if not (root / MANIFEST).exists() and not (root / QUARANTINE).exists():
+        if not storage.exists(storage.join(root, MANIFEST)) and not storage.exists(storage.join(root, QUARANTINE)):
             raise FileExistsError(f"{root} exists and is not a swipe dataset; refusing to delete it")
-        shutil.rmtree(root)
-    root.mkdir(parents=True, exist_ok=True)
+        storage.remove_tree(root)
     layouts = load_layouts(cfg.layouts)
     if cfg.mode == "synth" and cfg.grids:
         missing = set(cfg.grids) - set(layouts)
@@ -173,7 +171,7 @@ def make_dataset(cfg: MakeDatasetConfig) -> dict[str, Any]:
         wl_ref = ray.put(wl)  # once, shared by every task
         n_shards = -(-cfg.n_swipes // cfg.shard_rows)
         refs = [_synth_task.remote(k, min(cfg.shard_rows, cfg.n_swipes - k * cfg.shard_rows),
-                                   wl_ref, grids_json, alphabet.chars, str(root), cfg)
+                                   wl_ref, grids_json, alphabet.chars, root, cfg)
                 for k in range(n_shards)]
         results = _gather(refs, "shards")
         provenance["lexicon"] = {"source": wl.source, "words": len(wl), "dropped": dict(wl.dropped)}
@@ -185,7 +183,7 @@ def make_dataset(cfg: MakeDatasetConfig) -> dict[str, Any]:
         for i, src in enumerate(cfg.inputs):
             for start, end, first_line in line_chunks(src.path, int(cfg.chunk_mb * 2 ** 20)):
                 refs.append(_import_task.remote(i, src, start, end, first_line, grids_json,
-                                                alphabet.chars, str(root), shard, cfg))
+                                                alphabet.chars, root, shard, cfg))
                 shard += 1
         provenance["inputs"] = [{"path": s.path, "sha256": sha256_file(s.path), "split": s.split,
                                  "ref": s.ref} for s in cfg.inputs]
@@ -202,7 +200,7 @@ def make_dataset(cfg: MakeDatasetConfig) -> dict[str, Any]:
     return manifest
 
 
-def _manifest(root: Path, results: list[ShardResult], grids_json: dict, alphabet: str,
+def _manifest(root: str, results: list[ShardResult], grids_json: dict, alphabet: str,
               provenance: dict, generator: dict | None, cfg: MakeDatasetConfig) -> dict[str, Any]:
     splits: dict[str, dict[str, Any]] = {}
     rejected: Counter = Counter()
@@ -212,10 +210,10 @@ def _manifest(root: Path, results: list[ShardResult], grids_json: dict, alphabet
             s = splits.setdefault(name, {"rows": 0, "by_layout": Counter(), "files": []})
             s["rows"] += f["rows"]
             s["by_layout"].update(f["by_layout"])
-            s["files"].append({"file": str(Path(f["path"]).relative_to(root)), "rows": f["rows"],
+            s["files"].append({"file": storage.relative(f["path"], root), "rows": f["rows"],
                                "sha256": f["sha256"]})
         if r.quarantine:
-            quarantine.append({"file": str(Path(r.quarantine["path"]).relative_to(root)),
+            quarantine.append({"file": storage.relative(r.quarantine["path"], root),
                                "rows": r.quarantine["rows"], "sha256": r.quarantine["sha256"]})
         rejected.update(r.rejected)
         held |= r.heldout_words
@@ -223,12 +221,12 @@ def _manifest(root: Path, results: list[ShardResult], grids_json: dict, alphabet
         s["files"].sort(key=lambda f: f["file"])
         s["by_layout"] = dict(sorted(s["by_layout"].items()))
     if held:
-        (root / "heldout_words.txt").write_text("\n".join(sorted(held)) + "\n", encoding="utf-8")
+        storage.write_text(storage.join(root, "heldout_words.txt"), "\n".join(sorted(held)) + "\n")
     rows_in = sum(r.rows_in for r in results)
     rows_kept = sum(s["rows"] for s in splits.values())
     return {
         "format": 1,
-        "name": root.name,
+        "name": storage.basename(root),
         "mode": cfg.mode,
         "layouts": grids_json,
         "alphabet": alphabet,

@@ -78,18 +78,19 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def write_table(table: pa.Table, path: Path) -> dict[str, Any]:
-    """Write one Parquet file (atomically: a re-run never sees half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    pq.write_table(table, tmp, compression="zstd", row_group_size=8192)
-    tmp.replace(path)
-    return {"path": str(path), "rows": table.num_rows, "sha256": sha256_file(path)}
+def write_table(table: pa.Table, path: str | Path) -> dict[str, Any]:
+    """Write one Parquet file, to a folder or a URI, whole (a re-run never sees half a file);
+    it is hashed as written, not read back."""
+    buf = pa.BufferOutputStream()
+    pq.write_table(table, buf, compression="zstd", row_group_size=8192)
+    data = buf.getvalue().to_pybytes()
+    storage.write_bytes(path, data)
+    return {"path": str(path), "rows": table.num_rows, "sha256": hashlib.sha256(data).hexdigest()}
 
 
-def write_shard(batch: SwipeBatch, root: Path, split: str, shard: int) -> dict[str, Any]:
+def write_shard(batch: SwipeBatch, root: str | Path, split: str, shard: int) -> dict[str, Any]:
     """Write `batch` as `root/split/part-SHARD.parquet`; returns its file record."""
-    info = write_table(batch.to_arrow(), root / split / f"part-{shard:05d}.parquet")
+    info = write_table(batch.to_arrow(), storage.join(root, split, f"part-{shard:05d}.parquet"))
     by_layout: dict[str, int] = {}
     for g in batch.grid_names:
         by_layout[g] = by_layout.get(g, 0) + 1
@@ -97,9 +98,10 @@ def write_shard(batch: SwipeBatch, root: Path, split: str, shard: int) -> dict[s
     return info
 
 
-def save_manifest(root: Path, manifest: dict[str, Any]) -> Path:
-    path = Path(root) / MANIFEST
-    path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=False))
+def save_manifest(root: str | Path, manifest: dict[str, Any]) -> str:
+    """Written last by the dataset jobs: a folder without it is not (yet) a dataset."""
+    path = storage.join(root, MANIFEST)
+    storage.write_text(path, json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=False))
     return path
 
 

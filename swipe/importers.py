@@ -11,13 +11,14 @@ Every line ends up either in the returned batch or in the rejects, with a reason
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
+from swipe import storage
 from swipe.keyboard import Layout, LayoutError, parse_layout
 from swipe.swipes import SwipeBatch
 from swipe.validate import Rejects
@@ -26,9 +27,9 @@ from swipe.validate import Rejects
 def line_chunks(path: str | Path, target_bytes: int) -> list[tuple[int, int, int]]:
     """Split a file into (start_byte, end_byte, first_line) ranges of about `target_bytes`,
     each starting at the beginning of a line."""
-    size = os.path.getsize(path)
+    size = storage.size(path)
     bounds = [0]
-    with open(path, "rb") as f:
+    with io.BufferedReader(storage.open_input(path)) as f:  # a folder's file or a URI
         while bounds[-1] + target_bytes < size:
             f.seek(bounds[-1] + target_bytes)
             f.readline()  # move to the next line start
@@ -46,7 +47,7 @@ def line_chunks(path: str | Path, target_bytes: int) -> list[tuple[int, int, int
 
 def read_ref_words(path: str | Path, first_line: int, count: int) -> list[str | None]:
     """Words for lines `first_line … first_line+count-1` of a `.ref` file (None past its end)."""
-    with open(path, encoding="utf-8") as f:
+    with io.TextIOWrapper(io.BufferedReader(storage.open_input(path)), encoding="utf-8") as f:
         words = [w.rstrip("\n\r") for w in itertools.islice(f, first_line, first_line + count)]
     return words + [None] * (count - len(words))
 
@@ -135,11 +136,11 @@ def read_yandex_range(path: str | Path, start: int, end: int, first_line: int,
                       layouts: dict[str, Layout], ref_path: str | Path | None = None
                       ) -> tuple[SwipeBatch, Rejects, dict[str, Layout]]:
     """Parse the lines in bytes [start, end) of a Yandex Cup JSONL file."""
-    with open(path, "rb") as f:
+    with storage.open_input(path) as f:
         f.seek(start)
         data = f.read(end - start)
     lines = data.split(b"\n")  # the same rule line_chunks counts lines by
     if lines and lines[-1] == b"":
         lines.pop()  # the range ends with a newline: no line after it
     ref = read_ref_words(ref_path, first_line, len(lines)) if ref_path else None
-    return parse_yandex_lines(lines, first_line, layouts, source=Path(path).name, ref_words=ref)
+    return parse_yandex_lines(lines, first_line, layouts, source=storage.basename(path), ref_words=ref)

@@ -1,8 +1,9 @@
 """Paths that may be URIs: a dataset is read the same from a local folder, `s3://…`, `gs://…`
 or `file:///…` (pyarrow's filesystems; on a cluster the nodes' credentials apply).
 
-Datasets are written locally (the synthesis and import jobs) and copied to object storage
-with the cloud's own tools (`aws s3 sync`); training and prediction read them in place.
+The dataset jobs write to any of them too: each shard is written whole by the task that
+made it (an object store's PUT, or a local rename, is atomic), so tasks on any node of a
+cluster can write one dataset to `s3://…` without a shared filesystem.
 """
 
 from __future__ import annotations
@@ -36,6 +37,14 @@ def exists(path: str | Path) -> bool:
     return fs.get_file_info(p).type != pafs.FileType.NotFound
 
 
+def size(path: str | Path) -> int:
+    fs, p = resolve(path)
+    info = fs.get_file_info(p)
+    if info.type == pafs.FileType.NotFound:
+        raise FileNotFoundError(path)
+    return info.size
+
+
 def open_input(path: str | Path) -> IO[bytes]:
     """A seekable binary file (what pyarrow.parquet.ParquetFile reads)."""
     fs, p = resolve(path)
@@ -45,3 +54,48 @@ def open_input(path: str | Path) -> IO[bytes]:
 def read_text(path: str | Path) -> str:
     with open_input(path) as f:
         return f.read().decode("utf-8")
+
+
+def write_bytes(path: str | Path, data: bytes) -> None:
+    """Write a whole file at once: a reader never sees half of it."""
+    if is_uri(path):
+        fs, p = resolve(path)
+        fs.create_dir(p.rsplit("/", 1)[0], recursive=True)  # a no-op on object stores
+        with fs.open_output_stream(p) as f:
+            f.write(data)
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def write_text(path: str | Path, text: str) -> None:
+    write_bytes(path, text.encode("utf-8"))
+
+
+def is_nonempty_dir(path: str | Path) -> bool:
+    fs, p = resolve(path)
+    if fs.get_file_info(p).type != pafs.FileType.Directory:
+        return False
+    return bool(fs.get_file_info(pafs.FileSelector(p, recursive=False)))
+
+
+def remove_tree(path: str | Path) -> None:
+    fs, p = resolve(path)
+    fs.delete_dir(p)
+
+
+def relative(path: str | Path, root: str | Path) -> str:
+    """`path` below `root`, with forward slashes (as a manifest lists files)."""
+    if is_uri(root):
+        base = str(root).rstrip("/") + "/"
+        if not str(path).startswith(base):
+            raise ValueError(f"{path} is not below {root}")
+        return str(path)[len(base):]
+    return Path(path).relative_to(Path(root)).as_posix()
+
+
+def basename(path: str | Path) -> str:
+    return str(path).rstrip("/").rsplit("/", 1)[-1]

@@ -31,12 +31,26 @@ def test_synthesize_dataset(ray_session, tmp_path, in_root):
     assert sorted(ids) == list(range(3000))  # every swipe exactly once
     assert m["generator"]["smoothness"] == cfg.synth.smoothness and m["alphabet"].endswith("'")
     assert "rows in" in summary_table(m)
-    # same config and seed → the same content
-    again = make_dataset(MakeDatasetConfig(**{**cfg.__dict__, "out": str(tmp_path / "ds2")}))
-    assert [f["sha256"] for f in again["splits"]["train"]["files"]] == \
-           [f["sha256"] for f in m["splits"]["train"]["files"]]
+    # same config and seed → the same content, here written by the tasks to a URI (the path
+    # pyarrow takes for s3:// and gs://: no shared filesystem needed on a cluster)
+    uri = "file://" + str(tmp_path / "ds2")
+    again = make_dataset(MakeDatasetConfig(**{**cfg.__dict__, "out": uri}))
+    assert again["splits"] == m["splits"] and again["name"] == "ds2"
+    assert verify_dataset(uri) == [] and (tmp_path / "ds2" / "heldout_words.txt").read_text() == \
+           (tmp_path / "ds" / "heldout_words.txt").read_text()
+    assert not list(tmp_path.glob("ds*/*/*.tmp"))
     with pytest.raises(FileExistsError):
         make_dataset(cfg)
+    with pytest.raises(FileExistsError):
+        make_dataset(MakeDatasetConfig(**{**cfg.__dict__, "out": uri}))
+    (tmp_path / "ds2" / "train" / "stale.parquet").write_bytes(b"")
+    replaced = make_dataset(MakeDatasetConfig(**{**cfg.__dict__, "out": uri, "overwrite": True}))
+    assert replaced["splits"] == m["splits"] and not (tmp_path / "ds2" / "train" / "stale.parquet").exists()
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "mine.txt").write_text("not a dataset")
+    with pytest.raises(FileExistsError, match="not a swipe dataset"):
+        make_dataset(MakeDatasetConfig(**{**cfg.__dict__, "out": "file://" + str(tmp_path / "notes"),
+                                          "overwrite": True}))
     # the shards stream through Ray Data as they are: ragged list<float32> columns intact
     import ray.data
 
@@ -64,6 +78,10 @@ def test_import_in_parallel_chunks_quarantines_bad_rows(ray_session, tmp_path, i
     kept = [i for s in m["splits"] for i in read_split(cfg.out, s)["id"].to_pylist()]
     quarantined = [i for t in q for i in t["id"].to_pylist()]
     assert sorted(kept + quarantined) == list(range(len(lines)))  # each line exactly once
+    # the input read in place from a URI (as from s3:// on a cluster): the same chunks, the same dataset
+    via_uri = make_dataset(MakeDatasetConfig(**{**cfg.__dict__, "out": str(tmp_path / "imp_uri"), "inputs": (
+        ImportSource(path="file://" + str(path), split="auto"),)}))
+    assert via_uri["splits"] == m["splits"] and via_uri["rejected"] == m["rejected"]
 
 
 def test_cli_help_and_bad_keys(in_root):
