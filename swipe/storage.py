@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import IO
 
+import pyarrow as pa
 import pyarrow.fs as pafs
 
 
@@ -56,7 +57,7 @@ def read_text(path: str | Path) -> str:
         return f.read().decode("utf-8")
 
 
-def write_bytes(path: str | Path, data: bytes) -> None:
+def write_bytes(path: str | Path, data: bytes | memoryview | pa.Buffer) -> None:
     """Write a whole file at once: a reader never sees half of it."""
     if is_uri(path):
         fs, p = resolve(path)
