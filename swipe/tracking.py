@@ -70,10 +70,13 @@ class JsonlLogger(Logger):
 
     @rank_zero_only
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        row = {"step": step, "time": round(time.time(), 3), **{k: float(v) for k, v in metrics.items()}}
-        with open(self.path, "a") as f:
-            f.write(json.dumps(row) + "\n")
+        _append_row(self.path, step, {k: float(v) for k, v in metrics.items()})
+
+
+def _append_row(path: Path, step: int | None, values: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        f.write(json.dumps({"step": step, "time": round(time.time(), 3), **values}) + "\n")
 
 
 def build_loggers(run_dir: str | Path, run_name: str, cfg: TrackingConfig, config: dict[str, Any],
@@ -104,8 +107,7 @@ def mark_restart(run_dir: str | Path, step: int) -> None:
     scratch), so `final_history` can drop what the lost attempt logged after its checkpoint."""
     path = Path(run_dir) / "metrics.jsonl"
     if path.exists():  # a first start has nothing to supersede
-        with open(path, "a") as f:
-            f.write(json.dumps({"step": step, "time": round(time.time(), 3), RESUMED: step}) + "\n")
+        _append_row(path, step, {RESUMED: step})
 
 
 def read_metrics(run_dir: str | Path) -> list[dict[str, float]]:
