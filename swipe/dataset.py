@@ -188,6 +188,19 @@ def checked_split_files(root: str | Path, split: str) -> tuple[list[str], list[t
     return good, bad
 
 
+def head_table(files: list[str], n: int = 0) -> pa.Table:
+    """The first `n` rows (0: all) of these shards in their order, read with plain pyarrow:
+    the same rows every time, unlike a Ray Data `limit`, which keeps whichever blocks come first."""
+    tables, got = [], 0
+    for f in files:
+        t = pq.read_table(storage.open_input(f))
+        tables.append(t.slice(0, n - got) if n else t)
+        got += tables[-1].num_rows
+        if n and got >= n:
+            break
+    return pa.concat_tables(tables) if tables else SCHEMA.empty_table()
+
+
 def read_split(root: str | Path, split: str) -> pa.Table:
     """A whole split as one Arrow table (for small splits and tests; Ray Data streams big ones)."""
     files = split_files(root, split)

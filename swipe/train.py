@@ -17,18 +17,15 @@ from pathlib import Path
 from typing import Any, Literal, Sequence
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytorch_lightning as pl
 import ray
 import torch
 import yaml
 
-from swipe import storage
 from swipe.checkpoint import TRAINER_FILE, load_meta, load_model, save_model_dir
 from swipe.config import config_to_dict
 from swipe.data import DataConfig, PadCollate, collate, train_dataset, val_dataset
-from swipe.dataset import checked_split_files, load_manifest, split_files
+from swipe.dataset import checked_split_files, head_table, load_manifest, split_files
 from swipe.decode import greedy_words
 from swipe.features import KeyTable, compute_stats
 from swipe.keyboard import parse_layouts
@@ -105,14 +102,7 @@ class TrainResult:
 # ----------------------------------------------------------------------------- driver side
 def _head_rows(files: list[str], n: int) -> SwipeBatch:
     """The first n rows of a split, read with plain pyarrow (no Ray needed)."""
-    tables, got = [], 0
-    for f in files:
-        t = pq.read_table(storage.open_input(f))
-        tables.append(t.slice(0, n - got))
-        got += tables[-1].num_rows
-        if got >= n:
-            break
-    return SwipeBatch.from_arrow(pa.concat_tables(tables))
+    return SwipeBatch.from_arrow(head_table(files, n))
 
 
 def check_resources(scale: ScaleConfig, cluster: dict[str, float]) -> None:
