@@ -44,8 +44,10 @@ sweep: $(STAMP)
 	test -f data/datasets/synth_en/dataset.json || $(PY) jobs/make_dataset.py --config configs/synth_en.yaml
 	$(PY) tune/sweep.py --config configs/tune/quick.yaml
 
+# Every benchmark in turn (jobs/bench.py --list), each printing one JSON object; about 30 minutes here.
 bench: $(STAMP)
-	for b in synth lexicon data train decode share; do $(PY) jobs/bench.py $$b; done
+	test -f data/datasets/synth_en/dataset.json || $(PY) jobs/make_dataset.py --config configs/synth_en.yaml
+	set -e; for b in $$($(PY) jobs/bench.py --list); do $(PY) jobs/bench.py $$b; done
 
 clean:
 	rm -rf data/datasets runs reports .pytest_cache

@@ -1,4 +1,4 @@
-"""Run one benchmark and print its figures as one JSON object.
+"""Run one benchmark and print its figures as one JSON object (the last line printed).
 
     python jobs/bench.py synth      # swipes_per_s_per_core (target ≥ 20 000)
     python jobs/bench.py lexicon    # ru/en words, build_s, bytes; allowed_next_per_s
@@ -9,19 +9,28 @@
     python jobs/bench.py tune       # the quick sweep: trials, trials_completed, trials_stopped_early, …
     python jobs/bench.py reliability  # faults_injected, faults_unsurvived, bad_inputs_tried,
                                       # bad_inputs_unhandled, rows_lost (the last three must be 0)
+    python jobs/bench.py --list     # the names, one per line (make bench runs them all)
 
-The figures are one JSON object, the last line printed.
+The benchmarks live in bench/, beside the library: they are not part of `swipe`.
 """
 
 import argparse
 import json
+import sys
+from pathlib import Path
 
-from swipe.bench import BENCHMARKS
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/ sits beside jobs/, not in the package
+
+from bench import BENCHMARKS  # noqa: E402
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("name", choices=sorted(BENCHMARKS))
+    parser.add_argument("name", nargs="?", choices=sorted(BENCHMARKS))
+    parser.add_argument("--list", action="store_true", help="print the benchmark names and exit")
     args = parser.parse_args()
+    if args.list or args.name is None:
+        print("\n".join(BENCHMARKS))
+        sys.exit(0 if args.list else 2)
     figures = BENCHMARKS[args.name]()
     import ray
 

@@ -4,7 +4,7 @@
 """
 
 from swipe.cli import parse_job_args
-from swipe.data_report import ReportConfig, write_data_report
+from swipe.data.report import ReportConfig, write_data_report
 
 if __name__ == "__main__":
     cfg = parse_job_args(ReportConfig, __doc__)

@@ -6,7 +6,7 @@
 """
 
 from swipe.cli import parse_job_args
-from swipe.ensemble import EnsembleConfig, run_ensemble
+from swipe.evaluate.ensemble import EnsembleConfig, run_ensemble
 
 if __name__ == "__main__":
     cfg = parse_job_args(EnsembleConfig, __doc__)

@@ -4,7 +4,7 @@
 """
 
 from swipe.cli import parse_job_args
-from swipe.evaluate import METRICS, EvaluateConfig, evaluate
+from swipe.evaluate.report import METRICS, EvaluateConfig, evaluate
 
 if __name__ == "__main__":
     cfg = parse_job_args(EvaluateConfig, __doc__)

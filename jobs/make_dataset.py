@@ -5,7 +5,7 @@
 """
 
 from swipe.cli import parse_job_args
-from swipe.datagen import MakeDatasetConfig, make_dataset, summary_table
+from swipe.data.make import MakeDatasetConfig, make_dataset, summary_table
 
 if __name__ == "__main__":
     cfg = parse_job_args(MakeDatasetConfig, __doc__)

@@ -5,7 +5,8 @@ Re-running the same command after an interruption finishes the remaining shards 
 """
 
 from swipe.cli import parse_job_args
-from swipe.predict import PredictConfig, predict, prediction_metrics, read_predictions
+from swipe.evaluate.predict import PredictConfig, predict
+from swipe.evaluate.predictions import prediction_metrics, read_predictions
 
 if __name__ == "__main__":
     cfg = parse_job_args(PredictConfig, __doc__)

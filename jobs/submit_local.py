@@ -13,7 +13,7 @@ import json
 import sys
 from dataclasses import asdict
 
-from swipe.submit import submit_train_and_predict
+from swipe.testing.submission import submit_train_and_predict
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -5,16 +5,11 @@
     ray job submit --working-dir . -- python jobs/train.py --config configs/yandex_cup.yaml
 """
 
-import sys
-
 from swipe.cli import parse_job_args
-from swipe.train import TrainConfig, train
+from swipe.train.fit import TrainConfig, train
 
 if __name__ == "__main__":
-    argv = sys.argv[1:]
-    if "--resume" in argv:  # --resume is run.resume=true: continue the named run
-        argv = [a for a in argv if a != "--resume"] + ["run.resume=true"]
-    cfg = parse_job_args(TrainConfig, __doc__, argv)
+    cfg = parse_job_args(TrainConfig, __doc__, resume_key="run.resume")
     result = train(cfg)
     print(f"\nrun: {result.run_dir}\nbest checkpoint: {result.best_checkpoint}")
     shown = ("step", "val/loss", "val/token_acc", "val/swipe_mrr", "val/acc@1")

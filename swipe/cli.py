@@ -21,8 +21,11 @@ def _flat_keys(d: dict, prefix: str = "") -> list[str]:
     return out
 
 
-def parse_job_args(cls: type[T], description: str, argv: list[str] | None = None) -> T:
-    """Parse `--config FILE key=value …` into a config of type `cls` (exit 2 on a bad key)."""
+def parse_job_args(cls: type[T], description: str, argv: list[str] | None = None, resume_key: str | None = None) -> T:
+    """Parse `--config FILE key=value …` into a config of type `cls` (exit 2 on a bad key).
+
+    With `resume_key` (the dotted key of a bool), the job also takes `--resume`, which is
+    that key set to true: continue the named run or sweep."""
     defaults = config_to_dict(cls())  # type: ignore[call-arg]
     parser = argparse.ArgumentParser(
         description=description, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -31,9 +34,12 @@ def parse_job_args(cls: type[T], description: str, argv: list[str] | None = None
     parser.add_argument("--config", help="YAML config file (defaults apply where it is silent)")
     parser.add_argument("overrides", nargs="*", metavar="key=value",
                         help="overrides applied after the config file, e.g. n_swipes=1000")
-    args = parser.parse_args(argv)
+    if resume_key:
+        parser.add_argument("--resume", action="store_true", help=f"continue the named run ({resume_key}=true)")
+    args = parser.parse_intermixed_args(argv)
+    overrides = args.overrides + ([f"{resume_key}=true"] if resume_key and args.resume else [])
     try:
-        cfg = load_config(cls, args.config, args.overrides)
+        cfg = load_config(cls, args.config, overrides)
     except (ConfigError, FileNotFoundError) as e:
         parser.exit(2, f"{parser.prog}: error: {e}\n")
     assert dataclasses.is_dataclass(cfg)

@@ -68,6 +68,11 @@ class Layout:
         return self.boxes[self.letter_ids, 2:]
 
     @cached_property
+    def key_width(self) -> float:
+        """Mean width of the letter keys (px): the unit of noise, speed and distance."""
+        return float(self.letter_sizes[:, 0].mean())
+
+    @cached_property
     def letter_bbox(self) -> tuple[float, float, float, float]:
         """Bounding box (x0, y0, x1, y1) of all letter keys: the box features normalise to."""
         b = self.boxes[self.letter_ids]

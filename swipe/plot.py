@@ -1,22 +1,24 @@
-"""Pictures: swipes drawn over their layout, and realism histograms. PNG, no screen needed."""
+"""Pictures: swipes over their layout, realism histograms, training and sweep curves, evaluation charts.
+
+PNG files, no screen needed. Figures are plain `matplotlib.figure.Figure` objects rendered
+by their own canvas: no pyplot, so no process-wide backend or figure list is touched.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import matplotlib
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
-matplotlib.use("Agg")  # headless: files only
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.collections import LineCollection  # noqa: E402
-from matplotlib.patches import Rectangle  # noqa: E402
-
-from swipe.keyboard import Layout  # noqa: E402
-from swipe.realism import STATS  # noqa: E402
+from swipe.keyboard import Layout
 
 
-def draw_layout(ax: plt.Axes, layout: Layout) -> None:
+def draw_layout(ax: Axes, layout: Layout) -> None:
     """Keys as rectangles with their labels; letter keys darker than the rest."""
     for (x, y, w, h), label, kind in zip(layout.boxes, layout.labels, layout.kinds):
         ax.add_patch(Rectangle((x, y), w, h, facecolor="#eeeeee" if kind == "letter" else "#f8f8f8",
@@ -30,7 +32,7 @@ def draw_layout(ax: plt.Axes, layout: Layout) -> None:
     ax.set_yticks([])
 
 
-def draw_swipe(ax: plt.Axes, x: np.ndarray, y: np.ndarray, t: np.ndarray) -> None:
+def draw_swipe(ax: Axes, x: np.ndarray, y: np.ndarray, t: np.ndarray) -> None:
     """The trace coloured by time (dark → bright), points as dots, the start ringed."""
     pts = np.stack([x, y], 1)
     segs = np.stack([pts[:-1], pts[1:]], 1)
@@ -46,7 +48,8 @@ def plot_swipe_pairs(rows: list[tuple[str, list[tuple[np.ndarray, np.ndarray, np
                      words: list[str], layout: Layout, path: str | Path) -> Path:
     """Grid of swipes: one column per word, one row per dataset (e.g. synthetic, real)."""
     n_rows, n_cols = len(rows), len(rows[0][1])
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(3.2 * n_cols, 2.2 * n_rows), squeeze=False)
+    fig = Figure(figsize=(3.2 * n_cols, 2.2 * n_rows))
+    axes = fig.subplots(n_rows, n_cols, squeeze=False)
     for r, (name, swipes) in enumerate(rows):
         for c, (x, y, t) in enumerate(swipes):
             ax = axes[r][c]
@@ -58,9 +61,10 @@ def plot_swipe_pairs(rows: list[tuple[str, list[tuple[np.ndarray, np.ndarray, np
 
 def plot_realism(stats: dict[str, dict[str, np.ndarray]], path: str | Path) -> Path:
     """One histogram per statistic (up to its 98th percentile), datasets overlaid, medians dashed."""
-    fig, axes = plt.subplots(2, 4, figsize=(16, 6.5))
+    fig = Figure(figsize=(16, 6.5))
+    axes = fig.subplots(2, 4)
     colors = ["tab:blue", "tab:orange", "tab:green"]
-    for ax, stat in zip(axes.flat, STATS):
+    for ax, stat in zip(axes.flat, next(iter(stats.values()))):  # statistics in their order
         vals = {name: s[stat][np.isfinite(s[stat])] for name, s in stats.items()}
         hi = np.nanpercentile(np.concatenate(list(vals.values())), 98)
         lo = min(0.0, float(np.nanmin(np.concatenate(list(vals.values())))))
@@ -74,18 +78,18 @@ def plot_realism(stats: dict[str, dict[str, np.ndarray]], path: str | Path) -> P
     return _save(fig, path, dpi=100)
 
 
-def _save(fig: plt.Figure, path: str | Path, dpi: int) -> Path:
+def _save(fig: Figure, path: str | Path, dpi: int) -> Path:
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi)
-    plt.close(fig)
     return path
 
 
 def plot_training(rows: list[dict[str, float]], path: str | Path, title: str = "") -> Path:
     """Curves from a run's metrics.jsonl: losses, learning rate, validation accuracy."""
-    fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
+    fig = Figure(figsize=(14, 3.6))
+    axes = fig.subplots(1, 3)
 
     def series(key: str) -> tuple[list[float], list[float]]:
         pts = [(r["step"], r[key]) for r in rows if key in r]
@@ -108,9 +112,10 @@ def plot_training(rows: list[dict[str, float]], path: str | Path, title: str = "
     return _save(fig, path, dpi=100)
 
 
-def swipe_figure(layout: Layout, x: np.ndarray, y: np.ndarray, t: np.ndarray, title: str = "") -> plt.Figure:
-    """One swipe over its layout, as a figure (for W&B tables); the caller closes it."""
-    fig, ax = plt.subplots(figsize=(3.2, 2.2))
+def swipe_figure(layout: Layout, x: np.ndarray, y: np.ndarray, t: np.ndarray, title: str = "") -> Figure:
+    """One swipe over its layout, as a figure (for W&B tables)."""
+    fig = Figure(figsize=(3.2, 2.2))
+    ax = fig.subplots()
     draw_layout(ax, layout)
     draw_swipe(ax, np.asarray(x), np.asarray(y), np.asarray(t))
     ax.set_title(title, fontsize=8)
@@ -121,7 +126,8 @@ def swipe_figure(layout: Layout, x: np.ndarray, y: np.ndarray, t: np.ndarray, ti
 def plot_accuracy_by_length(by_length: dict, path: str | Path) -> Path:
     """acc@1 and acc@4 per reference word length, with the number of swipes per bar."""
     keys = [k for k in by_length if k != "none"]
-    fig, ax = plt.subplots(figsize=(8, 3.5))
+    fig = Figure(figsize=(8, 3.5))
+    ax = fig.subplots()
     xs = np.arange(len(keys))
     for off, metric in ((-0.2, "acc@1"), (0.2, "acc@4")):
         ax.bar(xs + off, [by_length[k][metric] for k in keys], width=0.4, label=metric)
@@ -136,7 +142,8 @@ def plot_accuracy_by_length(by_length: dict, path: str | Path) -> Path:
 
 def plot_metric_vs_beam(sweep: dict, path: str | Path) -> Path:
     """swipe_mrr and acc@1..4 against beam size."""
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig = Figure(figsize=(6, 3.5))
+    ax = fig.subplots()
     beams = sorted(sweep)
     for metric in ("swipe_mrr", "acc@1", "acc@4"):
         ax.plot(beams, [sweep[b][metric] for b in beams], marker="o", label=metric)
@@ -155,8 +162,9 @@ def plot_sweep(trials, keys: list[str], path: str | Path, title: str = "") -> Pa
     panels = sorted({str(v.get(panel_key)) for v in trials["variant"]}) if panel_key else [""]
     rest = [k for k in keys if k != panel_key]
     others = sorted({" ".join(f"{k.rsplit('.', 1)[-1]}={v[k]}" for k in rest) for v in trials["variant"]})
-    colours = {o: plt.cm.tab10(i % 10) for i, o in enumerate(others)}
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), sharey=True, squeeze=False)
+    colours = {o: matplotlib.colormaps["tab10"](i % 10) for i, o in enumerate(others)}
+    fig = Figure(figsize=(4.2 * len(panels), 3.4))
+    axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)
     for ax, panel in zip(axes[0], panels):
         for _, tr in trials.iterrows():
             v = tr["variant"]

@@ -21,3 +21,8 @@ def git_revision(cwd: str | Path | None = None) -> str | None:
 
 def now_iso() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def run_stamp() -> str:
+    """The UTC time as it goes into default run and sweep names: `2026-12-02T024000`."""
+    return now_iso().replace(":", "")[:17]

@@ -1,3 +1,5 @@
+"""Configs: unknown keys and bad types are errors; YAML then key=value overrides."""
+
 from dataclasses import dataclass, field
 from typing import Literal
 

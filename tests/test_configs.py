@@ -3,22 +3,26 @@
 import pytest
 
 from swipe.config import load_config
-from swipe.data_report import ReportConfig
-from swipe.datagen import MakeDatasetConfig
-from swipe.predict import PredictConfig
-from swipe.train import TrainConfig
+from swipe.data.make import MakeDatasetConfig
+from swipe.data.report import ReportConfig
+from swipe.evaluate.predict import PredictConfig
+from swipe.train.fit import TrainConfig
+from swipe.train.sweep import SweepConfig
 
 from conftest import ROOT
 
-CONFIGS = sorted(p.name for p in (ROOT / "configs").glob("*.yaml"))
+CONFIGS = sorted(p.relative_to(ROOT / "configs").as_posix() for p in (ROOT / "configs").rglob("*.yaml"))
 
 
 def _kind(name: str):
-    if name.startswith(("synth_", "import_")):
+    folder, _, base = name.rpartition("/")
+    if folder == "tune":
+        return SweepConfig
+    if base.startswith(("synth_", "import_")):
         return MakeDatasetConfig
-    if name.startswith("report_"):
+    if base.startswith("report_"):
         return ReportConfig
-    if name.startswith("predict_"):
+    if base.startswith("predict_"):
         return PredictConfig
     return TrainConfig
 
@@ -30,5 +34,6 @@ def test_config_loads(name):
     load_config(_kind(name), ROOT / "configs" / name)
 
 
-def test_all_kinds_present():
-    assert {"quickstart.yaml", "en_small.yaml", "yandex_cup.yaml", "synth_en.yaml"} <= set(CONFIGS)
+def test_every_kind_and_folder_is_loaded():
+    assert {"quickstart.yaml", "en_small.yaml", "yandex_cup.yaml", "synth_en.yaml", "tune/quick.yaml",
+            "tune/full.yaml"} <= set(CONFIGS)

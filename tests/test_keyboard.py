@@ -1,3 +1,5 @@
+"""Layouts: the shipped files, key kinds, malformed layouts named, nearest keys against brute force."""
+
 import copy
 import json
 

@@ -1,10 +1,21 @@
+"""Alphabet, word lists and the flat-array trie against plain Python sets."""
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from swipe.lexicon import (EOS, Alphabet, LexiconConfig, build_alphabet, build_trie,
-                           filter_words, load_trie, load_word_counts, load_word_list)
+from swipe.lexicon import (
+    EOS,
+    Alphabet,
+    LexiconConfig,
+    build_alphabet,
+    build_trie,
+    filter_words,
+    load_trie,
+    load_word_counts,
+    load_word_list,
+)
 
 ALPHA = Alphabet("abcde")
 

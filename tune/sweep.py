@@ -9,16 +9,11 @@ best_config.yaml (train it with `python jobs/train.py --config …/best_config.y
 training run with W&B files per trial under runs/.
 """
 
-import sys
-
 from swipe.cli import parse_job_args
-from swipe.sweep import SweepConfig, run_sweep
+from swipe.train.sweep import SweepConfig, run_sweep
 
 if __name__ == "__main__":
-    argv = sys.argv[1:]
-    if "--resume" in argv:  # --resume is resume=true: continue the named sweep
-        argv = [a for a in argv if a != "--resume"] + ["resume=true"]
-    cfg = parse_job_args(SweepConfig, __doc__, argv)
+    cfg = parse_job_args(SweepConfig, __doc__, resume_key="resume")
     result = run_sweep(cfg)
     print()
     print((result.sweep_dir / "results.md").read_text())

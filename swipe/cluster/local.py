@@ -1,0 +1,140 @@
+"""A Ray cluster of its own on this machine (`ray start --head`), to submit jobs to as on a cluster.
+
+The head runs with `--block` under this process, on private ports and a private temp dir,
+with token authentication as on a real cluster. Stopping it ends every process whose
+command line names its temp dir — never another Ray on the machine (`ray stop` would stop
+them all, the test suite's own Ray included).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: jobs are submitted with it as working dir
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _env() -> dict[str, str]:
+    """The CLI's environment: this virtualenv first on PATH (jobs run `python` from it), and
+    token authentication, Ray's default since 2.59 (the token is made by `ray start`)."""
+    bin_dir = str(Path(sys.executable).parent)
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS",)}
+    return env | {"PATH": bin_dir + os.pathsep + env.get("PATH", ""), "RAY_AUTH_MODE": "token"}
+
+
+class LocalCluster:
+    """A one-node Ray cluster started with `ray start --head`, stopped on exit."""
+
+    def __init__(self, num_cpus: int = 2, log: Path | None = None, env: dict[str, str] | None = None):
+        """`env`: variables of the node's environment, which every worker inherits — how a
+        secret such as WANDB_API_KEY should reach jobs (a job's runtime_env is logged in
+        plain text by Ray's runtime-env agent; measured)."""
+        self.num_cpus, self.env = num_cpus, env or {}
+        self.temp_dir = Path(tempfile.mkdtemp(prefix="swipe-ray-", dir="/tmp"))  # short: socket paths
+        self.dashboard = f"http://127.0.0.1:{_free_port()}"
+        self.log = log or self.temp_dir / "head.log"
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> "LocalCluster":
+        ray_cli = str(Path(sys.executable).parent / "ray")
+        cmd = [ray_cli, "start", "--head", f"--port={_free_port()}", f"--num-cpus={self.num_cpus}",
+               "--include-dashboard=true", f"--dashboard-port={self.dashboard.rsplit(':', 1)[1]}",
+               f"--temp-dir={self.temp_dir}", "--disable-usage-stats", "--block"]
+        # every port its own: another Ray on this machine (the test suite's) holds the defaults
+        cmd += [f"--{p}={_free_port()}" for p in ("dashboard-agent-listen-port", "dashboard-agent-grpc-port",
+                                                  "runtime-env-agent-port", "metrics-export-port",
+                                                  "ray-client-server-port", "node-manager-port",
+                                                  "object-manager-port")]
+        self.proc = subprocess.Popen(cmd, env=_env() | self.env, stdout=open(self.log, "w"), stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        deadline = time.monotonic() + 90
+        while self.cli("job", "list", check=False).returncode != 0:  # the job server answers
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"ray start --head did not come up; see {self.log}:\n{self.log.read_text()[-2000:]}")
+            time.sleep(1)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def cli(self, *args: str, check: bool = True, timeout: float = 900, log: Path | None = None
+            ) -> subprocess.CompletedProcess:
+        """`ray ARGS --address <this cluster>`, from the repository root."""
+        cmd = [str(Path(sys.executable).parent / "ray"), *args[:2], "--address", self.dashboard, *args[2:]]
+        out = subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=timeout)
+        if log is not None:
+            log.write_text(out.stdout + out.stderr)
+        if check and out.returncode != 0:
+            raise RuntimeError(f"{' '.join(args[:2])} failed ({out.returncode}):\n{(out.stdout + out.stderr)[-3000:]}")
+        return out
+
+    def submit(self, job_id: str, entrypoint: list[str], wait: bool = True, log: Path | None = None) -> str:
+        """Submit `entrypoint` with this checkout as working dir; with `wait`, its final status."""
+        args = ["job", "submit", "--working-dir", ".", "--submission-id", job_id] + ([] if wait else ["--no-wait"])
+        deadline = time.monotonic() + 120
+        while True:
+            out = self.cli(*args, "--", *entrypoint, check=False, log=log)
+            # the job server answers before the node's agent that runs jobs is up
+            if "No available agent" not in out.stdout + out.stderr or time.monotonic() > deadline:
+                break
+            time.sleep(2)
+        return self.status(job_id) if wait else "SUBMITTED" if out.returncode == 0 else "FAILED"
+
+    def status(self, job_id: str) -> str:
+        """SUCCEEDED, FAILED, STOPPED, RUNNING, PENDING (or UNKNOWN), from `ray job status`."""
+        out = self.cli("job", "status", job_id, check=False)
+        line = next((ln for ln in (out.stdout + out.stderr).splitlines() if f"Job '{job_id}'" in ln), "").lower()
+        for word, status in (("succeeded", "SUCCEEDED"), ("failed", "FAILED"), ("stopped", "STOPPED"),
+                             ("running", "RUNNING"), ("pending", "PENDING")):
+            if word in line:
+                return status
+        return "UNKNOWN"
+
+    def stop(self) -> None:
+        """End the head's process group, then anything still naming this cluster's temp dir."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                pass
+        for sig, grace in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+            pids = _pids_naming(str(self.temp_dir))
+            for pid in pids:
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+            deadline = time.monotonic() + grace
+            while pids and time.monotonic() < deadline and _pids_naming(str(self.temp_dir)):
+                time.sleep(0.5)
+
+    def leftover_processes(self) -> list[int]:
+        return _pids_naming(str(self.temp_dir))
+
+
+def _pids_naming(text: str) -> list[int]:
+    """PIDs whose command line contains `text` (Linux /proc)."""
+    pids = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit() and int(d.name) != os.getpid():
+            try:
+                if text in (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"):
+                    pids.append(int(d.name))
+            except OSError:
+                continue
+    return pids

@@ -1,0 +1,16 @@
+"""The one place that reaches into Ray's private modules, for what Ray has no public API for.
+
+`tests/cluster/test_ray_compat.py` fails loudly when Ray changes underneath anything here;
+after a Ray upgrade, fix this module (or delete what Ray has made public), nothing else.
+"""
+
+from __future__ import annotations
+
+
+def train_report_logger() -> str:
+    """The name of the logger with which every Ray Train worker logs each report at INFO
+    ("Reporting training result …"): it is named by its module's file path, not by module
+    name, so quieting `ray.train` does not reach it. (Ray 2.60.)"""
+    from ray.train.v2._internal.execution import context
+
+    return context.__file__

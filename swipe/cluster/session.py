@@ -1,0 +1,58 @@
+"""Starting or joining Ray (the one place jobs decide which Ray they run on), and process-wide
+settings the library needs changed only for the length of a block: environment variables, log levels."""
+
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import contextmanager
+from typing import Iterator
+
+import ray
+
+
+def ensure_ray(num_cpus: int | None = None) -> bool:
+    """Join the cluster under `ray job submit` (RAY_ADDRESS is set; `RAY_ADDRESS=auto` joins a
+    `ray start` cluster on this machine), else start a private local Ray.
+
+    `num_cpus` sizes a local instance only; a cluster has the resources it has (and an
+    autoscaler may add more). Returns True when the Ray in use is a fixed-size local one.
+    """
+    if ray.is_initialized():
+        return not os.environ.get("RAY_ADDRESS")
+    if os.environ.get("RAY_ADDRESS"):
+        ray.init(logging_level=logging.WARNING)
+        return False
+    # the dashboard process also serves the State API, which Train and Tune use to clean up
+    ray.init(address="local", num_cpus=num_cpus, logging_level=logging.WARNING)
+    return True
+
+
+@contextmanager
+def scoped_env(**values: str) -> Iterator[None]:
+    """Set these environment variables inside the block; afterwards each is back as it was
+    (a variable that was not set is removed again)."""
+    before = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@contextmanager
+def quiet_loggers(names: list[str], level: int = logging.WARNING) -> Iterator[None]:
+    """Raise these loggers to `level` inside the block, then restore their levels."""
+    loggers = [logging.getLogger(n) for n in names]
+    before = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(level)
+    try:
+        yield
+    finally:
+        for lg, lv in zip(loggers, before):
+            lg.setLevel(lv)

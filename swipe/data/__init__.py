@@ -1,0 +1,1 @@
+"""Datasets: swipes as flat arrays, synthesis, importers, validation, Parquet shards and manifests, realism."""

@@ -1,0 +1,79 @@
+"""The realism report: statistics of two datasets side by side, as Markdown and PNGs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from swipe.config import build_config
+from swipe.data.dataset import load_manifest, read_split
+from swipe.data.realism import Comparison, compare, compute_stats
+from swipe.data.swipes import SwipeBatch
+from swipe.data.synth import SynthConfig, synthesize
+from swipe.keyboard import parse_layouts
+from swipe.plot import plot_realism, plot_swipe_pairs
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    """Which two datasets to compare and where the report goes."""
+
+    a: str = "data/datasets/synth_en"  # usually the synthetic dataset
+    a_split: str = "train"
+    a_name: str = "synthetic"
+    b: str = "data/datasets/real_en_dev"  # usually real swipes
+    b_split: str = "dev"
+    b_name: str = "real"
+    out: str = "reports/realism_en"  # writes OUT.md, OUT.png and OUT_swipes.png
+    max_rows: int = 20_000  # rows sampled from each dataset
+    tolerance: float = 0.15  # a median "matches" within this relative difference
+    example_words: int = 5  # words drawn synthetic-vs-real in OUT_swipes.png (0: none)
+    seed: int = 0
+
+
+def _sample(root: str, split: str, n: int, rng: np.random.Generator) -> SwipeBatch:
+    batch = SwipeBatch.from_arrow(read_split(root, split))
+    if len(batch) > n:
+        batch = batch.take(np.sort(rng.choice(len(batch), n, replace=False)))
+    return batch
+
+
+def write_data_report(cfg: ReportConfig) -> Comparison:
+    """Compute, print nothing, write the Markdown table and pictures; return the comparison."""
+    rng = np.random.default_rng(cfg.seed)
+    man_a, man_b = load_manifest(cfg.a), load_manifest(cfg.b)
+    layouts = {**parse_layouts(man_b["layouts"]), **parse_layouts(man_a["layouts"])}
+    a = _sample(cfg.a, cfg.a_split, cfg.max_rows, rng)
+    b = _sample(cfg.b, cfg.b_split, cfg.max_rows, rng)
+    stats_a, stats_b = compute_stats(a, layouts), compute_stats(b, layouts)
+    comp = compare(stats_a, stats_b, cfg.a_name, cfg.b_name, cfg.tolerance)
+    out = Path(cfg.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    plot_realism({cfg.a_name: stats_a, cfg.b_name: stats_b}, out.with_suffix(".png"))
+    md = [f"# Realism: {cfg.a_name} ({cfg.a}:{cfg.a_split}, {len(a)} swipes) vs "
+          f"{cfg.b_name} ({cfg.b}:{cfg.b_split}, {len(b)} swipes)", "", comp.to_markdown(), "",
+          f"![histograms]({out.with_suffix('.png').name})"]
+    if cfg.example_words and man_a.get("generator") is not None:
+        path = _example_swipes(cfg, b, layouts, build_config(SynthConfig, man_a["generator"]), rng)
+        md += ["", f"![{cfg.a_name} vs {cfg.b_name}]({path.name})"]
+    out.with_suffix(".md").write_text("\n".join(md) + "\n")
+    return comp
+
+
+def _example_swipes(cfg: ReportConfig, real: SwipeBatch, layouts: dict, synth_cfg: SynthConfig,
+                    rng: np.random.Generator) -> Path:
+    """Fresh synthetic swipes of words that real swipes spell, drawn in two rows."""
+    grid = real.grid_names[0]
+    cand = [i for i, w in enumerate(real.words) if w and 4 <= len(w) <= 8 and real.grid_names[i] == grid]
+    picks = rng.choice(cand, size=min(cfg.example_words, len(cand)), replace=False)
+    words = [real.words[i] for i in picks]
+    synth = synthesize(words, layouts[grid], synth_cfg, rng)
+
+    def traces(b: SwipeBatch, rows: list[int]) -> list:
+        return [(b.x[b.offsets[i]:b.offsets[i + 1]], b.y[b.offsets[i]:b.offsets[i + 1]],
+                 b.t[b.offsets[i]:b.offsets[i + 1]]) for i in rows]
+
+    rows = [(cfg.a_name, traces(synth, list(range(len(words))))), (cfg.b_name, traces(real, list(picks)))]
+    return plot_swipe_pairs(rows, words, layouts[grid], Path(cfg.out + "_swipes.png"))

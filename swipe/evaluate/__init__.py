@@ -1,0 +1,1 @@
+"""Evaluation: batch prediction on a Ray actor pool, metrics, reports, ensembles, the prediction table."""

@@ -1,0 +1,261 @@
+"""Batch prediction: Ray Data over a split's shards → a pool of predictor actors → Parquet.
+
+```
+slices of the shards without output yet (path, row group, rows a..b)
+  ─► map_batches(Predictor, concurrency=N actors)   each actor: checkpoint loaded once,
+                                                    the trie mapped zero-copy from one ray.put;
+                                                    reads its slice, checks it, decodes it
+  ─► the driver gathers rows per input shard ─► OUT/part-NNNNN.parquet, atomically, when
+     every row of that shard is in (rows the model cannot take → OUT/rejected/, with a reason;
+     a shard that cannot be read at all → every one of its rows rejected, `corrupt_shard` …)
+```
+
+One output file per input shard, written only when complete, makes a re-run of an
+interrupted job finish with every input row exactly once: finished shards are skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import ray
+import ray.data
+import torch
+
+from swipe import storage
+from swipe.cluster.session import ensure_ray
+from swipe.config import config_to_dict
+from swipe.data.checks import ValidationConfig, validate
+from swipe.data.dataset import check_shards, load_manifest, write_table
+from swipe.data.swipes import SCHEMA, SwipeBatch
+from swipe.decode.search import BeamConfig, beam_words
+from swipe.evaluate.predictions import PREDICTION_SCHEMA, REJECT_SCHEMA, out_name
+from swipe.keyboard import parse_layouts
+from swipe.lexicon import Alphabet, LexiconConfig, Trie, build_lexicon_trie
+from swipe.model.checkpoint import check_compatible, load_meta, load_model, resolve_checkpoint
+from swipe.model.inputs import collate
+
+MAX_BLOCKS = 20_000  # slices per Ray Data block rise above 1 only past this many
+
+@dataclass(frozen=True)
+class PredictConfig:
+    """What to decode, with which checkpoint and decoder, on how many actors."""
+
+    checkpoint: str = ""  # a checkpoint directory, or a run directory (its best checkpoint)
+    dataset: str = "data/datasets/synth_en"
+    split: str = "test"
+    out: str = ""  # default: DATASET/predictions/SPLIT-<checkpoint dir name>
+    lexicon: LexiconConfig = field(default_factory=LexiconConfig)  # default: all English wordfreq words
+    beam: BeamConfig = field(default_factory=BeamConfig)
+    constrained: bool = True  # decode within the lexicon
+    concurrency: int = 2  # predictor actors
+    cpus_per_actor: float = 0.5
+    gpus_per_actor: float = 0.0
+    batch_size: int = 128  # swipes per actor call (one slice of a shard's row group)
+    decode_batch: int = 32  # swipes per decoder call, length-sorted (CPU: 32 measured best; GPU: larger)
+    max_points: int = 128
+    num_cpus: int | None = None  # size of a local Ray (ignored on a cluster)
+
+
+class Predictor:
+    """A Ray Data actor: loads the checkpoint once; reads, checks and decodes slices of shards.
+
+    Every input row comes out once: decoded, or with `error` set to a quarantine reason
+    (the reasons of `validate`, plus `missing_field` and `length_mismatch` for rows that are
+    not even swipes). Rows are repaired as imports are (repeated timestamps dropped, t from 0).
+    """
+
+    def __init__(self, checkpoint: str, trie_ref: Any, beam: BeamConfig, max_points: int, decode_batch: int):
+        torch.set_num_threads(1)
+        # the trie's arrays are mapped from the object store: shared by the node's actors, read-only.
+        # (Ray Data hands constructor arguments over unresolved; a plain actor gets them resolved.)
+        trie = ray.get(trie_ref) if isinstance(trie_ref, ray.ObjectRef) else trie_ref
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.model, meta = load_model(checkpoint, device)
+        self.alphabet = Alphabet(meta["alphabet"])
+        self.layouts = {g: lay for g, lay in parse_layouts(meta["layouts"]).items() if g in meta["grids"]}
+        self.trie, self.beam, self.max_points, self.decode_batch = trie, beam, max_points, decode_batch
+        self.grid_index = {g: i for i, g in enumerate(self.model.grid_names)}
+        self._groups: dict[tuple[str, int], pa.Table] = {}  # the last row group read
+
+    def __call__(self, units: dict[str, np.ndarray]) -> pa.Table:
+        """Work units (`path`, `row_group`, `start`, `stop`) → one row out per row read."""
+        out = []
+        for path, g, a, b in zip(units["path"], units["row_group"], units["start"], units["stop"]):
+            key = (str(path), int(g))
+            if key not in self._groups:  # slices of one row group tend to come to the same actor
+                self._groups = {key: _read_row_group(*key)}
+            rows = self._groups[key].slice(int(a), int(b) - int(a))
+            out.append(self.decode_table(rows.append_column("path", pa.array([key[0]] * rows.num_rows, pa.string()))))
+        return pa.concat_tables(out)
+
+    def decode_table(self, table: pa.Table) -> pa.Table:
+        """Rows in SCHEMA plus `path` → predictions, with `error` and `detail` for rejected rows."""
+        n = table.num_rows
+        errors: list[str | None] = [None] * n
+        details: list[str] = [""] * n
+        for i, (why, what) in _malformed_rows(table).items():
+            errors[i], details[i] = why, what
+        rows = np.array([i for i in range(n) if errors[i] is None], dtype=np.int64)
+        batch = SwipeBatch.from_arrow(table.take(rows).drop_columns(["path"]))
+        batch.ids = rows  # positions in `table`, through validation
+        checked = validate(batch, self.layouts, None, INPUT_CHECKS)
+        for i, why, what in zip(checked.rejects.ids, checked.rejects.reasons, checked.rejects.details):
+            errors[i], details[i] = why, what
+        kept = checked.kept
+        cands: list[list[str]] = [[] for _ in range(n)]
+        scores: list[list[float]] = [[] for _ in range(n)]
+        order = np.argsort(kept.lengths, kind="stable")  # similar lengths pad less
+        for s in range(0, len(order), self.decode_batch):
+            part = kept.take(order[s:s + self.decode_batch])
+            tensors = collate(part, self.grid_index, self.alphabet, self.max_points, self.model.cfg.max_word_len,
+                              targets=False)
+            tensors = {k: v.to(self.model.head.weight.device) for k, v in tensors.items()}
+            for i, found in zip(part.ids, beam_words(self.model, tensors, self.alphabet, self.beam, self.trie)):
+                cands[i] = [w for w, _ in found]
+                scores[i] = [s_ for _, s_ in found]
+        return pa.table({"id": table["id"].cast(pa.int64()), "word": table["word"].cast(pa.string()),
+                         "grid_name": table["grid_name"].cast(pa.string()),
+                         "candidates": pa.array(cands, pa.list_(pa.string())),
+                         "scores": pa.array(scores, pa.list_(pa.float32())),
+                         "path": table["path"], "error": pa.array(errors, pa.string()),
+                         "detail": pa.array(details, pa.string())})
+
+
+INPUT_CHECKS = ValidationConfig(require_word=False)  # unlabeled input is normal here
+
+
+def _read_row_group(path: str, row_group: int) -> pa.Table:
+    """One row group of a shard, its columns cast to SCHEMA's types (check_shard: castable)."""
+    t = pq.ParquetFile(storage.open_input(path)).read_row_group(row_group, columns=SCHEMA.names)
+    return pa.table({f.name: t[f.name].cast(f.type) for f in SCHEMA})
+
+
+def _work_units(paths: list[str], rows_per_unit: int) -> list[dict[str, Any]]:
+    """Slices of every row group of every shard, `rows_per_unit` rows or fewer each."""
+    units = []
+    for p in paths:
+        meta = pq.ParquetFile(storage.open_input(p)).metadata
+        for g in range(meta.num_row_groups):
+            n = meta.row_group(g).num_rows
+            units += [{"path": p, "row_group": g, "start": a, "stop": min(n, a + rows_per_unit)}
+                      for a in range(0, n, rows_per_unit)]
+    return units
+
+
+def _malformed_rows(table: pa.Table) -> dict[int, tuple[str, str]]:
+    """Rows that are not swipes at all: a null field, or x, y, t of different lengths."""
+    bad: dict[int, tuple[str, str]] = {}
+    for col in ("id", "x", "y", "t", "grid_name"):
+        for i in np.flatnonzero(pc.is_null(table[col]).to_numpy(zero_copy_only=False)):
+            bad.setdefault(int(i), ("missing_field", f"{col} is null"))
+    lens = [pc.list_value_length(table[c]).fill_null(-1).to_numpy(zero_copy_only=False) for c in "xyt"]
+    for i in np.flatnonzero((lens[0] != lens[1]) | (lens[0] != lens[2])):
+        bad.setdefault(int(i), ("length_mismatch", f"len x, y, t = {lens[0][i]}, {lens[1][i]}, {lens[2][i]}"))
+    return bad
+
+
+@dataclass
+class PredictResult:
+    out: Path
+    rows_in: int
+    rows_out: int
+    rows_rejected: int
+    rejected: dict[str, int]  # reason → rows
+    shards_written: int  # by this run
+    shards_skipped: int  # already complete from an earlier run
+    wall_s: float
+
+
+def predict(cfg: PredictConfig, trie: Trie | None = None) -> PredictResult:
+    """Decode every row of `cfg.split`, resuming an earlier, interrupted run into `cfg.out`."""
+    checkpoint = resolve_checkpoint(cfg.checkpoint)
+    meta = load_meta(checkpoint)
+    manifest = load_manifest(cfg.dataset)
+    if cfg.split not in manifest["splits"]:
+        raise KeyError(f"dataset {cfg.dataset} has no split {cfg.split!r}; it has {sorted(manifest['splits'])}")
+    check_compatible(meta, manifest, f"dataset {cfg.dataset}")
+    alphabet = Alphabet(meta["alphabet"])
+    if not cfg.out and storage.is_uri(cfg.dataset):
+        raise ValueError(f"dataset {cfg.dataset} is not a local folder: name the output folder with out=…")
+    out = Path(cfg.out or Path(cfg.dataset) / "predictions" / f"{cfg.split}-{checkpoint.parent.name}")
+    out.mkdir(parents=True, exist_ok=True)
+    files = {storage.join(cfg.dataset, f["file"]): f for f in manifest["splits"][cfg.split]["files"]}
+    rows_of = {p: f["rows"] for p, f in files.items()}
+    todo = [p for p in rows_of if not (out / out_name(p)).exists()]  # finished shards are skipped
+    t0 = time.perf_counter()
+    verdicts = check_shards([(p, rows_of[p], files[p].get("sha256")) for p in todo])
+    for p, why in zip(list(todo), verdicts):  # a shard that cannot be read is quarantined whole, its rows counted
+        if why is not None:
+            print(f"  quarantined shard {p}: {why}", flush=True)
+            _write_unreadable_shard(out, p, rows_of[p], why)
+            todo.remove(p)
+    if todo:
+        ensure_ray(cfg.num_cpus)
+        if trie is None and cfg.constrained:
+            trie = build_lexicon_trie(cfg.lexicon, alphabet)
+        trie_ref = ray.put(trie if cfg.constrained else None)  # once: every actor maps the same arrays
+        # The actors read their own slices: one Ray Data block per slice spreads the work over
+        # every actor (read_parquet packs small shards into one block, hence one task on one
+        # actor, measured), and no read task waits for a whole free CPU.
+        units = _work_units(todo, cfg.batch_size)
+        ds = ray.data.from_items(units, override_num_blocks=min(len(units), MAX_BLOCKS))
+        args = (str(checkpoint), trie_ref, cfg.beam, cfg.max_points, cfg.decode_batch)
+        ds = ds.map_batches(Predictor, fn_constructor_args=args,
+                            batch_size=None, batch_format="numpy", concurrency=cfg.concurrency,
+                            num_cpus=cfg.cpus_per_actor, num_gpus=cfg.gpus_per_actor or None)
+        pending: dict[str, list[pa.Table]] = {}
+        written = 0
+        for block in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
+            for path in set(block["path"].to_pylist()):
+                pending.setdefault(path, []).append(block.filter(pc.equal(block["path"], path)))
+                got = sum(t.num_rows for t in pending[path])
+                if got > rows_of[path]:
+                    raise RuntimeError(f"{path}: {got} rows came back for {rows_of[path]} in")
+                if got == rows_of[path]:  # complete: write once
+                    _write_shard(pa.concat_tables(pending.pop(path)), out, path)
+                    written += 1
+                    print(f"  [{written}/{len(todo)} shards] {out_name(path)}", flush=True)
+        if pending:
+            raise RuntimeError(f"incomplete shards after the stream ended: {sorted(pending)}")
+    rows_out = sum(pq.ParquetFile(out / out_name(p)).metadata.num_rows for p in rows_of)
+    reasons: Counter = Counter()
+    for f in (out / "rejected").glob("*.parquet"):
+        reasons.update(pq.read_table(f, columns=["reason"])["reason"].to_pylist())
+    rows_in, rows_rejected = sum(rows_of.values()), sum(reasons.values())
+    if rows_in != rows_out + rows_rejected:
+        raise RuntimeError(f"rows lost: in {rows_in} != out {rows_out} + rejected {rows_rejected}")
+    (out / "prediction.json").write_text(json.dumps(
+        {"checkpoint": str(checkpoint), "dataset": cfg.dataset, "split": cfg.split, "config": config_to_dict(cfg),
+         "rows_in": rows_in, "rows_out": rows_out, "rows_rejected": rows_rejected}, indent=1))
+    return PredictResult(out, rows_in, rows_out, rows_rejected, dict(reasons), shards_written=len(todo),
+                         shards_skipped=len(rows_of) - len(todo), wall_s=round(time.perf_counter() - t0, 2))
+
+
+def _write_shard(table: pa.Table, out: Path, path: str) -> None:
+    """Split a complete shard into predictions and rejects; write both atomically."""
+    bad = pc.is_valid(table["error"])
+    good = table.filter(pc.invert(bad)).drop_columns(["path", "error", "detail"]).sort_by("id")
+    rej = table.filter(bad)
+    if rej.num_rows:
+        write_table(pa.table({"id": rej["id"], "reason": rej["error"], "detail": rej["detail"], "path": rej["path"]},
+                             schema=REJECT_SCHEMA), out / "rejected" / out_name(path))
+    write_table(good.cast(PREDICTION_SCHEMA), out / out_name(path))  # last: its presence marks the shard done
+
+
+def _write_unreadable_shard(out: Path, path: str, rows: int, why: str) -> None:
+    """All `rows` of a shard that cannot be read are rejected (their ids unknown), and the
+    shard is marked done with an empty prediction file."""
+    reason, _, detail = why.partition(": ")
+    write_table(pa.table({"id": pa.nulls(rows, pa.int64()), "reason": [reason] * rows, "detail": [detail] * rows,
+                          "path": [path] * rows}, schema=REJECT_SCHEMA), out / "rejected" / out_name(path))
+    write_table(PREDICTION_SCHEMA.empty_table(), out / out_name(path))

@@ -1,0 +1,50 @@
+"""A prediction folder on disk: what the prediction job writes, and reading it back.
+
+```
+OUT/
+  part-NNNNN.parquet        one per input shard, written once complete: PREDICTION_SCHEMA
+  rejected/part-NNNNN.parquet  the shard's rows that could not be decoded: REJECT_SCHEMA
+  prediction.json           checkpoint, dataset, split, config, rows in = out + rejected
+```
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from swipe.evaluate.metrics import summarize
+
+PREDICTION_SCHEMA = pa.schema([
+    pa.field("id", pa.int64(), nullable=False),
+    pa.field("word", pa.string()),  # the reference, when the input has one
+    pa.field("grid_name", pa.string()),
+    pa.field("candidates", pa.list_(pa.string())),  # best first, each word once
+    pa.field("scores", pa.list_(pa.float32())),
+])
+
+REJECT_SCHEMA = pa.schema([
+    pa.field("id", pa.int64()),  # null when the shard could not be read
+    pa.field("reason", pa.string()),  # validate's reasons, missing_field, length_mismatch, *_shard, bad_schema
+    pa.field("detail", pa.string()),
+    pa.field("path", pa.string()),  # the input shard
+])
+
+
+def out_name(shard: str) -> str:
+    """The output file of an input shard: its own name (part-NNNNN.parquet), one output per input."""
+    return Path(shard).name
+
+
+def read_predictions(out: str | Path) -> pa.Table:
+    """Every prediction of a folder written by the prediction job, as one table."""
+    files = sorted(Path(out).glob("part-*.parquet"))
+    return pa.concat_tables([pq.read_table(f) for f in files]) if files else PREDICTION_SCHEMA.empty_table()
+
+
+def prediction_metrics(table: pa.Table) -> dict[str, Any]:
+    """swipe_mrr, acc@1..4 of a table of predictions against its references."""
+    return summarize(table["candidates"].to_pylist(), table["word"].to_pylist())

@@ -1,0 +1,171 @@
+"""Evaluation of a prediction run: metrics, breakdowns, a beam-size sweep, Markdown + PNG, W&B.
+
+Breakdowns: by word length, by layout, and by whether the reference word occurs in the
+training split of the dataset the checkpoint was trained on (seen vs unseen words).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from swipe import storage
+from swipe.config import build_config
+from swipe.data.dataset import read_split
+from swipe.data.swipes import SwipeBatch
+from swipe.decode.prefix import PrefixConfig, prefix_words
+from swipe.decode.repair import levenshtein_repair
+from swipe.decode.search import BeamConfig, beam_words
+from swipe.evaluate.metrics import breakdown, summarize
+from swipe.evaluate.predictions import read_predictions
+from swipe.evaluate.table import predictor_row, register
+from swipe.lexicon import Alphabet, LexiconConfig, build_lexicon_trie
+from swipe.model.checkpoint import load_meta, load_model
+from swipe.model.inputs import collate
+from swipe.train.tracking import TrackingConfig, wandb_mode
+
+METRICS = ("swipe_mrr", "acc@1", "acc@2", "acc@3", "acc@4")
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    """Which prediction run to evaluate, and what else to compute."""
+
+    predictions: str = ""  # a folder written by jobs/predict.py
+    out: str = ""  # report path without extension; default PREDICTIONS/report
+    beam_sizes: tuple[int, ...] = (1, 2, 4, 6, 8)  # sweep for the metric-vs-beam chart ((): skip)
+    sweep_rows: int = 300  # swipes decoded per beam size in the sweep
+    options: bool = True  # also compare Levenshtein repair and prefix completion on those swipes
+    samples: int = 24  # sample predictions in the W&B table (misses first)
+    registry: str = "runs/predictions.parquet"  # the prediction table rows are merged into ("": none)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+
+
+def _table(rows: dict[Any, dict[str, float]], key: str) -> list[str]:
+    lines = [f"| {key} | n | " + " | ".join(METRICS) + " |", "| --- | ---: |" + " ---: |" * len(METRICS)]
+    for g, m in rows.items():
+        lines.append(f"| {g} | {int(m['n'])} | " + " | ".join(f"{m[k]:.3f}" for k in METRICS) + " |")
+    return lines
+
+
+def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
+    """Write OUT.md, OUT_by_length.png, OUT_beam.png (and W&B); return the metrics."""
+    from swipe.plot import plot_accuracy_by_length, plot_metric_vs_beam
+
+    pred_dir = Path(cfg.predictions)
+    info = json.loads((pred_dir / "prediction.json").read_text())
+    meta = load_meta(info["checkpoint"])
+    preds = read_predictions(pred_dir)
+    cands, refs = preds["candidates"].to_pylist(), preds["word"].to_pylist()
+    overall = summarize(cands, refs)
+    lengths = [len(r) if r is not None else -1 for r in refs]
+    by_len = breakdown(cands, refs, [min(n, 12) if n >= 0 else "none" for n in lengths])
+    by_layout = breakdown(cands, refs, preds["grid_name"].to_pylist())
+    train_cfg = meta.get("train", {}).get("config", {}).get("data", {})
+    seen_words: set[str] | None = None
+    if train_cfg.get("dataset") and storage.exists(train_cfg["dataset"]):
+        train_words = read_split(train_cfg["dataset"], train_cfg.get("train_split", "train")).column("word")
+        seen_words = set(train_words.to_pylist())
+        by_seen = breakdown(cands, refs, ["seen" if r in seen_words else "unseen" for r in refs])
+    else:
+        by_seen = {}
+    out = Path(cfg.out or pred_dir / "report")
+    charts = [plot_accuracy_by_length(by_len, out.with_name(out.name + "_by_length.png"))]
+    sweep, options = _beam_sweep(cfg, info, meta) if cfg.beam_sizes else ({}, {})
+    if sweep:
+        charts.append(plot_metric_vs_beam(sweep, out.with_name(out.name + "_beam.png")))
+    md = [f"# Evaluation: {info['dataset']}:{info['split']}", "",
+          f"checkpoint `{info['checkpoint']}`; rows in {info['rows_in']} = out {info['rows_out']} + "
+          f"rejected {info['rows_rejected']}", "", "## Overall", ""]
+    md += _table({"all": overall}, "set") + ["", "## By word length (12 = 12 or more)", ""] + _table(by_len, "length")
+    md += ["", "## By layout", ""] + _table(by_layout, "layout")
+    if by_seen:
+        md += ["", f"## Seen / unseen in training ({train_cfg['dataset']})", ""] + _table(by_seen, "word")
+    if sweep:
+        md += ["", f"## Beam size sweep ({cfg.sweep_rows} swipes)", "",
+               "| beam | " + " | ".join(METRICS) + " |", "| ---: |" + " ---: |" * len(METRICS)]
+        md += [f"| {b} | " + " | ".join(f"{m[k]:.3f}" for k in METRICS) + " |" for b, m in sweep.items()]
+    if options:
+        md += ["", f"## Decoding options vs constrained beam search ({cfg.sweep_rows} swipes)", "",
+               "| decoder | " + " | ".join(METRICS) + " |", "| --- |" + " ---: |" * len(METRICS)]
+        md += [f"| {d} | " + " | ".join(f"{m[k]:.3f}" for k in METRICS) + " |" for d, m in options.items()]
+    md += [""] + [f"![{c.stem}]({c.name})" for c in charts]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".md").write_text("\n".join(md) + "\n")
+    result = {"overall": overall, "by_length": by_len, "by_layout": by_layout, "by_seen": by_seen,
+              "beam_sweep": sweep, "decoding_options": options, "report": str(out.with_suffix(".md"))}
+    if cfg.registry:
+        pcfg = info.get("config", {})
+        decoder = "beam_lexicon" if pcfg.get("constrained", True) else "beam"
+        rows = [predictor_row(info["checkpoint"], meta["model"], decoder, pcfg.get("beam", {}),
+                              pcfg.get("lexicon") if decoder == "beam_lexicon" else None, layout,
+                              info["dataset"], info["split"], str(pred_dir), metrics)
+                for layout, metrics in by_layout.items()]
+        result["registry_rows"] = len(register(cfg.registry, rows))
+    _log_wandb(cfg, info, result, preds, meta)
+    return result
+
+
+def _beam_sweep(cfg: EvaluateConfig, info: dict, meta: dict) -> tuple[dict[int, dict], dict[str, dict]]:
+    """Decode the first sweep_rows swipes at every beam size, and with the decoding options
+    (Levenshtein repair, completion from prefixes) next to plain constrained beam search."""
+    model, _ = load_model(info["checkpoint"])
+    alphabet = Alphabet(meta["alphabet"])
+    pcfg = info.get("config", {})
+    trie = build_lexicon_trie(build_config(LexiconConfig, pcfg.get("lexicon", {})), alphabet) \
+        if pcfg.get("constrained", True) else None
+    batch = SwipeBatch.from_arrow(read_split(info["dataset"], info["split"]).slice(0, cfg.sweep_rows))
+    batch = batch.take(np.array([i for i, g in enumerate(batch.grid_names) if g in model.grid_names], dtype=np.int64))
+    tensors = collate(batch, {g: i for i, g in enumerate(model.grid_names)}, alphabet,
+                      pcfg.get("max_points", 128), model.cfg.max_word_len, targets=False)
+    base = build_config(BeamConfig, pcfg.get("beam", {}))
+    out = {}
+    for k in cfg.beam_sizes:
+        found = beam_words(model, tensors, alphabet, BeamConfig(beam_size=k, top_k=base.top_k,
+                                                                 length_alpha=base.length_alpha,
+                                                                 freq_weight=base.freq_weight), trie)
+        out[k] = summarize([[w for w, _ in f] for f in found], batch.words)
+    options: dict[str, dict] = {}
+    if trie is not None and cfg.options:
+        words_of = lambda found: [[w for w, _ in f] for f in found]  # noqa: E731
+        options["beam_lexicon"] = summarize(words_of(beam_words(model, tensors, alphabet, base, trie)), batch.words)
+        free = beam_words(model, tensors, alphabet, base, None)
+        options["beam + levenshtein_repair"] = summarize(
+            words_of(levenshtein_repair(free, trie.words(), base.top_k)), batch.words)
+        options["complete_from_prefixes"] = summarize(
+            words_of(prefix_words(model, tensors, alphabet, PrefixConfig(beam=base), trie)), batch.words)
+    return out, options
+
+
+def _log_wandb(cfg: EvaluateConfig, info: dict, result: dict, preds, meta: dict) -> None:
+    """Metrics and a table of sample predictions (swipe picture, reference, candidates)."""
+    mode = wandb_mode(cfg.tracking)
+    if mode == "disabled":
+        return
+    import wandb
+
+    from swipe.keyboard import parse_layouts
+    from swipe.plot import swipe_figure
+
+    run = wandb.init(project=cfg.tracking.project, group=cfg.tracking.group, job_type="evaluate", mode=mode,
+                     dir=str(Path(cfg.predictions)), config={"predictions": info, "checkpoint": info["checkpoint"]},
+                     settings=wandb.Settings(silent=True))
+    run.log({f"eval/{k}": v for k, v in result["overall"].items()})
+    layouts = parse_layouts(meta["layouts"])
+    data = SwipeBatch.from_arrow(read_split(info["dataset"], info["split"]))
+    pos = {int(i): n for n, i in enumerate(data.ids)}
+    rows = preds.to_pylist()
+    misses = [r for r in rows if r["word"] is not None and (not r["candidates"] or r["candidates"][0] != r["word"])]
+    table = wandb.Table(columns=["id", "swipe", "reference", "candidates", "scores", "hit@1"])
+    for r in (misses + [r for r in rows if r not in misses])[: cfg.samples]:
+        i = pos[r["id"]]
+        s, e = data.offsets[i], data.offsets[i + 1]
+        fig = swipe_figure(layouts[r["grid_name"]], data.x[s:e], data.y[s:e], data.t[s:e], r["word"] or "")
+        table.add_data(r["id"], wandb.Image(fig), r["word"], ", ".join(r["candidates"]),
+                       ", ".join(f"{x:.2f}" for x in r["scores"]), bool(r["candidates"]) and r["candidates"][0] == r["word"])
+    run.log({"eval/samples": table})
+    run.finish()

@@ -1,0 +1,88 @@
+"""Self-describing model checkpoints: a directory that loads without the training configs.
+
+```
+CHECKPOINT/
+  model.pt        state dict (weights, feature statistics, key table) — loads with weights_only=True
+  model.json      model config, alphabet, layouts, feature statistics, training config,
+                  dataset summary, step and metrics
+  lightning.ckpt  full trainer state (optimizer, schedule), for --resume only
+```
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from swipe.config import build_config, config_to_dict
+from swipe.keyboard import parse_layouts
+from swipe.lexicon import Alphabet
+from swipe.model.features import KeyTable
+from swipe.model.transformer import ModelConfig, SwipeModel
+
+MODEL_FILE, META_FILE, TRAINER_FILE = "model.pt", "model.json", "lightning.ckpt"
+
+
+def save_model_dir(path: str | Path, model: SwipeModel, alphabet: Alphabet, layouts_json: dict,
+                   extra: dict[str, Any]) -> Path:
+    """Write model.pt and model.json into `path` (created)."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    torch.save(state, path / MODEL_FILE)
+    feats = model.features
+    meta = {"format": 1, "model": config_to_dict(model.cfg), "alphabet": alphabet.chars,
+            "vocab_size": model.vocab_size, "grids": list(model.grid_names), "layouts": layouts_json,
+            "feature_stats": {"mean": feats.stats_mean.tolist(), "std": feats.stats_std.tolist()}, **extra}
+    (path / META_FILE).write_text(json.dumps(meta, indent=1, ensure_ascii=False))
+    return path
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """A checkpoint directory, or a run directory (→ the best checkpoint its training recorded)."""
+    path = Path(path)
+    if (path / META_FILE).exists():
+        return path
+    best = path / "best_checkpoint.txt"
+    if best.exists():
+        return Path(best.read_text().strip())
+    raise FileNotFoundError(f"{path} is neither a checkpoint (no {META_FILE}) nor a run with best_checkpoint.txt")
+
+
+def load_meta(path: str | Path) -> dict[str, Any]:
+    return json.loads((Path(path) / META_FILE).read_text())
+
+
+def check_compatible(meta: dict[str, Any], manifest: dict[str, Any], where: str = "the dataset") -> None:
+    """Raise a ValueError saying why a checkpoint cannot decode a dataset: characters it cannot
+    emit, no layout in common, or a layout of the same name with other keys."""
+    missing = sorted(set(manifest["alphabet"]) - set(meta["alphabet"]))
+    if missing:
+        raise ValueError(f"{where}'s alphabet has {missing}, which the checkpoint's model cannot emit "
+                         f"(its alphabet: {meta['alphabet']!r})")
+    common = [g for g in manifest["layouts"] if g in meta["grids"]]
+    if not common:
+        raise ValueError(f"{where}'s layouts {sorted(manifest['layouts'])} are all unknown to the checkpoint, "
+                         f"which was trained on {sorted(meta['grids'])}")
+    theirs, ours = parse_layouts({g: manifest["layouts"][g] for g in common}), parse_layouts(meta["layouts"])
+    moved = [g for g in common if not (theirs[g].labels == ours[g].labels
+                                       and np.allclose(theirs[g].boxes, ours[g].boxes))]
+    if moved:
+        raise ValueError(f"layout(s) {moved} in {where} have other keys than the layouts of the same "
+                         f"name the checkpoint was trained on; rename the layout or retrain")
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[SwipeModel, dict[str, Any]]:
+    """Rebuild the model from model.json and load its weights (weights_only: no unpickling)."""
+    meta = load_meta(path)
+    layouts = parse_layouts(meta["layouts"])
+    alphabet = Alphabet(meta["alphabet"])
+    keys = KeyTable.build({g: layouts[g] for g in meta["grids"]}, alphabet)
+    model = SwipeModel(build_config(ModelConfig, meta["model"]), keys, meta["vocab_size"])
+    state = torch.load(Path(path) / MODEL_FILE, map_location=device, weights_only=True)
+    model.load_state_dict(state)
+    return model.to(device).eval(), meta

@@ -1,0 +1,258 @@
+"""Encoder-decoder transformer: point features → encoder; characters ← decoder with a KV cache.
+
+Plain nn.Modules with explicit arguments (no **kwargs threaded through layers); distribution
+and precision are applied from outside. Shapes: B swipes, T points, L tokens, D model width,
+H heads, V alphabet size (specials included).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from swipe.model.features import FeatureSet, KeyTable, PointFeatures
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture. `preset` fills every size field left at 0."""
+
+    preset: str = "small"  # tiny (tests) | small (~1M parameters) | base (~5M)
+    features: FeatureSet = "traj_nearest"  # named point-feature set (swipe/features.py)
+    d_model: int = 0
+    n_heads: int = 0
+    enc_layers: int = 0
+    dec_layers: int = 0
+    d_ff: int = 0
+    d_key: int = 0  # width of key embeddings in the features
+    dropout: float = 0.1
+    max_word_len: int = 32  # longest word the decoder can emit (EOS excluded)
+
+
+PRESETS = {
+    "tiny": dict(d_model=32, n_heads=2, enc_layers=1, dec_layers=1, d_ff=64, d_key=16),
+    "small": dict(d_model=128, n_heads=4, enc_layers=4, dec_layers=2, d_ff=256, d_key=32),
+    "base": dict(d_model=256, n_heads=8, enc_layers=5, dec_layers=3, d_ff=512, d_key=64),
+}
+
+
+def resolve(cfg: ModelConfig) -> ModelConfig:
+    """Fill the size fields from the preset (explicit non-zero fields win)."""
+    if cfg.preset not in PRESETS:
+        raise ValueError(f"unknown model preset {cfg.preset!r}; choose from {sorted(PRESETS)}")
+    return replace(cfg, **{k: v for k, v in PRESETS[cfg.preset].items() if getattr(cfg, k) == 0})
+
+
+class Attention(nn.Module):
+    """Multi-head attention whose key/value projections can be computed once and cached."""
+
+    def __init__(self, d_model: int, n_heads: int):
+        super().__init__()
+        if d_model % n_heads:
+            raise ValueError(f"d_model {d_model} is not divisible by n_heads {n_heads}")
+        self.h, self.dh = n_heads, d_model // n_heads
+        self.q = nn.Linear(d_model, d_model)
+        self.kv = nn.Linear(d_model, 2 * d_model)
+        self.out = nn.Linear(d_model, d_model)
+
+    def project_kv(self, src: Tensor) -> tuple[Tensor, Tensor]:
+        """(B, S, D) → keys and values (B, H, S, Dh)."""
+        b, s, _ = src.shape
+        k, v = self.kv(src).view(b, s, 2, self.h, self.dh).permute(2, 0, 3, 1, 4)
+        return k, v
+
+    def attend(self, query: Tensor, k: Tensor, v: Tensor, key_mask: Tensor | None, causal: bool) -> Tensor:
+        """query (B, L, D) over cached k, v (B, H, S, Dh); key_mask (B, S) True = attend."""
+        b, l, _ = query.shape
+        q = self.q(query).view(b, l, self.h, self.dh).transpose(1, 2)  # (B, H, L, Dh)
+        mask = None if key_mask is None else key_mask[:, None, None, :]
+        # no dropout on the attention weights: on CPU it costs more than the attention itself
+        o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
+        return self.out(o.transpose(1, 2).reshape(b, l, self.h * self.dh))
+
+
+class FeedForward(nn.Sequential):
+    def __init__(self, d_model: int, d_ff: int, dropout: float):
+        super().__init__(nn.Linear(d_model, d_ff), nn.GELU(), nn.Dropout(dropout), nn.Linear(d_ff, d_model))
+
+
+class EncoderLayer(nn.Module):
+    """Pre-norm self-attention + feed-forward."""
+
+    def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float):
+        super().__init__()
+        self.ln1, self.ln2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
+        self.attn = Attention(d_model, n_heads)
+        self.ff = FeedForward(d_model, d_ff, dropout)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        h = self.ln1(x)
+        k, v = self.attn.project_kv(h)
+        x = x + self.drop(self.attn.attend(h, k, v, mask, causal=False))
+        return x + self.drop(self.ff(self.ln2(x)))
+
+
+@dataclass
+class DecoderCache:
+    """The decoder's state between steps: per layer, self-attention keys/values so far and the
+    cross-attention keys/values of the memory.  Tensors (B, H, S, Dh).
+
+    Rows follow a search's beams (the `swipe.decode.search.DecoderState` protocol): with
+    `beams` = K, self-attention row r is beam r % K of swipe r // K, while cross-attention
+    keys/values stay one row per swipe — a swipe's K beams attend as K queries over one copy.
+    """
+
+    self_k: list[Tensor]
+    self_v: list[Tensor]
+    cross_k: list[Tensor]
+    cross_v: list[Tensor]
+    memory_mask: Tensor  # (B, T)
+    beams: int = 1  # self-attention rows per cross-attention row
+
+    @property
+    def length(self) -> int:
+        return self.self_k[0].shape[2]
+
+    def _with_self(self, k: list[Tensor], v: list[Tensor], beams: int) -> "DecoderCache":
+        return DecoderCache(k, v, self.cross_k, self.cross_v, self.memory_mask, beams)
+
+    def expand_beams(self, k: int) -> "DecoderCache":
+        """Each swipe's row → k consecutive beam rows (swipe i → rows i·k … i·k + k − 1)."""
+        rep = lambda ts: [t.repeat_interleave(k, 0) for t in ts]  # noqa: E731
+        return self._with_self(rep(self.self_k), rep(self.self_v), self.beams * k)
+
+    def reorder_beams(self, rows: Tensor) -> "DecoderCache":
+        """Row j becomes row rows[j] (each new beam takes its parent's keys/values; parents are
+        beams of the same swipe, so the cross-attention cache does not move)."""
+        pick = lambda ts: [t.index_select(0, rows) for t in ts]  # noqa: E731
+        return self._with_self(pick(self.self_k), pick(self.self_v), self.beams)
+
+    def keep_swipes(self, swipes: Tensor) -> "DecoderCache":
+        """Only these swipes stay (all their beams): cross-attention rows and self rows."""
+        rows = (swipes[:, None] * self.beams + torch.arange(self.beams, device=swipes.device)).flatten()
+        pick = lambda ts, r: [t.index_select(0, r) for t in ts]  # noqa: E731
+        return DecoderCache(pick(self.self_k, rows), pick(self.self_v, rows), pick(self.cross_k, swipes),
+                            pick(self.cross_v, swipes), self.memory_mask.index_select(0, swipes), self.beams)
+
+
+class DecoderLayer(nn.Module):
+    """Pre-norm causal self-attention, cross-attention over the encoder, feed-forward.
+
+    The layer owns its norms and projections: it returns its self-attention keys/values so
+    that the caller can cache them, and projects the memory for cross-attention once."""
+
+    def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float):
+        super().__init__()
+        self.ln1, self.ln2, self.ln3 = nn.LayerNorm(d_model), nn.LayerNorm(d_model), nn.LayerNorm(d_model)
+        self.self_attn = Attention(d_model, n_heads)
+        self.cross_attn = Attention(d_model, n_heads)
+        self.ff = FeedForward(d_model, d_ff, dropout)
+        self.drop = nn.Dropout(dropout)
+
+    def memory_kv(self, memory: Tensor) -> tuple[Tensor, Tensor]:
+        """Cross-attention keys/values of the encoder output (B, T, D) → (B, H, T, Dh) each."""
+        return self.cross_attn.project_kv(memory)
+
+    def forward(self, x: Tensor, past: tuple[Tensor, Tensor] | None, cross_kv: tuple[Tensor, Tensor],
+                memory_mask: Tensor, beams: int = 1) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """x (B, L, D) → (B, L, D), and the self-attention keys/values up to these positions.
+
+        past=None: teacher forcing over all L positions (causal). With `past` (the cached
+        keys/values of earlier positions), x is the next position (L = 1), which attends to
+        them and to itself. With beams = K > 1, x has K rows per row of cross_kv.
+        """
+        h = self.ln1(x)
+        k, v = self.self_attn.project_kv(h)
+        if past is not None:
+            k, v = torch.cat([past[0], k], 2), torch.cat([past[1], v], 2)
+        x = x + self.drop(self.self_attn.attend(h, k, v, None, causal=past is None))
+        q = self.ln2(x)
+        if beams > 1:  # (B·K, L, D) → (B, K·L, D): a swipe's beams are queries over its memory
+            q = q.reshape(-1, beams * q.shape[1], q.shape[2])
+        cross = self.cross_attn.attend(q, *cross_kv, memory_mask, causal=False).reshape(x.shape)
+        x = x + self.drop(cross)
+        return x + self.drop(self.ff(self.ln3(x))), (k, v)
+
+
+def sinusoid(n: int, d: int, device: torch.device) -> Tensor:
+    """Fixed positional encoding for any number of points.  # (n, d)"""
+    pos = torch.arange(n, device=device, dtype=torch.float32)[:, None]
+    freq = torch.exp(torch.arange(0, d, 2, device=device, dtype=torch.float32) * (-math.log(10000.0) / d))
+    pe = torch.zeros(n, d, device=device)
+    pe[:, 0::2] = torch.sin(pos * freq)
+    pe[:, 1::2] = torch.cos(pos * freq[: d // 2])
+    return pe
+
+
+class SwipeModel(nn.Module):
+    """Swipe (points) → character logits. Decoder input starts with BOS; output ends with EOS."""
+
+    def __init__(self, cfg: ModelConfig, keys: KeyTable, vocab_size: int):
+        super().__init__()
+        cfg = resolve(cfg)
+        self.cfg, self.vocab_size, self.grid_names = cfg, vocab_size, keys.grid_names
+        d = cfg.d_model
+        self.features = PointFeatures(cfg.features, keys, vocab_size, cfg.d_key)
+        self.in_proj = nn.Linear(self.features.out_dim, d)
+        self.encoder = nn.ModuleList(EncoderLayer(d, cfg.n_heads, cfg.d_ff, cfg.dropout)
+                                     for _ in range(cfg.enc_layers))
+        self.enc_norm = nn.LayerNorm(d)
+        self.tok_emb = nn.Embedding(vocab_size, d)
+        self.pos_emb = nn.Embedding(cfg.max_word_len + 2, d)  # BOS + letters + EOS
+        self.decoder = nn.ModuleList(DecoderLayer(d, cfg.n_heads, cfg.d_ff, cfg.dropout)
+                                     for _ in range(cfg.dec_layers))
+        self.dec_norm = nn.LayerNorm(d)
+        self.head = nn.Linear(d, vocab_size)
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def encode(self, x: Tensor, y: Tensor, t: Tensor, mask: Tensor, grid: Tensor) -> Tensor:
+        """Padded points (B, T) → memory (B, T, D); padded positions are never attended to."""
+        h = self.in_proj(self.features(x, y, t, mask, grid))
+        h = self.drop(h + sinusoid(h.shape[1], h.shape[2], h.device))
+        for layer in self.encoder:
+            h = layer(h, mask)
+        return self.enc_norm(h)
+
+    def _embed(self, tokens: Tensor, start: int) -> Tensor:
+        pos = torch.arange(start, start + tokens.shape[1], device=tokens.device)
+        return self.drop(self.tok_emb(tokens) + self.pos_emb(pos))
+
+    def decode(self, tokens: Tensor, memory: Tensor, memory_mask: Tensor) -> Tensor:
+        """Teacher-forced decoding: tokens (B, L) → logits (B, L, V); position i sees tokens ≤ i."""
+        h = self._embed(tokens, 0)
+        for layer in self.decoder:
+            h, _ = layer(h, None, layer.memory_kv(memory), memory_mask)
+        return self.head(self.dec_norm(h))
+
+    def forward(self, x: Tensor, y: Tensor, t: Tensor, mask: Tensor, grid: Tensor, tokens: Tensor) -> Tensor:
+        return self.decode(tokens, self.encode(x, y, t, mask, grid), mask)
+
+    # ---- incremental decoding ----
+    def start_cache(self, memory: Tensor, memory_mask: Tensor) -> DecoderCache:
+        """Cross-attention keys/values computed once per swipe; empty self-attention cache."""
+        b, h, dh = memory.shape[0], self.cfg.n_heads, self.cfg.d_model // self.cfg.n_heads
+        empty = memory.new_zeros(b, h, 0, dh)
+        ck, cv = zip(*(layer.memory_kv(memory) for layer in self.decoder))
+        n = len(self.decoder)
+        return DecoderCache([empty] * n, [empty] * n, list(ck), list(cv), memory_mask)
+
+    def decode_step(self, token: Tensor, cache: DecoderCache) -> tuple[Tensor, DecoderCache]:
+        """One token per row (B,) → next-token logits (B, V) and the extended cache."""
+        h = self._embed(token[:, None], cache.length)  # (B, 1, D)
+        new_k, new_v = [], []
+        for i, layer in enumerate(self.decoder):
+            h, (k, v) = layer(h, (cache.self_k[i], cache.self_v[i]), (cache.cross_k[i], cache.cross_v[i]),
+                              cache.memory_mask, cache.beams)
+            new_k.append(k)
+            new_v.append(v)
+        logits = self.head(self.dec_norm(h))[:, 0]
+        return logits, DecoderCache(new_k, new_v, cache.cross_k, cache.cross_v, cache.memory_mask, cache.beams)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -1,0 +1,1 @@
+"""What tests and the reliability benchmark use, not jobs: fault injection, damaged inputs, fakes, the job-submission check."""

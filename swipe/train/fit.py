@@ -1,0 +1,395 @@
+"""Training on Ray Train: a TorchTrainer whose workers each run Lightning (RayDDPStrategy).
+
+`train()` is five steps, each a function below:
+
+```
+prepare_run    Ray (local or the cluster), the run's name and folder: new, or resumed on purpose
+check_data     readable shards (the rest skipped and recorded), feature statistics, the fixed
+               validation subset decoded for val/swipe_mrr, the lexicon trie
+build_trainer  the Ray datasets, config.yaml, the TorchTrainer whose workers run `_train_loop`
+               (the lexicon trie goes to them through the object store, once)
+fit            workers report metrics and a self-describing checkpoint after every validation;
+               Ray keeps the best by val/swipe_mrr
+finish_run     the best checkpoint, the evaluation sets decoded with it, curves.png
+```
+
+The same function runs on a laptop (local Ray, CPU) and under `ray job submit` on a GPU cluster.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Sequence
+
+import numpy as np
+import pytorch_lightning as pl
+import ray
+import ray.train
+import torch
+import yaml
+from ray.train import CheckpointConfig, FailureConfig, ScalingConfig
+from ray.train import DataConfig as RayDataConfig
+from ray.train import RunConfig as RayRunConfig
+from ray.train.torch import TorchTrainer
+
+from swipe.cluster.ray_compat import train_report_logger
+from swipe.cluster.session import ensure_ray, quiet_loggers
+from swipe.config import config_to_dict
+from swipe.data.dataset import checked_split_files, head_batch, load_manifest, split_files
+from swipe.data.swipes import SwipeBatch
+from swipe.decode.search import greedy_words
+from swipe.evaluate.metrics import summarize
+from swipe.keyboard import parse_layouts
+from swipe.lexicon import Alphabet, LexiconConfig, Trie, build_lexicon_trie
+from swipe.model.checkpoint import TRAINER_FILE, load_meta, load_model, save_model_dir
+from swipe.model.features import KeyTable, compute_stats
+from swipe.model.inputs import collate
+from swipe.model.transformer import ModelConfig, SwipeModel, count_parameters, resolve
+from swipe.plot import plot_training
+from swipe.provenance import git_revision, now_iso, run_stamp
+from swipe.storage import is_uri
+from swipe.train.module import OptimConfig, SwipeModule
+from swipe.train.stream import DataConfig, PadCollate, train_dataset, val_dataset
+from swipe.train.tracking import TrackingConfig, build_loggers, final_history, mark_restart, read_metrics, scrub
+
+
+@dataclass(frozen=True)
+class ScaleConfig:
+    """How many workers, on what."""
+
+    num_workers: int = 2
+    use_gpu: bool = False
+    cpus_per_worker: float = 0.45  # keep ≥ 1 CPU free for Ray Data, or reading stalls
+    threads_per_worker: int = 0  # torch intra-op threads; 0 = max(1, ceil(cpus_per_worker))
+    gpus_per_worker: float = 1.0  # with use_gpu
+    precision: Literal["32-true", "bf16-mixed", "16-mixed"] = "32-true"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """The run's identity, length and checkpoints."""
+
+    name: str | None = None  # default: <dataset>-<model preset>-<UTC time>; reuse + resume=true to continue
+    storage_path: str = "runs"  # local folder or a URI (s3://…, gs://…) on a cluster
+    resume: bool = False  # continue the run `name` from its latest checkpoint
+    max_steps: int = 1000
+    val_every: int = 100  # optimizer steps between validations (and checkpoints)
+    seed: int = 0
+    decode_rows: int = 500  # fixed validation subset decoded for val/swipe_mrr and val/acc@1
+    stats_rows: int = 5000  # training rows used for feature standardisation statistics
+    keep_checkpoints: int = 2  # best by val/swipe_mrr
+    max_failures: int = 0  # worker failures survived by restarting from the last checkpoint
+    num_cpus: int | None = None  # size of a local Ray (ignored on a cluster)
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """A dataset split decoded with the best checkpoint after training."""
+
+    name: str
+    dataset: str
+    split: str
+    rows: int = 0  # 0 = all
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    lexicon: LexiconConfig = field(default_factory=lambda: LexiconConfig(top_n=20_000))  # for decoding
+    scale: ScaleConfig = field(default_factory=ScaleConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    eval: tuple[EvalSet, ...] = ()
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    best_checkpoint: Path | None
+    best_metrics: dict[str, Any]
+    evals: dict[str, dict[str, float]]
+
+
+@dataclass(frozen=True)
+class Run:
+    """Where a training run lives."""
+
+    name: str
+    storage: str  # an absolute folder, or a URI
+    dir: Path  # this run's folder (a local scratch folder when storage is a URI)
+
+
+@dataclass
+class TrainData:
+    """What the driver learned from the dataset, and what every worker gets of it."""
+
+    manifest: dict[str, Any]
+    alphabet: Alphabet
+    keys: KeyTable
+    model: ModelConfig  # resolved: every size field filled in
+    train_files: list[str]
+    val_files: list[str]
+    skipped: list[dict[str, Any]]  # unreadable shards: file, rows, reason
+    train_rows: int  # in the readable training shards
+    stats: tuple[np.ndarray, np.ndarray]  # feature standardisation: mean, std
+    decode_batch: dict[str, torch.Tensor]  # the validation subset decoded after every validation
+    decode_words: list[str]
+    trie: Trie  # the lexicon that validation and the evaluation sets decode within
+
+
+def train(cfg: TrainConfig, callbacks: Sequence[Any] = ()) -> TrainResult:
+    """Fit a model as configured; returns the run directory, best checkpoint and evaluations.
+
+    `callbacks` are Ray Train callbacks (a Tune trial passes TuneReportCallback)."""
+    run = prepare_run(cfg)
+    data = check_data(cfg)
+    trainer = build_trainer(cfg, run, data, callbacks)
+    result = trainer.fit()
+    return finish_run(cfg, run, data, result)
+
+
+# ----------------------------------------------------------------------------- the steps
+def prepare_run(cfg: TrainConfig) -> Run:
+    """Start or join Ray, name the run, and create its folder: a used name is an error unless
+    the run is resumed on purpose, and resuming needs a run to resume."""
+    if ensure_ray(cfg.run.num_cpus):  # a fixed-size local Ray: no autoscaler will add CPUs or GPUs
+        check_resources(cfg.scale, ray.cluster_resources())
+    name, storage = run_name(cfg), _storage(cfg)
+    run_dir = Path(storage) / name if not is_uri(storage) else Path(tempfile.mkdtemp()) / name
+    exists = run_exists(cfg)
+    if exists and not cfg.run.resume:
+        raise FileExistsError(f"run {name!r} exists in {storage}; pass --resume to continue it, or a new run.name")
+    if cfg.run.resume and not exists:
+        raise FileNotFoundError(f"cannot resume: no run {name!r} in {storage}")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return Run(name, storage, run_dir)
+
+
+def check_data(cfg: TrainConfig) -> TrainData:
+    """Check every shard (unreadable ones are skipped, shown and recorded, never silently
+    lost), then read what the workers share: feature statistics from the first training
+    rows, the fixed validation subset decoded for val/swipe_mrr, and the lexicon trie."""
+    manifest = load_manifest(cfg.data.dataset)
+    alphabet = Alphabet(manifest["alphabet"])
+    keys = KeyTable.build(parse_layouts(manifest["layouts"]), alphabet)
+    model_cfg = resolve(cfg.model)
+    train_files, bad_train = checked_split_files(cfg.data.dataset, cfg.data.train_split)
+    val_files, bad_val = checked_split_files(cfg.data.dataset, cfg.data.val_split)
+    skipped = [{"file": p, "rows": r, "reason": why} for p, r, why in bad_train + bad_val]
+    for sk in skipped:
+        print(f"[train] skipping unreadable shard {sk['file']} ({sk['rows']} rows): {sk['reason']}", flush=True)
+    if not train_files or not val_files:
+        raise ValueError(f"no readable shards left in {cfg.data.dataset} splits "
+                         f"{cfg.data.train_split!r}/{cfg.data.val_split!r}: {skipped}")
+
+    def padded(batch: SwipeBatch, targets: bool) -> dict[str, torch.Tensor]:
+        return collate(batch, keys.index(), alphabet, cfg.data.max_points, model_cfg.max_word_len, targets)
+
+    head = padded(head_batch(train_files, cfg.run.stats_rows), targets=True)
+    stats = compute_stats([(head["x"], head["y"], head["t"], head["mask"], head["grid"])], keys)
+    dec = head_batch(val_files, cfg.run.decode_rows)
+    decode_batch = {k: v for k, v in padded(dec, targets=False).items() if k in ("x", "y", "t", "mask", "grid")}
+    train_rows = manifest["splits"][cfg.data.train_split]["rows"] - sum(r for _, r, _ in bad_train)
+    return TrainData(manifest, alphabet, keys, model_cfg, train_files, val_files, skipped, train_rows, stats,
+                     decode_batch, list(dec.words), build_lexicon_trie(cfg.lexicon, alphabet))
+
+
+def build_trainer(cfg: TrainConfig, run: Run, data: TrainData, callbacks: Sequence[Any] = ()) -> TorchTrainer:
+    """The Ray datasets, the run's config.yaml, and the TorchTrainer whose workers run
+    `_train_loop` (the trie goes to them by one ray.put)."""
+    layouts = parse_layouts(data.manifest["layouts"])
+    datasets = {"train": train_dataset(data.train_files, {g: lay.key_width for g, lay in layouts.items()},
+                                       cfg.data, passes_needed(cfg, data.train_rows)),
+                "val": val_dataset(data.val_files, cfg.data)}
+    record = run_record(cfg, run, data)
+    (run.dir / "config.yaml").write_text(yaml.safe_dump(record, sort_keys=False, allow_unicode=True))
+    loop_cfg = {"cfg": cfg, "model_cfg": data.model, "name": run.name, "run_dir": str(run.dir),
+                "alphabet": data.alphabet.chars, "layouts_json": data.manifest["layouts"], "stats": data.stats,
+                "trie": ray.put(data.trie), "decode_batch": data.decode_batch,
+                "decode_words": data.decode_words, "record": record}
+    resources = {"CPU": cfg.scale.cpus_per_worker} | ({"GPU": cfg.scale.gpus_per_worker} if cfg.scale.use_gpu else {})
+    ingest = RayDataConfig.default_ingest_options()
+    ingest.preserve_order = True  # the same batches in the same order on every run: reproducible
+    return TorchTrainer(
+        _train_loop, train_loop_config=loop_cfg,
+        scaling_config=ScalingConfig(num_workers=cfg.scale.num_workers, use_gpu=cfg.scale.use_gpu,
+                                     resources_per_worker=resources),
+        run_config=RayRunConfig(name=run.name, storage_path=run.storage,
+                                checkpoint_config=CheckpointConfig(num_to_keep=cfg.run.keep_checkpoints,
+                                                                   checkpoint_score_attribute="val/swipe_mrr",
+                                                                   checkpoint_score_order="max"),
+                                failure_config=FailureConfig(max_failures=cfg.run.max_failures),
+                                callbacks=list(callbacks)),
+        datasets=datasets, dataset_config=RayDataConfig(datasets_to_split=["train"], execution_options=ingest))
+
+
+def finish_run(cfg: TrainConfig, run: Run, data: TrainData, result: ray.train.Result) -> TrainResult:
+    """The best checkpoint (recorded in best_checkpoint.txt), the evaluation sets decoded
+    with it, and curves.png from the history the run ended with."""
+    best = result.get_best_checkpoint(metric="val/swipe_mrr", mode="max")
+    best_metrics = next((m for c, m in (result.best_checkpoints or []) if best and c.path == best.path), {})
+    best_path = Path(best.path) if best is not None and not is_uri(run.storage) else None
+    evals = {}
+    if best_path is not None:
+        model, _ = load_model(best_path)
+        for ev in cfg.eval:
+            evals[ev.name] = evaluate_split(model, ev, data.trie, cfg.data.max_points)
+        (run.dir / "best_checkpoint.txt").write_text(str(best_path) + "\n")
+    if (run.dir / "metrics.jsonl").exists():
+        plot_training(final_history(read_metrics(run.dir)), run.dir / "curves.png", title=run.name)
+    return TrainResult(run.dir, best_path, best_metrics, evals)
+
+
+# ----------------------------------------------------------------------------- helpers of the steps
+def run_name(cfg: TrainConfig) -> str:
+    return cfg.run.name or f"{Path(cfg.data.dataset).name}-{cfg.model.preset}-{run_stamp()}"
+
+
+def _storage(cfg: TrainConfig) -> str:
+    sp = cfg.run.storage_path
+    return sp if is_uri(sp) else str(Path(sp).resolve())
+
+
+def run_exists(cfg: TrainConfig) -> bool:
+    """Whether the run `cfg.run.name` has started already in its (local) storage."""
+    run_dir = Path(_storage(cfg)) / run_name(cfg)
+    return not is_uri(cfg.run.storage_path) and run_dir.exists() and any(run_dir.iterdir())
+
+
+def check_resources(scale: ScaleConfig, cluster: dict[str, float]) -> None:
+    """On a fixed-size Ray, refuse a worker group that would leave Ray Data no CPU (its reads
+    would wait forever) or that asks for GPUs the machine does not have (it would never start)."""
+    total = cluster.get("CPU", 0.0)
+    asked = scale.num_workers * scale.cpus_per_worker
+    if asked > total - 1:
+        raise ValueError(f"{scale.num_workers} workers × {scale.cpus_per_worker} CPU = {asked:g} of the "
+                         f"cluster's {total:g} CPUs; leave at least 1 for Ray Data (lower "
+                         f"scale.cpus_per_worker or scale.num_workers)")
+    if scale.use_gpu and scale.num_workers * scale.gpus_per_worker > cluster.get("GPU", 0.0):
+        raise ValueError(f"{scale.num_workers} workers × {scale.gpus_per_worker} GPU, but the cluster "
+                         f"has {cluster.get('GPU', 0.0):g} GPUs")
+
+
+def passes_needed(cfg: TrainConfig, train_rows: int) -> int:
+    """Passes over the training rows that cover max_steps of every worker's batches, plus one
+    (a streaming split hands out whole blocks, so a worker's share of a pass is uneven)."""
+    steps_per_pass = max(1, train_rows // (cfg.data.batch_size * cfg.scale.num_workers))
+    return math.ceil(cfg.run.max_steps / steps_per_pass) + 1
+
+
+def run_record(cfg: TrainConfig, run: Run, data: TrainData) -> dict[str, Any]:
+    """config.yaml: the resolved config (no secrets), git revision, dataset summary, skipped shards."""
+    resolved = scrub(config_to_dict(cfg)) | {"run": {**config_to_dict(cfg.run), "name": run.name}}
+    resolved["model"] = config_to_dict(data.model)
+    m = data.manifest
+    return {"config": resolved, "git_revision": git_revision(), "created": now_iso(),
+            "dataset": {k: m[k] for k in ("name", "rows_kept", "alphabet", "provenance")}
+            | {"splits": {s: v["rows"] for s, v in m["splits"].items()}, "skipped_shards": data.skipped}}
+
+
+@torch.no_grad()
+def evaluate_split(model: SwipeModel, ev: EvalSet, trie: Trie, max_points: int, batch_size: int = 256) -> dict[str, float]:
+    """Greedy lexicon decoding of a whole split with `model` (CPU, in this process)."""
+    batch = head_batch(split_files(ev.dataset, ev.split), ev.rows)
+    grid_index = {g: i for i, g in enumerate(model.grid_names)}
+    alphabet = trie.alphabet
+    words: list[str] = []
+    for s in range(0, len(batch), batch_size):
+        part = batch.take(np.arange(s, min(s + batch_size, len(batch))))
+        tensors = collate(part, grid_index, alphabet, max_points, model.cfg.max_word_len, targets=False)
+        words += greedy_words(model, tensors, alphabet, trie).words
+    in_lexicon = np.mean([w is not None and trie.contains(w) for w in batch.words])
+    return summarize([[w] for w in words], batch.words) | {"reference_in_lexicon": float(in_lexicon)}
+
+
+# ----------------------------------------------------------------------------- worker side
+QUIET = ["ray.train", "ray.data", "pytorch_lightning"]  # per-report INFO lines and notices: warnings only
+
+
+def _train_loop(config: dict[str, Any]) -> None:
+    """Runs in every Ray Train worker: Lightning inside, DDP across workers."""
+    with quiet_loggers(QUIET + [train_report_logger()]):
+        _fit_in_worker(config)
+
+
+def _fit_in_worker(config: dict[str, Any]) -> None:
+    from ray.train.lightning import RayDDPStrategy, RayLightningEnvironment, prepare_trainer
+
+    cfg: TrainConfig = config["cfg"]
+    ctx = ray.train.get_context()
+    rank = ctx.get_world_rank()
+    pl.seed_everything(cfg.run.seed, workers=True, verbose=False)
+    torch.set_num_threads(cfg.scale.threads_per_worker or max(1, math.ceil(cfg.scale.cpus_per_worker)))
+    alphabet = Alphabet(config["alphabet"])
+    keys = KeyTable.build(parse_layouts(config["layouts_json"]), alphabet)
+    model = SwipeModel(config["model_cfg"], keys, alphabet.size)
+    model.features.set_stats(*config["stats"])
+    trie: Trie = ray.get(config["trie"])
+    module = SwipeModule(model, cfg.optim, cfg.run.max_steps, cfg.run.val_every, alphabet, trie,
+                         config["decode_batch"], config["decode_words"])
+    coll = PadCollate(keys.index(), alphabet, cfg.data.max_points, model.cfg.max_word_len)
+    train_iter = ray.train.get_dataset_shard("train").iter_torch_batches(
+        batch_size=cfg.data.batch_size, collate_fn=coll, drop_last=True,
+        local_shuffle_buffer_size=cfg.data.shuffle_buffer or None, local_shuffle_seed=cfg.run.seed + rank)
+    val_iter = ray.train.get_dataset_shard("val").iter_torch_batches(batch_size=256, collate_fn=coll)
+    if rank == 0:
+        print(f"[train] {count_parameters(model):,} parameters, features={model.cfg.features}, "
+              f"{ctx.get_world_size()} worker(s)", flush=True)
+    trainer = pl.Trainer(
+        max_steps=cfg.run.max_steps, val_check_interval=cfg.run.val_every, check_val_every_n_epoch=None,
+        num_sanity_val_steps=0, accelerator="gpu" if cfg.scale.use_gpu else "cpu", devices="auto",
+        strategy=RayDDPStrategy(), plugins=[RayLightningEnvironment()], precision=cfg.scale.precision,
+        gradient_clip_val=cfg.optim.grad_clip or None, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, log_every_n_steps=10,
+        logger=build_loggers(config["run_dir"], config["name"], cfg.tracking, config["record"], rank) or False,
+        callbacks=[ReportEveryValidation(alphabet, config["layouts_json"], config["record"])])
+    trainer = prepare_trainer(trainer)
+    resume_from, step = _resume_point(rank)
+    if rank == 0:
+        mark_restart(config["run_dir"], step)  # rows a lost attempt logged after `step` are superseded
+    trainer.fit(module, train_dataloaders=train_iter, val_dataloaders=val_iter, ckpt_path=resume_from,
+                weights_only=True)  # resuming unpickles no code: tensors, numbers, strings only
+
+
+def _resume_point(rank: int) -> tuple[str | None, int]:
+    """A resumed run or a restarted worker group continues from Ray Train's last registered
+    checkpoint: (a local copy of its trainer state, its step); (None, 0) for a fresh start."""
+    ckpt = ray.train.get_checkpoint()
+    if ckpt is None:
+        return None, 0
+    local = Path(tempfile.mkdtemp(prefix="swipe-resume-"))
+    with ckpt.as_directory() as d:
+        shutil.copy(Path(d) / TRAINER_FILE, local / TRAINER_FILE)
+        step = load_meta(d)["step"]
+    if rank == 0:
+        print(f"[train] resuming from {ckpt.path} (step {step})", flush=True)
+    return str(local / TRAINER_FILE), step
+
+
+class ReportEveryValidation(pl.Callback):
+    """After each validation every rank reports metrics (a barrier); rank 0 attaches a
+    self-describing checkpoint, which Ray keeps if it is among the best by val/swipe_mrr."""
+
+    def __init__(self, alphabet: Alphabet, layouts_json: dict, record: dict):
+        self.alphabet, self.layouts_json, self.record = alphabet, layouts_json, record
+
+    def on_validation_end(self, trainer: pl.Trainer, module: SwipeModule) -> None:
+        if trainer.sanity_checking:
+            return
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+        metrics["step"] = trainer.global_step
+        tmp = Path(tempfile.mkdtemp(prefix="swipe-ckpt-"))
+        trainer.save_checkpoint(tmp / TRAINER_FILE, weights_only=False)  # collective: every rank calls it
+        checkpoint = None
+        if trainer.global_rank == 0:
+            save_model_dir(tmp, module.model, self.alphabet, self.layouts_json,
+                           {"step": trainer.global_step, "metrics": metrics, "train": self.record})
+            checkpoint = ray.train.Checkpoint.from_directory(tmp)
+        ray.train.report(metrics, checkpoint=checkpoint)
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,180 @@
+"""The LightningModule: one shared step for train/val, LR schedules, lexicon-decoded metrics.
+
+It receives its network (a SwipeModel); it never builds one. Metric names are namespaced:
+`train/loss`, `lr`, `val/loss`, `val/token_acc`, `val/swipe_mrr`, `val/acc@1`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch import Tensor
+
+from swipe.decode.search import greedy_words
+from swipe.evaluate.metrics import summarize
+from swipe.lexicon import PAD, Alphabet, Trie
+from swipe.model.transformer import SwipeModel
+
+Schedule = Literal["plateau", "cosine", "onecycle", "constant", "milestones"]
+SCHEDULES: tuple[str, ...] = get_args(Schedule)
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """AdamW and the learning-rate schedule."""
+
+    lr: float = 1e-3  # peak learning rate
+    weight_decay: float = 0.01
+    schedule: Schedule = "cosine"
+    warmup_steps: int = 100  # linear warm-up (cosine, constant, milestones; not plateau)
+    min_lr_ratio: float = 0.05  # cosine floor, as a share of lr
+    plateau_factor: float = 0.5  # plateau: LR × factor when val/swipe_mrr stalls …
+    plateau_patience: int = 2  # … for this many validations (not epochs)
+    milestones: tuple[int, ...] = ()  # milestones: global steps where LR × milestone_gamma
+    milestone_gamma: float = 0.3
+    label_smoothing: float = 0.1
+    grad_clip: float = 1.0
+    lexicon_mask: bool = False  # train with logits of tokens that leave the lexicon masked out
+
+
+def smoothed_cross_entropy(logits: Tensor, target: Tensor, smoothing: float, allowed: Tensor | None) -> Tensor:
+    """Label-smoothed cross-entropy over non-PAD targets.  logits (B, L, V), target (B, L).
+
+    With `allowed` (B, L, V), tokens outside it are impossible: they get no probability and
+    no smoothing mass (smoothing onto an impossible token would blow the loss up). Without
+    it this equals F.cross_entropy(..., label_smoothing=smoothing).
+    """
+    logits = logits.float()
+    if allowed is not None:
+        logits = logits.masked_fill(~allowed, float("-inf"))
+    logp = torch.log_softmax(logits, -1)
+    valid = target != PAD
+    nll = -logp.gather(-1, target.unsqueeze(-1)).squeeze(-1)
+    n_allowed = allowed.sum(-1) if allowed is not None else torch.full_like(nll, logits.shape[-1])
+    uniform = -logp.masked_fill(torch.isinf(logp), 0.0).sum(-1) / n_allowed
+    per_token = (1 - smoothing) * nll + smoothing * uniform
+    return per_token[valid].mean()
+
+
+def lexicon_allowed(trie: Trie, tokens_out: Tensor) -> Tensor:
+    """For each target position, which tokens keep the prefix inside the lexicon.  # (B, L, V)"""
+    tgt = tokens_out.cpu().numpy()
+    b, length = tgt.shape
+    nodes = np.zeros(b, dtype=np.int64)
+    masks = []
+    for i in range(length):
+        masks.append(trie.allowed_next_tokens(nodes))
+        nodes = trie.step(nodes, tgt[:, i])
+    allowed = torch.from_numpy(np.stack(masks, 1))
+    # a target outside the lexicon must not become an impossible (-inf) target
+    allowed[torch.arange(b)[:, None], torch.arange(length)[None], torch.from_numpy(tgt)] = True
+    return allowed.to(tokens_out.device)
+
+
+class SwipeModule(pl.LightningModule):
+    def __init__(self, model: SwipeModel, optim: OptimConfig, max_steps: int, val_every: int,
+                 alphabet: Alphabet, trie: Trie | None = None,
+                 decode_batch: dict[str, Tensor] | None = None, decode_words: list[str] | None = None):
+        super().__init__()
+        if optim.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {optim.schedule!r}; choose from {SCHEDULES}")
+        self.model, self.optim, self.max_steps, self.val_every = model, optim, max_steps, val_every
+        self.alphabet, self.trie = alphabet, trie
+        self.decode_batch, self.decode_words = decode_batch, decode_words or []
+        self.plateau: torch.optim.lr_scheduler.ReduceLROnPlateau | None = None
+        self._plateau_state: dict | None = None  # restored from a checkpoint before optimizers exist
+
+    def shared_step(self, batch: dict[str, Tensor], use_lexicon_mask: bool) -> tuple[Tensor, Tensor]:
+        logits = self.model(batch["x"], batch["y"], batch["t"], batch["mask"], batch["grid"], batch["tokens_in"])
+        target = batch["tokens_out"]
+        allowed = lexicon_allowed(self.trie, target) if use_lexicon_mask and self.trie is not None else None
+        loss = smoothed_cross_entropy(logits, target, self.optim.label_smoothing, allowed)
+        valid = target != PAD
+        acc = ((logits.argmax(-1) == target) & valid).sum() / valid.sum()
+        return loss, acc
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        loss, _ = self.shared_step(batch, self.optim.lexicon_mask)
+        n = batch["x"].shape[0]
+        self.log("train/loss", loss, prog_bar=True, batch_size=n)
+        self.log("lr", self.trainer.optimizers[0].param_groups[0]["lr"], batch_size=n)
+        return loss
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        loss, acc = self.shared_step(batch, False)
+        n = batch["x"].shape[0]
+        self.log("val/loss", loss, batch_size=n, sync_dist=True)
+        self.log("val/token_acc", acc, batch_size=n, sync_dist=True)
+
+    def on_validation_epoch_end(self) -> None:
+        """Decode the fixed validation subset greedily within the lexicon: val/swipe_mrr, val/acc@1."""
+        if self.decode_batch is None:
+            return
+        batch = {k: v.to(self.device) for k, v in self.decode_batch.items()}
+        decoded = greedy_words(self.model, batch, self.alphabet, self.trie)
+        m = summarize([[w] for w in decoded.words], self.decode_words)
+        # every rank decodes the same subset, so the cross-rank mean is that same value
+        self.log("val/swipe_mrr", m["swipe_mrr"], sync_dist=True)
+        self.log("val/acc@1", m["acc@1"], sync_dist=True)
+        if self.plateau is not None:  # once per validation: patience counts validations
+            self.plateau.step(m["swipe_mrr"])
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        if self.plateau is not None:
+            checkpoint["plateau"] = self.plateau.state_dict()
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self._plateau_state = checkpoint.get("plateau")
+
+    def configure_optimizers(self):
+        decay, no_decay = [], []
+        for name, p in self.model.named_parameters():
+            (no_decay if p.ndim < 2 or "emb" in name or "norm" in name or "ln" in name else decay).append(p)
+        opt = torch.optim.AdamW([{"params": decay, "weight_decay": self.optim.weight_decay},
+                                 {"params": no_decay, "weight_decay": 0.0}], lr=self.optim.lr)
+        if self.optim.schedule == "plateau":
+            # stepped by on_validation_epoch_end, not by Lightning's step/frequency bookkeeping
+            self.plateau = build_plateau(opt, self.optim)
+            if self._plateau_state is not None:
+                self.plateau.load_state_dict(self._plateau_state)
+            return opt
+        return {"optimizer": opt, "lr_scheduler": build_scheduler(opt, self.optim, self.max_steps)}
+
+
+def build_plateau(opt: torch.optim.Optimizer, cfg: OptimConfig) -> torch.optim.lr_scheduler.ReduceLROnPlateau:
+    """LR × plateau_factor when val/swipe_mrr has not improved for plateau_patience validations."""
+    return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=cfg.plateau_factor,
+                                                      patience=cfg.plateau_patience)
+
+
+def build_scheduler(opt: torch.optim.Optimizer, cfg: OptimConfig, max_steps: int) -> dict:
+    """Lightning scheduler config for the step-based schedules (stepped every optimizer step)."""
+    warm = max(cfg.warmup_steps, 0)
+
+    def warmup(step: int) -> float:
+        return min(1.0, (step + 1) / warm) if warm else 1.0
+
+    if cfg.schedule == "onecycle":
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=max_steps + 1)
+    elif cfg.schedule == "cosine":
+        def cosine(step: int) -> float:
+            if step < warm:
+                return warmup(step)
+            p = min(1.0, (step - warm) / max(1, max_steps - warm))
+            return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * p))
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, cosine)
+    elif cfg.schedule == "milestones":
+        marks = sorted(cfg.milestones)
+
+        def stepped(step: int) -> float:
+            return warmup(step) * cfg.milestone_gamma ** sum(step >= m for m in marks)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, stepped)
+    else:  # constant
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup)
+    return {"scheduler": sched, "interval": "step", "frequency": 1}
+

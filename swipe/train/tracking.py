@@ -1,0 +1,130 @@
+"""Experiment tracking: a local `metrics.jsonl` always, W&B as an optional sink on rank 0.
+
+W&B runs offline unless `WANDB_API_KEY` is set (or `tracking.wandb=online`); offline runs
+are files under RUN_DIR/wandb/ that `wandb sync` can upload later. The key itself is never
+logged or written into a config.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pytorch_lightning.loggers import Logger
+from pytorch_lightning.utilities import rank_zero_only
+
+SECRET_ENV = ("WANDB_API_KEY",)
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    """Where metrics go besides metrics.jsonl."""
+
+    wandb: Literal["auto", "offline", "online", "disabled"] = "auto"  # auto: online iff WANDB_API_KEY
+    project: str = "swipe"
+    group: str | None = None  # e.g. the sweep a run belongs to
+    tags: tuple[str, ...] = ()
+
+
+def wandb_mode(cfg: TrackingConfig) -> str:
+    if cfg.wandb != "auto":
+        return cfg.wandb
+    return "online" if os.environ.get("WANDB_API_KEY") else "offline"
+
+
+def scrub(obj: Any) -> Any:
+    """A copy of a config with any secret value replaced (belt and braces: keys are not config)."""
+    secrets = {os.environ[k] for k in SECRET_ENV if os.environ.get(k)}
+    if isinstance(obj, dict):
+        return {k: scrub(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [scrub(v) for v in obj]
+    if isinstance(obj, str) and any(s in obj for s in secrets):
+        return "***"
+    return obj
+
+
+class JsonlLogger(Logger):
+    """Appends one JSON object per logging call to RUN_DIR/metrics.jsonl (rank 0 only)."""
+
+    def __init__(self, run_dir: str | Path):
+        super().__init__()
+        self.path = Path(run_dir) / "metrics.jsonl"
+
+    @property
+    def name(self) -> str:
+        return "jsonl"
+
+    @property
+    def version(self) -> str:
+        return "0"
+
+    @rank_zero_only
+    def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
+        pass  # the resolved config is written beside it as config.yaml
+
+    @rank_zero_only
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        _append_row(self.path, step, {k: float(v) for k, v in metrics.items()})
+
+
+def _append_row(path: Path, step: int | None, values: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        f.write(json.dumps({"step": step, "time": round(time.time(), 3), **values}) + "\n")
+
+
+def build_loggers(run_dir: str | Path, run_name: str, cfg: TrackingConfig, config: dict[str, Any],
+                  rank: int) -> list[Logger]:
+    """metrics.jsonl + (maybe) W&B, on rank 0 only; other ranks log nothing."""
+    if rank != 0:
+        return []
+    loggers: list[Logger] = [JsonlLogger(run_dir)]
+    mode = wandb_mode(cfg)
+    if mode != "disabled":
+        import wandb
+        from pytorch_lightning.loggers import WandbLogger
+
+        # one W&B run per training run: a restarted worker group or a resumed run continues it.
+        # The mode goes to wandb.init, not the environment (Ray does not forward WANDB_MODE to
+        # workers, and Lightning's offline=True would set it process-wide).
+        run_id = hashlib.sha1(f"{run_name}:{Path(run_dir).resolve()}".encode()).hexdigest()[:16]
+        loggers.append(WandbLogger(project=cfg.project, name=run_name, group=cfg.group, id=run_id, resume="allow",
+                                   tags=list(cfg.tags), save_dir=str(run_dir), mode=mode,
+                                   settings=wandb.Settings(silent=True), config=scrub(config)))
+    return loggers
+
+
+RESUMED = "resumed_at_step"  # a marker row: the run (re)started from its checkpoint at this step
+
+
+def mark_restart(run_dir: str | Path, step: int) -> None:
+    """Note in metrics.jsonl that training (re)starts at optimizer step `step` (0: from
+    scratch), so `final_history` can drop what the lost attempt logged after its checkpoint."""
+    path = Path(run_dir) / "metrics.jsonl"
+    if path.exists():  # a first start has nothing to supersede
+        _append_row(path, step, {RESUMED: step})
+
+
+def read_metrics(run_dir: str | Path) -> list[dict[str, float]]:
+    """The rows of a run's metrics.jsonl, as logged (with restart markers and what they supersede)."""
+    path = Path(run_dir) / "metrics.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def final_history(rows: list[dict[str, float]]) -> list[dict[str, float]]:
+    """The history the run ended with: at each restart marker, the rows logged at or after
+    its step (by an attempt that died before checkpointing them) are dropped. Lightning logs
+    optimizer step s+1 as step s, so the rows of a checkpoint at step N are all below N."""
+    kept: list[dict[str, float]] = []
+    for row in rows:
+        if RESUMED in row:
+            kept = [r for r in kept if r["step"] < row[RESUMED]]
+        else:
+            kept.append(row)
+    return kept

@@ -1,0 +1,149 @@
+"""Batched, cached beam search against the one-swipe-at-a-time, no-cache reference decoder."""
+
+import numpy as np
+import pytest
+import torch
+
+from swipe.decode.search import BeamConfig, Search, beam_search, beam_words, reference_beam_search, reference_words
+from swipe.keyboard import parse_layout
+from swipe.lexicon import Alphabet, build_trie
+from swipe.model.features import KeyTable
+from swipe.model.transformer import ModelConfig, SwipeModel
+from swipe.testing.fakes import RowTags, StepCount
+
+ALPHA = Alphabet("abcdef")
+GRID = {"width": 120, "height": 40, "keys": [
+    {"label": c, "hitbox": {"x": 20 * i, "y": 0, "w": 20, "h": 40}} for i, c in enumerate(ALPHA.chars)]}
+
+
+def _setup(seed: int, n_words: int = 60):
+    rng = np.random.default_rng(seed)
+    words = sorted({"".join(rng.choice(list(ALPHA.chars), rng.integers(1, 6))) for _ in range(n_words)})
+    trie = build_trie(words, rng.uniform(1, 1000, len(words)), ALPHA)
+    keys = KeyTable.build({"g": parse_layout("g", GRID)}, ALPHA)
+    torch.manual_seed(seed)
+    model = SwipeModel(ModelConfig(preset="tiny", max_word_len=6, dropout=0.0), keys, ALPHA.size).eval()
+    b, n = 5, 12
+    lens = rng.integers(2, n + 1, b)
+    mask = torch.from_numpy(np.arange(n)[None, :] < lens[:, None])
+    batch = {"x": torch.from_numpy(rng.uniform(0, 120, (b, n)).astype(np.float32)),
+             "y": torch.from_numpy(rng.uniform(0, 40, (b, n)).astype(np.float32)),
+             "t": torch.cumsum(torch.full((b, n), 16.0), 1), "mask": mask, "grid": torch.zeros(b, dtype=torch.long)}
+    return words, trie, model, batch
+
+
+def _same(batched, reference):
+    assert len(batched) == len(reference)
+    for got, ref in zip(batched, reference):
+        assert [w for w, _ in got] == [w for w, _ in ref]
+        np.testing.assert_allclose([s for _, s in got], [s for _, s in ref], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("constrained", [True, False])
+def test_batched_beam_equals_reference(seed, constrained):
+    words, trie, model, batch = _setup(seed)
+    cfg = BeamConfig(beam_size=4, top_k=4)
+    t = trie if constrained else None
+    got = beam_words(model, batch, ALPHA, cfg, t)
+    _same(got, reference_words(model, batch, ALPHA, cfg, t))
+    if constrained:  # every constrained candidate is a lexicon word, each once
+        for cands in got:
+            assert cands and all(w in words for w, _ in cands)
+            assert len({w for w, _ in cands}) == len(cands)
+
+
+def test_frequency_prior_and_length_alpha_match_reference():
+    words, trie, model, batch = _setup(5)
+    cfg = BeamConfig(beam_size=5, top_k=3, length_alpha=0.7, freq_weight=0.3)
+    _same(beam_words(model, batch, ALPHA, cfg, trie), reference_words(model, batch, ALPHA, cfg, trie))
+
+
+def test_prior_reorders_candidates():
+    """Uniform logits: without a prior, ties; with it, the most frequent word first."""
+    words = ["ab", "ba", "cd"]
+    trie = build_trie(words, np.array([1.0, 100.0, 10.0]), ALPHA)
+    uniform = lambda tok, st: (torch.zeros(tok.shape[0], ALPHA.size), st)  # noqa: E731
+    out = beam_search(Search(uniform, ALPHA, 4, trie), StepCount(), 2, BeamConfig(beam_size=3, top_k=3, freq_weight=1.0))
+    assert [w for w, _ in out[0]] == ["ba", "cd", "ab"] and out[0] == out[1]
+
+
+def test_words_under_is_best_first_and_limited():
+    from swipe.decode.prefix import words_under
+
+    words = ["ab", "abc", "abd", "b", "ba"]
+    trie = build_trie(words, np.array([5.0, 1.0, 50.0, 7.0, 2.0]), ALPHA)
+    under_ab = [trie.word(w) for w in words_under(trie, [trie.lookup("ab")], 10)]
+    assert under_ab == ["abd", "ab", "abc"]  # exact frequency order
+    assert len(words_under(trie, [0], 2)) == 2 and words_under(trie, [-1], 5) == []
+
+
+def test_complete_from_prefixes_scores_every_word_under_the_survivors():
+    from swipe.decode.prefix import PrefixConfig, complete_from_prefixes
+
+    words = ["abc", "abd", "acf", "bed", "fad"]
+    trie = build_trie(words, np.ones(len(words)), ALPHA)
+    prefer = {"abd": -0.5, "abc": -2.0, "acf": -3.0, "bed": -1.0, "fad": -9.0}
+
+    def step(tok, st):  # the prefix phase prefers 'a' first
+        logits = torch.zeros(tok.shape[0], ALPHA.size)
+        logits[:, ALPHA.encode("a")[0]] = 3.0
+        return logits, st
+
+    def score(rows, tin, tout):  # a fake full model: a fixed log-probability per word
+        return torch.tensor([prefer[ALPHA.decode(r)] * (len(ALPHA.decode(r)) + 1) for r in tout.tolist()])
+
+    cfg = PrefixConfig(prefix_steps=1, beam=BeamConfig(beam_size=1, top_k=3), max_words=10)
+    out = complete_from_prefixes(Search(step, ALPHA, 6, trie), StepCount(), 2, score, cfg)
+    assert [w for w, _ in out[0]] == ["abd", "abc", "acf"]  # every word under "a", by score
+    assert out[0][0][1] == pytest.approx(-0.5) and out[0] == out[1]
+
+
+def test_levenshtein_repair():
+    from swipe.decode.repair import levenshtein_repair
+
+    lexicon = ["hello", "help", "world", "hallo"]
+    got = levenshtein_repair([[("helo", -1.0), ("help", -1.5), ("zzzzzzz", -2.0), ("hellp", -2.5)]], lexicon, 4)
+    assert got == [[("hello", -1.0), ("help", -1.5)]]  # repaired, kept, dropped (too far), duplicate
+
+
+def test_prefix_completion_with_a_model_emits_lexicon_words():
+    from swipe.decode.prefix import PrefixConfig, prefix_words
+
+    words, trie, model, batch = _setup(4)
+    out = prefix_words(model, batch, ALPHA, PrefixConfig(prefix_steps=2, beam=BeamConfig(beam_size=3)), trie)
+    assert len(out) == batch["x"].shape[0]
+    assert all(c and all(w in words for w, _ in c) for c in out)
+
+
+def test_finished_swipes_leave_the_batch_without_changing_results():
+    """Swipe i wants to end after i + 1 letters: it leaves the batch then (fewer rows per
+    step), and its candidates are still those of the one-swipe reference decoder."""
+    import itertools
+
+    words = ["".join(p) for n in range(1, 6) for p in itertools.product("ab", repeat=n)]
+    trie = build_trie(words, np.ones(len(words)), ALPHA)
+    a, b = ALPHA.encode("ab")
+    k, eos = 3, 2  # EOS token id
+
+    def logits_for(swipe: torch.Tensor, n: int) -> torch.Tensor:  # n: tokens decoded so far
+        logits = torch.full((len(swipe), ALPHA.size), -5.0)
+        logits[:, a], logits[:, b] = 2.0, 0.1 * n  # "ab" and "ba" never tie
+        logits[:, eos] = torch.where(n >= swipe + 1, 10.0, -10.0)
+        return logits
+
+    rows_seen: list[int] = []
+
+    def step(tokens: torch.Tensor, state: RowTags):
+        rows_seen.append(tokens.shape[0])
+        return logits_for(state.tags, state.steps), state.next()
+
+    cfg = BeamConfig(beam_size=k, top_k=2)
+    got = beam_search(Search(step, ALPHA, 6, trie), RowTags(torch.arange(4)), 4, cfg)
+    ref = [reference_beam_search(lambda p, i=i: logits_for(torch.tensor([i]), len(p) - 1)[0], ALPHA, 6, cfg, trie)
+           for i in range(4)]
+    _same(got, ref)
+    assert [c[0][0] for c in got] == ["a", "aa", "aaa", "aaaa"]
+    # swipe i ends "a"·(i+1) and "b"·… at call i+1; its third beam one call later. Without
+    # leaving, every call would decode all 12 rows until the longest word had ended.
+    assert rows_seen == [4, 12, 12, 6, 3]

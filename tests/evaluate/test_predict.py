@@ -1,0 +1,175 @@
+"""Batch prediction on the session's local Ray: exactly-once after interruption, shared trie."""
+
+from dataclasses import replace
+
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+import swipe.evaluate.predict as predict_mod
+from swipe.data.dataset import load_manifest, read_split
+from swipe.data.make import MakeDatasetConfig, make_dataset
+from swipe.decode.search import BeamConfig
+from swipe.evaluate.predict import PredictConfig, Predictor, predict
+from swipe.evaluate.predictions import read_predictions
+from swipe.keyboard import parse_layouts
+from swipe.lexicon import Alphabet, LexiconConfig, build_lexicon_trie
+from swipe.model.checkpoint import save_model_dir
+from swipe.model.features import KeyTable
+from swipe.model.transformer import ModelConfig, SwipeModel
+
+pytestmark = pytest.mark.ray
+
+
+@pytest.fixture(scope="module")
+def setup(ray_session, tmp_path_factory):
+    root = tmp_path_factory.mktemp("pred")
+    ds = str(root / "ds")
+    make_dataset(MakeDatasetConfig(out=ds, n_swipes=600, shard_rows=150, lexicon=LexiconConfig(top_n=300)))
+    manifest = load_manifest(ds)
+    alphabet = Alphabet(manifest["alphabet"])
+    keys = KeyTable.build(parse_layouts(manifest["layouts"]), alphabet)
+    torch.manual_seed(0)
+    model = SwipeModel(ModelConfig(preset="tiny", max_word_len=12), keys, alphabet.size)
+    record = {"config": {"data": {"dataset": ds, "train_split": "train"}}}  # as training writes it
+    ckpt = save_model_dir(root / "ckpt", model, alphabet, manifest["layouts"], {"step": 0, "train": record})
+    trie = build_lexicon_trie(LexiconConfig(top_n=300), alphabet)
+    return ds, str(ckpt), trie, root
+
+
+def _cfg(setup, out):
+    ds, ckpt, _, _ = setup
+    return PredictConfig(checkpoint=ckpt, dataset=ds, split="train", out=str(out), concurrency=2,
+                         cpus_per_actor=0.25, batch_size=64, beam=BeamConfig(beam_size=2, top_k=2))
+
+
+def test_interrupted_job_rerun_yields_each_row_once(setup, tmp_path, monkeypatch):
+    ds, _, trie, _ = setup
+    cfg = _cfg(setup, tmp_path / "out")
+    real_write, calls = predict_mod._write_shard, []
+
+    def crash_after_first(table, out, path):  # the job dies after its first complete shard
+        if calls:
+            raise KeyboardInterrupt("killed")
+        calls.append(path)
+        real_write(table, out, path)
+
+    monkeypatch.setattr(predict_mod, "_write_shard", crash_after_first)
+    with pytest.raises(KeyboardInterrupt):
+        predict(cfg, trie)
+    monkeypatch.setattr(predict_mod, "_write_shard", real_write)
+    assert len(list((tmp_path / "out").glob("part-*.parquet"))) == 1
+    result = predict(cfg, trie)  # the re-run
+    assert result.shards_skipped == 1 and result.shards_written == len(load_manifest(ds)["splits"]["train"]["files"]) - 1
+    ids = read_predictions(result.out)["id"].to_pylist()
+    assert sorted(ids) == sorted(read_split(ds, "train")["id"].to_pylist())  # every row, exactly once
+    assert result.rows_in == result.rows_out + result.rows_rejected and result.rows_rejected == 0
+    again = predict(cfg, trie)  # nothing left to do
+    assert again.shards_written == 0 and again.rows_out == result.rows_out
+    preds = read_predictions(result.out)
+    words = set(trie.words())
+    assert all(c and set(c) <= words for c in preds["candidates"].to_pylist())  # lexicon words only
+
+
+def test_unusable_rows_are_rejected_with_a_reason(setup, tmp_path):
+    ds, ckpt, trie, root = setup
+    t = read_split(ds, "val")
+    grids = t["grid_name"].to_pylist()
+    grids[0] = "dvorak"  # a layout the model has never seen
+    import pyarrow as pa
+
+    from swipe.testing.damage import write_split_like
+
+    bad_ds = root / "bad"
+    write_split_like(ds, bad_ds, "val", [t.set_column(t.schema.get_field_index("grid_name"), "grid_name",
+                                                      pa.array(grids))])
+    cfg = PredictConfig(checkpoint=ckpt, dataset=str(bad_ds), split="val", out=str(tmp_path / "o"),
+                        concurrency=1, cpus_per_actor=0.25, beam=BeamConfig(beam_size=2))
+    r = predict(cfg, trie)
+    assert r.rows_rejected == 1 and r.rows_out == t.num_rows - 1
+    assert r.rejected == {"unknown_grid": 1}
+    rej = pq.read_table(tmp_path / "o" / "rejected" / "part-00000.parquet").to_pylist()
+    assert rej[0]["id"] == t["id"][0].as_py() and rej[0]["detail"] == "grid 'dvorak'"
+
+
+def test_actors_share_a_read_only_trie(setup):
+    import ray
+
+    _, ckpt, trie, _ = setup
+    ref = ray.put(trie)
+    actor = ray.remote(Predictor).options(num_cpus=0.25).remote(ckpt, ref, BeamConfig(), 64, 32)
+    flags = ray.get(actor.__ray_call__.remote(
+        lambda self: [getattr(self.trie, a).flags.writeable for a in self.trie.ARRAYS]))
+    assert flags == [False] * len(trie.ARRAYS)  # views of the object store, not private copies
+    ray.kill(actor)
+
+
+def test_evaluate_writes_report_charts_and_wandb(setup, tmp_path):
+    import glob
+
+    from swipe.evaluate.report import EvaluateConfig, evaluate
+    from swipe.train.tracking import TrackingConfig
+
+    ds, ckpt, trie, root = setup
+    cfg = PredictConfig(checkpoint=ckpt, dataset=ds, split="val", out=str(tmp_path / "p"), concurrency=1,
+                        cpus_per_actor=0.25, beam=BeamConfig(beam_size=2), lexicon=LexiconConfig(top_n=300))
+    predict(cfg, trie)
+    r = evaluate(EvaluateConfig(predictions=str(tmp_path / "p"), beam_sizes=(1, 2), sweep_rows=16, samples=4,
+                                tracking=TrackingConfig(wandb="offline"), registry=str(tmp_path / "table.parquet")))
+    assert r["registry_rows"] == 1  # one layout → one row in the prediction table
+    report = (tmp_path / "p" / "report.md").read_text()
+    for part in ("## By word length", "## By layout", "## Beam size sweep", "## Decoding options"):
+        assert part in report
+    assert (tmp_path / "p" / "report_by_length.png").stat().st_size > 1000
+    assert (tmp_path / "p" / "report_beam.png").stat().st_size > 1000
+    assert set(r["beam_sweep"]) == {1, 2} and r["overall"]["n"] > 0
+    assert set(r["decoding_options"]) == {"beam_lexicon", "beam + levenshtein_repair", "complete_from_prefixes"}
+    # seen/unseen against the training split the checkpoint names: val holds held-out words
+    assert set(r["by_seen"]) == {"seen", "unseen"}
+    assert sum(m["n"] for m in r["by_seen"].values()) == r["overall"]["n"]
+    assert glob.glob(str(tmp_path / "p" / "wandb" / "offline-run-*" / "run-*.wandb"))
+
+
+def test_bad_rows_and_a_corrupt_shard_are_counted_and_the_rest_decoded(setup, tmp_path):
+    """Through the real job: a good shard, a shard of damaged rows, a shard with damaged bytes."""
+    from swipe.testing import damage
+
+    ds, ckpt, trie, _ = setup
+    kinds = {**damage.ROW_KINDS, **damage.ARROW_KINDS}
+    bad = damage.write_damaged_dataset(ds, tmp_path / "bad", kinds, [(k, i) for i, k in enumerate(kinds)], rows=40)
+    cfg = PredictConfig(checkpoint=ckpt, dataset=str(bad.root), split=bad.split, out=str(tmp_path / "o"),
+                        concurrency=1, cpus_per_actor=0.25, beam=BeamConfig(beam_size=2))
+    r = predict(cfg, trie)
+    assert r.rows_in == 40 + len(kinds) + 40 == r.rows_out + r.rows_rejected
+    expected = {}
+    for _, why in kinds.values():  # each kind once: its reason once
+        if why:
+            expected[why] = expected.get(why, 0) + 1
+    assert r.rejected == bad.rejected == expected | {"corrupt_shard": 40}
+    got = read_predictions(r.out)
+    assert sorted(got["id"].to_pylist()) == sorted(bad.kept_ids)  # every good row decoded, once
+
+
+def test_a_killed_predictor_actor_is_replaced_and_no_row_is_lost_or_doubled(setup, tmp_path):
+    from swipe.testing.faults import PREDICT_ACTOR, Killer
+
+    ds, _, trie, _ = setup
+    out = tmp_path / "out"
+    # many small, slower tasks: the job is still decoding when its first shard is written
+    cfg = replace(_cfg(setup, out), batch_size=8, beam=BeamConfig(beam_size=8, top_k=2))
+    killer = Killer(PREDICT_ACTOR, ready=lambda: any(out.glob("part-*.parquet"))).start()
+    result = predict(cfg, trie)
+    assert len(killer.join()) == 1, killer.error
+    ids = read_predictions(result.out)["id"].to_pylist()
+    assert sorted(ids) == sorted(read_split(ds, "train")["id"].to_pylist())  # every row, exactly once
+    assert result.rows_in == result.rows_out and result.rows_rejected == 0
+
+
+def test_a_dataset_is_read_in_place_from_a_uri(setup, tmp_path):
+    """The same job over `file:///…`: the path pyarrow takes for s3:// and gs:// datasets."""
+    ds, _, trie, _ = setup
+    uri = "file://" + str(ds)
+    with pytest.raises(ValueError, match="out="):
+        predict(replace(_cfg(setup, ""), dataset=uri, split="val", out=""), trie)
+    r = predict(replace(_cfg(setup, tmp_path / "o"), dataset=uri, split="val"), trie)
+    assert r.rows_in == r.rows_out == read_split(uri, "val").num_rows > 0

@@ -1,0 +1,99 @@
+"""Ray Train end to end on CPU: real workers, real Parquet, real checkpoints and W&B files.
+
+These are the suite's long tests (each fit starts a worker group): three fits in all.
+"""
+
+import glob
+
+import pytest
+
+from swipe.data.dataset import head_batch, split_files
+from swipe.data.make import MakeDatasetConfig, make_dataset
+from swipe.decode.search import greedy_words
+from swipe.evaluate.metrics import summarize
+from swipe.lexicon import Alphabet, LexiconConfig, build_lexicon_trie
+from swipe.model.checkpoint import load_meta, load_model
+from swipe.model.inputs import collate
+from swipe.model.transformer import ModelConfig
+from swipe.train.fit import EvalSet, RunConfig, ScaleConfig, TrainConfig, train
+from swipe.train.module import OptimConfig
+from swipe.train.stream import DataConfig
+from swipe.train.tracking import TrackingConfig, final_history, read_metrics
+
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset(ray_session, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ds") / "tiny_en"
+    make_dataset(MakeDatasetConfig(out=str(out), n_swipes=1600, shard_rows=800,
+                                   lexicon=LexiconConfig(top_n=200)))
+    return str(out)
+
+
+def _cfg(dataset, tmp_path, name, workers, steps, **run):
+    return TrainConfig(
+        data=DataConfig(dataset=dataset, batch_size=16, max_points=48, val_rows=96, read_blocks=4),
+        model=ModelConfig(preset="tiny"), optim=OptimConfig(lr=3e-3, warmup_steps=5),
+        lexicon=LexiconConfig(top_n=200),
+        scale=ScaleConfig(num_workers=workers, cpus_per_worker=0.45),
+        run=RunConfig(name=name, storage_path=str(tmp_path), max_steps=steps, val_every=10, decode_rows=48,
+                      stats_rows=400, **run),
+        tracking=TrackingConfig(wandb="offline" if workers == 2 else "disabled"),
+        eval=(EvalSet("val", dataset, "val", rows=48),))
+
+
+def test_two_workers_learn_checkpoint_log_and_survive_a_killed_worker(tiny_dataset, tmp_path):
+    """One fit of two workers, one of which is SIGKILLed once the first checkpoint is in:
+    the group restarts from that checkpoint (max_failures=1) and the run ends as planned."""
+    from swipe.testing.faults import TRAIN_WORKER, Killer, train_checkpoint_registered
+
+    cfg = _cfg(tiny_dataset, tmp_path, "two", workers=2, steps=40, max_failures=1)
+    killer = Killer(TRAIN_WORKER, ready=lambda: train_checkpoint_registered(tmp_path / "two")).start()
+    result = train(cfg)
+    assert len(killer.join()) == 1, killer.error
+    rows = read_metrics(result.run_dir)
+    losses = [r["train/loss"] for r in rows if "train/loss" in r]
+    vals = [r for r in rows if "val/swipe_mrr" in r]
+    steps = [v["step"] for v in vals]
+    # resumed, not restarted from scratch: the first validation is not repeated; all 40 steps ran
+    assert steps.count(9) == 1 and set(steps) == {9, 19, 29, 39}, steps
+    # the restart is marked, and the history the run ended with has each validation once
+    assert [r["resumed_at_step"] for r in rows if "resumed_at_step" in r] == [10], rows
+    assert [r["step"] for r in final_history(rows) if "val/swipe_mrr" in r] == [9, 19, 29, 39]
+    assert max(load_meta(c)["step"] for c in result.run_dir.glob("checkpoint_*") if c.is_dir()) == 40
+    # the loss goes down: on the same 96 validation rows, and on the training batches
+    assert vals[-1]["val/loss"] < vals[0]["val/loss"] - 0.1, [v["val/loss"] for v in vals]
+    assert losses[-1] < losses[0]
+    assert {"val/loss", "val/token_acc", "val/acc@1"} <= set(vals[-1])
+    # W&B offline files on rank 0 only: one W&B run, continued by the restarted group
+    runs = glob.glob(str(result.run_dir / "wandb" / "offline-run-*" / "run-*.wandb"))
+    assert len({r.rsplit("run-", 1)[1] for r in runs}) == 1, runs
+    # the best checkpoint is self-describing and reloads into the predictions it was scored on
+    ckpt = result.best_checkpoint
+    assert {"model.pt", "model.json", "lightning.ckpt"} <= {p.name for p in ckpt.iterdir()}
+    meta = load_meta(ckpt)
+    kept = {v["step"]: v for v in vals}.values()  # a validation repeated after the restart: the later one
+    assert meta["metrics"]["val/swipe_mrr"] == max(v["val/swipe_mrr"] for v in kept)
+    model, _ = load_model(ckpt)
+    alphabet = Alphabet(meta["alphabet"])
+    dec = head_batch(split_files(tiny_dataset, "val"), 48)
+    batch = collate(dec, {g: i for i, g in enumerate(model.grid_names)}, alphabet, 48, model.cfg.max_word_len)
+    words = greedy_words(model, batch, alphabet, build_lexicon_trie(cfg.lexicon, alphabet)).words
+    assert summarize([[w] for w in words], dec.words)["acc@1"] == pytest.approx(meta["metrics"]["val/acc@1"])
+    assert "val" in result.evals and result.evals["val"]["n"] == 48
+
+
+def test_seeded_runs_repeat_and_resume_continues(tiny_dataset, tmp_path):
+    a = train(_cfg(tiny_dataset, tmp_path, "seed_a", workers=1, steps=10))
+    b = train(_cfg(tiny_dataset, tmp_path, "seed_b", workers=1, steps=10))
+    pick = lambda rows: [(r["step"], r["val/loss"], r["val/swipe_mrr"]) for r in rows if "val/loss" in r]  # noqa: E731
+    assert pick(read_metrics(a.run_dir)) == pick(read_metrics(b.run_dir))
+    with pytest.raises(FileExistsError, match="--resume"):
+        train(_cfg(tiny_dataset, tmp_path, "seed_a", workers=1, steps=10))
+    resumed = train(_cfg(tiny_dataset, tmp_path, "seed_a", workers=1, steps=20, resume=True))
+    steps = [r["step"] for r in read_metrics(resumed.run_dir) if "val/loss" in r]
+    assert steps == [9, 19]  # one validation before, one after resuming at step 10
+    assert [r["resumed_at_step"] for r in read_metrics(resumed.run_dir) if "resumed_at_step" in r] == [10]
+    assert load_meta(resumed.best_checkpoint)["step"] in (10, 20)
+
