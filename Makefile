@@ -44,7 +44,7 @@ sweep: $(STAMP)
 	test -f data/datasets/synth_en/dataset.json || $(PY) jobs/make_dataset.py --config configs/synth_en.yaml
 	$(PY) tune/sweep.py --config configs/tune/quick.yaml
 
-# Every benchmark in turn (jobs/bench.py --list), each printing one JSON object; about 30 minutes here.
+# Every benchmark in turn (jobs/bench.py --list), each printing one JSON object (tune and reliability: ~20 min).
 bench: $(STAMP)
 	test -f data/datasets/synth_en/dataset.json || $(PY) jobs/make_dataset.py --config configs/synth_en.yaml
 	set -e; for b in $$($(PY) jobs/bench.py --list); do $(PY) jobs/bench.py $$b; done
