@@ -4,8 +4,9 @@
 driver: variants (grid product or seeded random draws) × seeds ─► Tuner(grid over both)
   trial (a Tune function, 0.01 CPU): TrainConfig + variant + seed ─► train(…, TuneReportCallback)
      └─ TorchTrainer workers (scale.*), reporting after every validation ─► ASHA on val/swipe_mrr
-driver: ResultGrid ─► results.csv (a row per trial), results.md (a row per configuration,
-        mean ± std over seeds), curves.png (per feature set), best_config.yaml (for jobs/train.py)
+driver: every part's trials (a Tune ExperimentAnalysis) ─► results.csv (a row per trial),
+        results.md (a row per configuration, mean ± std over seeds), curves.png (per feature
+        set), best_config.yaml (for jobs/train.py)
 ```
 
 Variants are drawn in the driver, not by Tune's samplers, so that every seed of a
