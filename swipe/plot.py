@@ -140,6 +140,19 @@ def plot_accuracy_by_length(by_length: dict, path: str | Path) -> Path:
     return _save(fig, path, dpi=100)
 
 
+def plot_per_user(by_user: dict, path: str | Path) -> Path:
+    """Histogram of per-user acc@1: how evenly the decoder serves different people."""
+    fig = Figure(figsize=(6, 3.2))
+    ax = fig.subplots()
+    acc = [m["acc@1"] for m in by_user.values()]
+    ax.hist(acc, bins=np.linspace(0, 1, 21), color="tab:blue", alpha=0.8)
+    ax.axvline(float(np.median(acc)), color="black", linestyle="--", label=f"median {np.median(acc):.2f}")
+    ax.set_xlabel(f"acc@1 per user ({len(acc)} users)")
+    ax.set_ylabel("users")
+    ax.legend()
+    return _save(fig, path, dpi=100)
+
+
 def plot_metric_vs_beam(sweep: dict, path: str | Path) -> Path:
     """swipe_mrr and acc@1..4 against beam size."""
     fig = Figure(figsize=(6, 3.5))

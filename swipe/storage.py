@@ -83,6 +83,15 @@ def is_nonempty_dir(path: str | Path) -> bool:
     return bool(fs.get_file_info(pafs.FileSelector(p, recursive=False)))
 
 
+def list_files(folder: str | Path, suffix: str = "") -> list[str]:
+    """The files directly in `folder` whose names end with `suffix`, sorted, as paths or URIs
+    like the folder's."""
+    fs, p = resolve(folder)
+    infos = fs.get_file_info(pafs.FileSelector(p, recursive=False))
+    names = sorted(i.base_name for i in infos if i.type == pafs.FileType.File and i.base_name.endswith(suffix))
+    return [join(folder, n) for n in names]
+
+
 def remove_tree(path: str | Path) -> None:
     fs, p = resolve(path)
     fs.delete_dir(p)

@@ -126,17 +126,18 @@ def test_prediction_actor_decodes_good_rows_and_names_bad_ones(world, predictor,
             assert cands and set(cands) <= set(damage.WORDS), kind  # decoded, within the lexicon
 
 
-def test_a_checkpoint_for_other_layouts_or_letters_is_refused(world, predictor, yandex):
+def test_a_checkpoint_refuses_letters_it_cannot_read_and_takes_any_keyboard_of_known_letters(world, predictor, yandex):
+    from swipe.data.importers.howweswipe import study_layout
+
     _, layouts, alphabet = world
     meta = load_meta(predictor[1])
     manifest = {"alphabet": alphabet.chars, "layouts": layouts_to_json(layouts)}
     check_compatible(meta, manifest)  # its own data: fine
     with pytest.raises(ValueError, match=r"cannot emit"):
         check_compatible(meta, manifest | {"alphabet": alphabet.chars + "ж"})
-    with pytest.raises(ValueError, match=r"all unknown to the checkpoint"):
+    with pytest.raises(ValueError, match=r"letter keys the checkpoint's model cannot read.*'default'"):
         check_compatible(meta, manifest | {"layouts": layouts_to_json(yandex)})
+    # keyboards it was never trained on, of letters it knows: another size, a key moved
     moved = copy.deepcopy(layouts_to_json(layouts))
-    key = moved["qwerty_english"]["keys"][0]
-    key["hitbox"]["x"] += 7  # one key moved: same name, another keyboard
-    with pytest.raises(ValueError, match=r"other keys than the layouts of the same name"):
-        check_compatible(meta, manifest | {"layouts": moved})
+    moved["qwerty_english"]["keys"][0]["hitbox"]["x"] += 7
+    check_compatible(meta, manifest | {"layouts": moved | {"hws_411x241": study_layout(411, 241)}})

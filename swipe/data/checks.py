@@ -168,10 +168,8 @@ def validate(batch: SwipeBatch, layouts: dict[str, Layout], alphabet_chars: str 
     if kept_dup.any():
         keep_pts = ~kept_dup
         lens = np.bincount(kept.row_of_point[keep_pts], minlength=len(kept))
-        kept = SwipeBatch(ids=kept.ids, words=kept.words, grid_names=kept.grid_names,
-                          x=kept.x[keep_pts], y=kept.y[keep_pts], t=kept.t[keep_pts],
-                          offsets=np.concatenate([[0], np.cumsum(lens)]).astype(np.int64),
-                          source=kept.source)
+        kept = kept.with_points(kept.x[keep_pts], kept.y[keep_pts], kept.t[keep_pts],
+                                np.concatenate([[0], np.cumsum(lens)]).astype(np.int64))
     if len(kept):
         kept.t = kept.t - kept.t[kept.offsets[:-1]][kept.row_of_point]
     return Validated(kept=kept, rejects=rejects, repaired_rows=repaired)

@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from swipe import storage
-from swipe.data.swipes import SCHEMA, SwipeBatch
+from swipe.data.swipes import OPTIONAL, SCHEMA, SwipeBatch, conform
 from swipe.hashrand import uniform
 
 MANIFEST = "dataset.json"
@@ -153,7 +153,8 @@ def check_shard(path: str | Path, rows: int | None = None, sha256: str | None = 
         return f"corrupt_shard: {type(e).__name__}: {e}"
     problems = [f"{fld.name} missing" if fld.name not in have.names else
                 f"{fld.name} is {have.field(fld.name).type}, not {fld.type}"
-                for fld in SCHEMA if fld.name not in have.names or not _castable(have.field(fld.name).type, fld.type)]
+                for fld in SCHEMA if (fld.name not in have.names and fld.name not in OPTIONAL)
+                or (fld.name in have.names and not _castable(have.field(fld.name).type, fld.type))]
     if problems:
         return "bad_schema: " + "; ".join(problems)
     if rows is not None and f.metadata.num_rows != rows:
@@ -161,7 +162,7 @@ def check_shard(path: str | Path, rows: int | None = None, sha256: str | None = 
     if sha256 is not None:
         return None if sha256_file(path) == sha256 else "corrupt_shard: sha256 does not match the manifest"
     try:
-        f.read(columns=SCHEMA.names)
+        f.read(columns=[n for n in SCHEMA.names if n in have.names])
     except Exception as e:  # noqa: BLE001
         return f"corrupt_shard: {type(e).__name__}: {e}"
     return None
@@ -193,7 +194,7 @@ def head_table(files: list[str], n: int = 0) -> pa.Table:
     the same rows every time, unlike a Ray Data `limit`, which keeps whichever blocks come first."""
     tables, got = [], 0
     for f in files:
-        t = pq.read_table(storage.open_input(f))
+        t = conform(pq.read_table(storage.open_input(f)))
         tables.append(t.slice(0, n - got) if n else t)
         got += tables[-1].num_rows
         if n and got >= n:
@@ -211,7 +212,7 @@ def read_split(root: str | Path, split: str) -> pa.Table:
     files = split_files(root, split)
     if not files:
         return SCHEMA.empty_table()
-    return pa.concat_tables([pq.read_table(storage.open_input(f), schema=SCHEMA) for f in files])
+    return pa.concat_tables([conform(pq.read_table(storage.open_input(f))) for f in files])
 
 
 def verify_dataset(root: str | Path) -> list[str]:

@@ -8,6 +8,7 @@ swipes scale with the cluster's cores. Every row in is either kept or quarantine
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -31,10 +32,11 @@ from swipe.data.dataset import (
     write_shard,
     write_table,
 )
+from swipe.data.importers.howweswipe import log_groups, read_swipelogs, study_layout
 from swipe.data.importers.yandex import line_chunks, read_yandex_range
 from swipe.data.swipes import SwipeBatch
 from swipe.data.synth import SynthConfig, synthesize
-from swipe.keyboard import Layout, layouts_to_json, load_layouts, parse_layouts
+from swipe.keyboard import Layout, layouts_to_json, load_layouts, parse_layout, parse_layouts
 from swipe.lexicon import LexiconConfig, WordList, build_alphabet, load_word_list
 from swipe.provenance import git_revision, now_iso
 
@@ -43,11 +45,12 @@ ID_STRIDE = 1 << 40  # imported row id = input index · 2^40 + line number (uniq
 
 @dataclass(frozen=True)
 class ImportSource:
-    """One JSONL file to import."""
+    """One input to import: a Yandex Cup JSONL file, or a folder of How We Swipe swipelogs."""
 
-    path: str  # a local file or a URI (s3://…, read in place by every task)
+    path: str  # a local file or folder, or a URI (s3://…, read in place by every task)
+    format: Literal["yandex", "howweswipe"] = "yandex"  # JSONL (importers/yandex.py) | swipelogs (importers/howweswipe.py)
     split: str = "auto"  # a split name ("train", "dev", …), or "auto": drawn by SplitConfig
-    ref: str | None = None  # `.ref` file with the words of an unlabeled file, one per line
+    ref: str | None = None  # yandex: `.ref` file with the words of an unlabeled file, one per line
 
 
 @dataclass(frozen=True)
@@ -56,13 +59,13 @@ class MakeDatasetConfig:
 
     out: str = "data/datasets/synth_en"  # dataset folder or URI (s3://…; created; see `overwrite`)
     mode: Literal["synth", "import"] = "synth"
-    layouts: str = "data/layouts/qwerty_english.json"  # layouts file (import: grids by name)
+    layouts: str = "data/layouts/qwerty_english.json"  # layouts file (import: grids by name; "": none, the inputs bring their own)
     grids: tuple[str, ...] = ()  # synth: grids to draw on, uniformly (empty: all in the file)
     lexicon: LexiconConfig = field(default_factory=LexiconConfig)  # synth: the words to swipe
     n_swipes: int = 100_000  # synth: how many swipes
     uniform_share: float = 0.3  # synth: share of swipes whose word is drawn uniformly (rare-word floor)
     shard_rows: int = 25_000  # synth: swipes per Ray task (one Parquet file per split each)
-    chunk_mb: float = 32.0  # import: bytes of JSONL per Ray task
+    chunk_mb: float = 32.0  # import: bytes of JSONL (or of swipelogs) per Ray task
     inputs: tuple[ImportSource, ...] = ()  # import: the files
     synth: SynthConfig = field(default_factory=SynthConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
@@ -128,16 +131,39 @@ def _synth_task(shard: int, n: int, word_list: WordList, grids_json: dict, alpha
 
 
 @ray.remote(num_cpus=1)
-def _import_task(src_index: int, src: ImportSource, start: int, end: int, first_line: int,
-                 grids_json: dict, alphabet: str, root: str, shard: int,
-                 cfg: MakeDatasetConfig) -> ShardResult:
-    layouts = parse_layouts(grids_json)
-    batch, rejects, inline = read_yandex_range(src.path, start, end, first_line, layouts, src.ref)
+def _import_task(src_index: int, src: ImportSource, part: Any, grids_json: dict, alphabet: str, root: str,
+                 shard: int, cfg: MakeDatasetConfig) -> ShardResult:
+    """`part`: (start byte, end byte, first line) of a JSONL file, or (first file number, paths)
+    of a folder of swipelogs."""
+    layouts = parse_layouts(grids_json) if grids_json else {}  # swipelogs bring their own keyboards
+    if src.format == "howweswipe":
+        batch, rejects, inline = read_swipelogs(part[1], part[0])
+    else:
+        batch, rejects, inline = read_yandex_range(src.path, *part, layouts, src.ref)
     rows_in = len(batch) + len(rejects)
     batch.ids = batch.ids + src_index * ID_STRIDE
     rejects.ids = [None if i is None else i + src_index * ID_STRIDE for i in rejects.ids]
     return _finish_shard(batch, rows_in, rejects, layouts, alphabet, root, shard, src.split,
                          cfg, inline)
+
+
+def _import_parts(src: ImportSource, target_bytes: int) -> list[Any]:
+    """The pieces of one input that Ray tasks read in parallel (see `_import_task`)."""
+    if src.format == "howweswipe":
+        parts, first = [], 0
+        for group in log_groups(src.path, target_bytes):
+            parts.append((first, group))
+            first += len(group)
+        return parts
+    return line_chunks(src.path, target_bytes)
+
+
+def _input_hash(src: ImportSource) -> str:
+    """sha256 of an input file; of a swipelog folder, of its files' names and hashes."""
+    if src.format != "howweswipe":
+        return sha256_file(src.path)
+    listing = "".join(f"{storage.basename(p)} {sha256_file(p)}\n" for p in storage.list_files(src.path, ".log"))
+    return hashlib.sha256(listing.encode()).hexdigest()
 
 
 def _gather(refs: list, label: str) -> list[ShardResult]:
@@ -162,13 +188,18 @@ def make_dataset(cfg: MakeDatasetConfig) -> dict[str, Any]:
         if not storage.exists(storage.join(root, MANIFEST)) and not storage.exists(storage.join(root, QUARANTINE)):
             raise FileExistsError(f"{root} exists and is not a swipe dataset; refusing to delete it")
         storage.remove_tree(root)
-    layouts = load_layouts(cfg.layouts)
+    layouts = load_layouts(cfg.layouts) if cfg.layouts else {}
     if cfg.mode == "synth" and cfg.grids:
         missing = set(cfg.grids) - set(layouts)
         if missing:
             raise KeyError(f"grids {sorted(missing)} not in {cfg.layouts}; it has {sorted(layouts)}")
         layouts = {g: layouts[g] for g in cfg.grids}
-    alphabet = build_alphabet(layouts.values(), cfg.lexicon.extra_chars)
+    # the alphabet comes from the layouts; swipelogs bring the study's keyboard (all its sizes share letters)
+    known = list(layouts.values()) + ([parse_layout("howweswipe", study_layout(360, 200))]
+                                      if any(s.format == "howweswipe" for s in cfg.inputs) else [])
+    if not known:
+        raise ValueError(f"no layouts: name a layouts file (layouts=…) for {cfg.mode} of {[s.path for s in cfg.inputs]}")
+    alphabet = build_alphabet(known, cfg.lexicon.extra_chars)
     grids_json = layouts_to_json(layouts)
     ensure_ray(cfg.num_cpus)
     t0 = time.perf_counter()
@@ -190,11 +221,10 @@ def make_dataset(cfg: MakeDatasetConfig) -> dict[str, Any]:
             raise ValueError("mode=import needs at least one entry in inputs")
         refs, shard = [], 0
         for i, src in enumerate(cfg.inputs):
-            for start, end, first_line in line_chunks(src.path, int(cfg.chunk_mb * 2 ** 20)):
-                refs.append(_import_task.remote(i, src, start, end, first_line, grids_json,
-                                                alphabet.chars, root, shard, cfg))
+            for part in _import_parts(src, int(cfg.chunk_mb * 2 ** 20)):
+                refs.append(_import_task.remote(i, src, part, grids_json, alphabet.chars, root, shard, cfg))
                 shard += 1
-        provenance["inputs"] = [{"path": s.path, "sha256": sha256_file(s.path), "split": s.split,
+        provenance["inputs"] = [{"path": s.path, "format": s.format, "sha256": _input_hash(s), "split": s.split,
                                  "ref": s.ref} for s in cfg.inputs]
         results = _gather(refs, "chunks")
         generator = None

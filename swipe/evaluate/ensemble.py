@@ -129,7 +129,8 @@ def run_ensemble(cfg: EnsembleConfig) -> dict:
     table = pa.table({"id": pa.array(ids, pa.int64()), "word": pa.array(refs, pa.string()),
                       "grid_name": pa.array([r["grid_name"] for r in first], pa.string()),
                       "candidates": pa.array(merged, pa.list_(pa.string())),
-                      "scores": pa.array(scores, pa.list_(pa.float32()))}, schema=PREDICTION_SCHEMA)
+                      "scores": pa.array(scores, pa.list_(pa.float32())),
+                      "user": pa.array([r.get("user") for r in first], pa.string())}, schema=PREDICTION_SCHEMA)
     write_table(table, out / "part-00000.parquet")
     info = {"method": cfg.method, "members": [m.__dict__ for m in cfg.members], "member_val_swipe_mrr": val_scores,
             "val_swipe_mrr": val_mrr, **args, "test": metrics}

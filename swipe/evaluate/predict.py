@@ -36,7 +36,7 @@ from swipe.cluster.session import ensure_ray
 from swipe.config import config_to_dict
 from swipe.data.checks import ValidationConfig, validate
 from swipe.data.dataset import check_shards, load_manifest, write_table
-from swipe.data.swipes import SCHEMA, SwipeBatch
+from swipe.data.swipes import SCHEMA, SwipeBatch, conform
 from swipe.decode.search import BeamConfig, beam_words
 from swipe.evaluate.predictions import PREDICTION_SCHEMA, REJECT_SCHEMA, out_name
 from swipe.keyboard import parse_layouts
@@ -74,15 +74,20 @@ class Predictor:
     not even swipes). Rows are repaired as imports are (repeated timestamps dropped, t from 0).
     """
 
-    def __init__(self, checkpoint: str, trie_ref: Any, beam: BeamConfig, max_points: int, decode_batch: int):
+    def __init__(self, checkpoint: str, trie_ref: Any, beam: BeamConfig, max_points: int, decode_batch: int,
+                 layouts_json: dict | None = None):
+        """`layouts_json`: the layouts of the swipes to decode (the dataset's; default: the
+        checkpoint's own). The model reads them through their key table, trained on them or not."""
         torch.set_num_threads(1)
         # the trie's arrays are mapped from the object store: shared by the node's actors, read-only.
         # (Ray Data hands constructor arguments over unresolved; a plain actor gets them resolved.)
         trie = ray.get(trie_ref) if isinstance(trie_ref, ray.ObjectRef) else trie_ref
         device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.model, meta = load_model(checkpoint, device)
+        meta = load_meta(checkpoint)
+        self.layouts = parse_layouts(layouts_json if layouts_json is not None
+                                     else {g: meta["layouts"][g] for g in meta["grids"]})
+        self.model, _ = load_model(checkpoint, device, self.layouts)
         self.alphabet = Alphabet(meta["alphabet"])
-        self.layouts = {g: lay for g, lay in parse_layouts(meta["layouts"]).items() if g in meta["grids"]}
         self.trie, self.beam, self.max_points, self.decode_batch = trie, beam, max_points, decode_batch
         self.grid_index = {g: i for i, g in enumerate(self.model.grid_names)}
         self._groups: dict[tuple[str, int], pa.Table] = {}  # the last row group read
@@ -127,6 +132,8 @@ class Predictor:
                          "grid_name": table["grid_name"].cast(pa.string()),
                          "candidates": pa.array(cands, pa.list_(pa.string())),
                          "scores": pa.array(scores, pa.list_(pa.float32())),
+                         "user": table["user"].cast(pa.string()) if "user" in table.column_names
+                         else pa.nulls(n, pa.string()),
                          "path": table["path"], "error": pa.array(errors, pa.string()),
                          "detail": pa.array(details, pa.string())})
 
@@ -135,9 +142,9 @@ INPUT_CHECKS = ValidationConfig(require_word=False)  # unlabeled input is normal
 
 
 def _read_row_group(path: str, row_group: int) -> pa.Table:
-    """One row group of a shard, its columns cast to SCHEMA's types (check_shard: castable)."""
-    t = pq.ParquetFile(storage.open_input(path)).read_row_group(row_group, columns=SCHEMA.names)
-    return pa.table({f.name: t[f.name].cast(f.type) for f in SCHEMA})
+    """One row group of a shard, in SCHEMA (check_shard has vouched that its columns cast)."""
+    f = pq.ParquetFile(storage.open_input(path))
+    return conform(f.read_row_group(row_group, columns=[n for n in SCHEMA.names if n in f.schema_arrow.names]))
 
 
 def _work_units(paths: list[str], rows_per_unit: int) -> list[dict[str, Any]]:
@@ -209,7 +216,7 @@ def predict(cfg: PredictConfig, trie: Trie | None = None) -> PredictResult:
         # actor, measured), and no read task waits for a whole free CPU.
         units = _work_units(todo, cfg.batch_size)
         ds = ray.data.from_items(units, override_num_blocks=min(len(units), MAX_BLOCKS))
-        args = (str(checkpoint), trie_ref, cfg.beam, cfg.max_points, cfg.decode_batch)
+        args = (str(checkpoint), trie_ref, cfg.beam, cfg.max_points, cfg.decode_batch, manifest["layouts"])
         ds = ds.map_batches(Predictor, fn_constructor_args=args,
                             batch_size=None, batch_format="numpy", concurrency=cfg.concurrency,
                             num_cpus=cfg.cpus_per_actor, num_gpus=cfg.gpus_per_actor or None)

@@ -24,6 +24,7 @@ PREDICTION_SCHEMA = pa.schema([
     pa.field("grid_name", pa.string()),
     pa.field("candidates", pa.list_(pa.string())),  # best first, each word once
     pa.field("scores", pa.list_(pa.float32())),
+    pa.field("user", pa.string()),  # who swiped it, where the input says
 ])
 
 REJECT_SCHEMA = pa.schema([
@@ -42,7 +43,10 @@ def out_name(shard: str) -> str:
 def read_predictions(out: str | Path) -> pa.Table:
     """Every prediction of a folder written by the prediction job, as one table."""
     files = sorted(Path(out).glob("part-*.parquet"))
-    return pa.concat_tables([pq.read_table(f) for f in files]) if files else PREDICTION_SCHEMA.empty_table()
+    tables = [pq.read_table(f) for f in files]
+    tables = [t if "user" in t.column_names else t.append_column("user", pa.nulls(t.num_rows, pa.string()))
+              for t in tables]  # folders written before the user column
+    return pa.concat_tables(tables).select(PREDICTION_SCHEMA.names) if tables else PREDICTION_SCHEMA.empty_table()
 
 
 def prediction_metrics(table: pa.Table) -> dict[str, Any]:

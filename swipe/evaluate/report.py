@@ -15,7 +15,7 @@ import numpy as np
 
 from swipe import storage
 from swipe.config import build_config
-from swipe.data.dataset import read_split
+from swipe.data.dataset import load_manifest, read_split
 from swipe.data.swipes import SwipeBatch
 from swipe.decode.prefix import PrefixConfig, prefix_words
 from swipe.decode.repair import levenshtein_repair
@@ -23,6 +23,7 @@ from swipe.decode.search import BeamConfig, beam_words
 from swipe.evaluate.metrics import breakdown, summarize
 from swipe.evaluate.predictions import read_predictions
 from swipe.evaluate.table import predictor_row, register
+from swipe.keyboard import parse_layouts
 from swipe.lexicon import Alphabet, LexiconConfig, build_lexicon_trie
 from swipe.model.checkpoint import load_meta, load_model
 from swipe.model.inputs import collate
@@ -54,7 +55,7 @@ def _table(rows: dict[Any, dict[str, float]], key: str) -> list[str]:
 
 def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
     """Write OUT.md, OUT_by_length.png, OUT_beam.png (and W&B); return the metrics."""
-    from swipe.plot import plot_accuracy_by_length, plot_metric_vs_beam
+    from swipe.plot import plot_accuracy_by_length, plot_metric_vs_beam, plot_per_user
 
     pred_dir = Path(cfg.predictions)
     info = json.loads((pred_dir / "prediction.json").read_text())
@@ -65,6 +66,8 @@ def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
     lengths = [len(r) if r is not None else -1 for r in refs]
     by_len = breakdown(cands, refs, [min(n, 12) if n >= 0 else "none" for n in lengths])
     by_layout = breakdown(cands, refs, preds["grid_name"].to_pylist())
+    users = preds["user"].to_pylist()
+    by_user = breakdown(cands, refs, users) if any(u is not None for u in users) else {}
     train_cfg = meta.get("train", {}).get("config", {}).get("data", {})
     seen_words: set[str] | None = None
     if train_cfg.get("dataset") and storage.exists(train_cfg["dataset"]):
@@ -75,6 +78,8 @@ def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
         by_seen = {}
     out = Path(cfg.out or pred_dir / "report")
     charts = [plot_accuracy_by_length(by_len, out.with_name(out.name + "_by_length.png"))]
+    if by_user:
+        charts.append(plot_per_user(by_user, out.with_name(out.name + "_by_user.png")))
     sweep, options = _beam_sweep(cfg, info, meta) if cfg.beam_sizes else ({}, {})
     if sweep:
         charts.append(plot_metric_vs_beam(sweep, out.with_name(out.name + "_beam.png")))
@@ -83,6 +88,8 @@ def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
           f"rejected {info['rows_rejected']}", "", "## Overall", ""]
     md += _table({"all": overall}, "set") + ["", "## By word length (12 = 12 or more)", ""] + _table(by_len, "length")
     md += ["", "## By layout", ""] + _table(by_layout, "layout")
+    if by_user:
+        md += ["", "## By user", ""] + user_summary(by_user)
     if by_seen:
         md += ["", f"## Seen / unseen in training ({train_cfg['dataset']})", ""] + _table(by_seen, "word")
     if sweep:
@@ -96,7 +103,7 @@ def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
     md += [""] + [f"![{c.stem}]({c.name})" for c in charts]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".md").write_text("\n".join(md) + "\n")
-    result = {"overall": overall, "by_length": by_len, "by_layout": by_layout, "by_seen": by_seen,
+    result = {"overall": overall, "by_length": by_len, "by_layout": by_layout, "by_user": by_user, "by_seen": by_seen,
               "beam_sweep": sweep, "decoding_options": options, "report": str(out.with_suffix(".md"))}
     if cfg.registry:
         pcfg = info.get("config", {})
@@ -110,10 +117,22 @@ def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
     return result
 
 
+def user_summary(by_user: dict[Any, dict[str, float]], worst: int = 5) -> list[str]:
+    """Markdown: the spread of per-user acc@1 and swipe_mrr, and the users decoded worst."""
+    acc = np.array([m["acc@1"] for m in by_user.values()])
+    mrr = np.array([m["swipe_mrr"] for m in by_user.values()])
+    q = lambda a: " / ".join(f"{v:.3f}" for v in np.percentile(a, [0, 25, 50, 75, 100]))  # noqa: E731
+    lines = [f"{len(by_user)} users; per user, min / 25% / median / 75% / max:", "",
+             "| metric | per-user spread |", "| --- | --- |",
+             f"| acc@1 | {q(acc)} |", f"| swipe_mrr | {q(mrr)} |", "", f"The {min(worst, len(by_user))} worst users:", ""]
+    ranked = dict(sorted(by_user.items(), key=lambda kv: (kv[1]["swipe_mrr"], str(kv[0])))[:worst])
+    return lines + _table(ranked, "user")
+
+
 def _beam_sweep(cfg: EvaluateConfig, info: dict, meta: dict) -> tuple[dict[int, dict], dict[str, dict]]:
     """Decode the first sweep_rows swipes at every beam size, and with the decoding options
     (Levenshtein repair, completion from prefixes) next to plain constrained beam search."""
-    model, _ = load_model(info["checkpoint"])
+    model, _ = load_model(info["checkpoint"], layouts=parse_layouts(load_manifest(info["dataset"])["layouts"]))
     alphabet = Alphabet(meta["alphabet"])
     pcfg = info.get("config", {})
     trie = build_lexicon_trie(build_config(LexiconConfig, pcfg.get("lexicon", {})), alphabet) \
@@ -148,14 +167,13 @@ def _log_wandb(cfg: EvaluateConfig, info: dict, result: dict, preds, meta: dict)
         return
     import wandb
 
-    from swipe.keyboard import parse_layouts
     from swipe.plot import swipe_figure
 
     run = wandb.init(project=cfg.tracking.project, group=cfg.tracking.group, job_type="evaluate", mode=mode,
                      dir=str(Path(cfg.predictions)), config={"predictions": info, "checkpoint": info["checkpoint"]},
                      settings=wandb.Settings(silent=True))
     run.log({f"eval/{k}": v for k, v in result["overall"].items()})
-    layouts = parse_layouts(meta["layouts"])
+    layouts = parse_layouts(load_manifest(info["dataset"])["layouts"])  # the swipes' own keyboards
     data = SwipeBatch.from_arrow(read_split(info["dataset"], info["split"]))
     pos = {int(i): n for n, i in enumerate(data.ids)}
     rows = preds.to_pylist()

@@ -15,11 +15,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from swipe.config import build_config, config_to_dict
-from swipe.keyboard import parse_layouts
+from swipe.keyboard import Layout, parse_layouts
 from swipe.lexicon import Alphabet
 from swipe.model.features import KeyTable
 from swipe.model.transformer import ModelConfig, SwipeModel
@@ -59,30 +58,33 @@ def load_meta(path: str | Path) -> dict[str, Any]:
 
 def check_compatible(meta: dict[str, Any], manifest: dict[str, Any], where: str = "the dataset") -> None:
     """Raise a ValueError saying why a checkpoint cannot decode a dataset: characters it cannot
-    emit, no layout in common, or a layout of the same name with other keys."""
+    emit, or a layout with letter keys it cannot read. Layouts need not be the training ones:
+    the key table comes from the data (`load_model(…, layouts=…)`)."""
     missing = sorted(set(manifest["alphabet"]) - set(meta["alphabet"]))
     if missing:
         raise ValueError(f"{where}'s alphabet has {missing}, which the checkpoint's model cannot emit "
                          f"(its alphabet: {meta['alphabet']!r})")
-    common = [g for g in manifest["layouts"] if g in meta["grids"]]
-    if not common:
-        raise ValueError(f"{where}'s layouts {sorted(manifest['layouts'])} are all unknown to the checkpoint, "
-                         f"which was trained on {sorted(meta['grids'])}")
-    theirs, ours = parse_layouts({g: manifest["layouts"][g] for g in common}), parse_layouts(meta["layouts"])
-    moved = [g for g in common if not (theirs[g].labels == ours[g].labels
-                                       and np.allclose(theirs[g].boxes, ours[g].boxes))]
-    if moved:
-        raise ValueError(f"layout(s) {moved} in {where} have other keys than the layouts of the same "
-                         f"name the checkpoint was trained on; rename the layout or retrain")
+    unreadable = {g: sorted(set(lay.letters) - set(meta["alphabet"]))
+                  for g, lay in parse_layouts(manifest["layouts"]).items()}
+    unreadable = {g: v for g, v in unreadable.items() if v}
+    if unreadable:
+        raise ValueError(f"{where}'s layouts have letter keys the checkpoint's model cannot read "
+                         f"(its alphabet: {meta['alphabet']!r}): {unreadable}")
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[SwipeModel, dict[str, Any]]:
-    """Rebuild the model from model.json and load its weights (weights_only: no unpickling)."""
+def load_model(path: str | Path, device: str | torch.device = "cpu", layouts: dict[str, Layout] | None = None
+               ) -> tuple[SwipeModel, dict[str, Any]]:
+    """Rebuild the model from model.json and load its weights (weights_only: no unpickling).
+
+    `layouts`: the layouts of the swipes it will decode (default: those it was trained on).
+    """
     meta = load_meta(path)
-    layouts = parse_layouts(meta["layouts"])
     alphabet = Alphabet(meta["alphabet"])
-    keys = KeyTable.build({g: layouts[g] for g in meta["grids"]}, alphabet)
+    trained = parse_layouts(meta["layouts"])
+    keys = KeyTable.build({g: trained[g] for g in meta["grids"]}, alphabet)
     model = SwipeModel(build_config(ModelConfig, meta["model"]), keys, meta["vocab_size"])
     state = torch.load(Path(path) / MODEL_FILE, map_location=device, weights_only=True)
     model.load_state_dict(state)
+    if layouts is not None:
+        model.set_keys(KeyTable.build(layouts, alphabet))
     return model.to(device).eval(), meta

@@ -58,6 +58,10 @@ class KeyTable:
         tokens = np.full((len(names), k), PAD, np.int64)
         for g, name in enumerate(names):
             lay = layouts[name]
+            unknown = sorted(set(lay.letters) - set(alphabet.chars))
+            if unknown:
+                raise ValueError(f"layout {name!r} has letter keys {unknown} that the model's alphabet "
+                                 f"{alphabet.chars!r} lacks: it cannot read swipes over them")
             centres[g, :len(lay.letters)] = lay.letter_centres
             tokens[g, :len(lay.letters)] = alphabet.encode(lay.letters)
         bbox = np.array([layouts[n].letter_bbox for n in names], np.float32)
@@ -108,10 +112,7 @@ class PointFeatures(nn.Module):
         if feature_set not in FEATURE_SETS:
             raise ValueError(f"unknown feature set {feature_set!r}; choose from {FEATURE_SETS}")
         self.feature_set = feature_set
-        self.register_buffer("centres", torch.from_numpy(keys.centres))
-        self.register_buffer("key_tokens", torch.from_numpy(keys.tokens))
-        self.register_buffer("bbox", torch.from_numpy(keys.bbox))
-        self.register_buffer("half_diag", torch.from_numpy(keys.half_diag))
+        self.set_keys(keys)
         # standardisation of DYNAMIC features; saved in the state dict with the weights
         mean = np.zeros(len(DYNAMIC), np.float32) if stats_mean is None else stats_mean
         std = np.ones(len(DYNAMIC), np.float32) if stats_std is None else stats_std
@@ -126,6 +127,17 @@ class PointFeatures(nn.Module):
         self.out_dim = {"traj": 7, "nearest": d_key, "traj_nearest": 7 + d_key, "google2015": 3 + d_key,
                         "indiswipe": 4 + d_key, "weighted": 7 + d_key, "distances": 7 + d_key,
                         "gaussian": 7 + d_key}[feature_set]
+
+    def set_keys(self, keys: KeyTable) -> None:
+        """Decode over these layouts: the key table is data, not a weight. Every feature is in
+        the layout's own units (x, y in the letter-key box, distances and the trainable
+        Gaussians in key half-diagonals, keys by character), so a model reads a layout it was
+        not trained on, at any size, as long as it knows the letters (KeyTable.build checks)."""
+        device = self.stats_mean.device if hasattr(self, "stats_mean") else None
+        for name, value in (("centres", keys.centres), ("key_tokens", keys.tokens), ("bbox", keys.bbox),
+                            ("half_diag", keys.half_diag)):
+            tensor = torch.from_numpy(value)
+            self.register_buffer(name, tensor if device is None else tensor.to(device))
 
     def set_stats(self, mean: np.ndarray, std: np.ndarray) -> None:
         self.stats_mean.copy_(torch.tensor(np.array(mean, dtype=np.float32)))  # copies: arrays may be read-only

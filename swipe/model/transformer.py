@@ -210,6 +210,12 @@ class SwipeModel(nn.Module):
         self.head = nn.Linear(d, vocab_size)
         self.drop = nn.Dropout(cfg.dropout)
 
+    def set_keys(self, keys: KeyTable) -> "SwipeModel":
+        """Read swipes over these layouts from now on (`grid` indexes `keys.grid_names`)."""
+        self.features.set_keys(keys)
+        self.grid_names = keys.grid_names
+        return self
+
     def encode(self, x: Tensor, y: Tensor, t: Tensor, mask: Tensor, grid: Tensor) -> Tensor:
         """Padded points (B, T) → memory (B, T, D); padded positions are never attended to."""
         h = self.in_proj(self.features(x, y, t, mask, grid))

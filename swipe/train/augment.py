@@ -81,8 +81,7 @@ def augment(batch: SwipeBatch, key_width: dict[str, float], cfg: AugmentConfig, 
     dt = dt * tscale[rows] * np.maximum(1 + w[rows] * cfg.interval_jitter * normal(*seed, ids[rows], pidx, _S_DT), 0.2)
     cum = np.cumsum(dt)
     t = cum - cum[batch.offsets[:-1]][rows]
-    out = SwipeBatch(ids=batch.ids, words=batch.words, grid_names=batch.grid_names, x=x, y=y, t=t,
-                     offsets=batch.offsets, source=batch.source)
+    out = batch.with_points(x, y, t, batch.offsets)
     # point dropout: interior points only, never below 2 points
     d = applies(3, cfg.dropout_prob)
     last = batch.offsets[1:] - 1
@@ -100,8 +99,7 @@ def augment(batch: SwipeBatch, key_width: dict[str, float], cfg: AugmentConfig, 
 
 def _keep_points(b: SwipeBatch, keep: np.ndarray) -> SwipeBatch:
     lens = np.bincount(b.row_of_point[keep], minlength=len(b))
-    return SwipeBatch(ids=b.ids, words=b.words, grid_names=b.grid_names, x=b.x[keep], y=b.y[keep],
-                      t=b.t[keep], offsets=np.concatenate([[0], np.cumsum(lens)]), source=b.source)
+    return b.with_points(b.x[keep], b.y[keep], b.t[keep], np.concatenate([[0], np.cumsum(lens)]))
 
 
 def _resample(b: SwipeBatch, factor: np.ndarray, which: np.ndarray) -> SwipeBatch:
@@ -122,8 +120,7 @@ def _resample(b: SwipeBatch, factor: np.ndarray, which: np.ndarray) -> SwipeBatc
     keep_old = ~which[new_rows]
     old_idx = np.repeat(first, n_new) + k
     x[keep_old], y[keep_old], t_new[keep_old] = b.x[old_idx[keep_old]], b.y[old_idx[keep_old]], b.t[old_idx[keep_old]]
-    return SwipeBatch(ids=b.ids, words=b.words, grid_names=b.grid_names, x=x, y=y, t=t_new,
-                      offsets=np.concatenate([[0], np.cumsum(n_new)]), source=b.source)
+    return b.with_points(x, y, t_new, np.concatenate([[0], np.cumsum(n_new)]))
 
 
 class Augment:

@@ -238,7 +238,8 @@ def finish_run(cfg: TrainConfig, run: Run, data: TrainData, result: ray.train.Re
     evals = {}
     if best_path is not None:
         model, _ = load_model(best_path)
-        for ev in cfg.eval:
+        for ev in cfg.eval:  # each set on its own keyboards, whether the model was trained on them or not
+            model.set_keys(KeyTable.build(parse_layouts(load_manifest(ev.dataset)["layouts"]), data.alphabet))
             evals[ev.name] = evaluate_split(model, ev, data.trie, cfg.data.max_points)
         (run.dir / "best_checkpoint.txt").write_text(str(best_path) + "\n")
     if (run.dir / "metrics.jsonl").exists():

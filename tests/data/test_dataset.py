@@ -33,7 +33,20 @@ def test_shard_schema(tmp_path, qwerty):
     assert info["path"].endswith("train/part-00003.parquet") and info["rows"] == 2
     assert info["by_layout"] == {"qwerty_english": 2} and len(info["sha256"]) == 64
     t = pq.read_table(info["path"])
-    assert [f.name for f in t.schema] == ["id", "word", "x", "y", "t", "grid_name", "source"]
+    assert [f.name for f in t.schema] == ["id", "word", "x", "y", "t", "grid_name", "source", "user"]
+    assert t["user"].null_count == 2  # synthetic swipes: nobody's
     for c in "xyt":
         typ = t.schema.field(c).type
         assert pa.types.is_list(typ) and typ.value_type == pa.float32()
+
+
+def test_a_shard_written_before_the_user_column_still_reads(tmp_path, qwerty):
+    """`user` is optional: older shards lack it and read with nulls there."""
+    from swipe.data.dataset import check_shard, head_table
+
+    b = synthesize(["abc", "def"], qwerty, SynthConfig(), np.random.default_rng(0))
+    old = b.to_arrow().drop_columns(["user"])
+    pq.write_table(old, tmp_path / "old.parquet")
+    assert check_shard(tmp_path / "old.parquet", 2) is None
+    t = head_table([str(tmp_path / "old.parquet")])
+    assert t.column_names[-1] == "user" and t["user"].null_count == 2 and t["id"].to_pylist() == b.ids.tolist()

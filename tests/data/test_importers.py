@@ -119,10 +119,14 @@ def test_chunks_cover_every_line_once(tmp_path):
     assert seen == list(range(500))
 
 
-def test_shipped_sample_imports(qwerty):
+def test_shipped_sample_imports():
+    from swipe.keyboard import load_layouts
+
     path = ROOT / "data/samples/howweswipe_en_dev.jsonl"
-    batch, rejects, _ = read_yandex_range(path, 0, path.stat().st_size, 0, {"qwerty_english": qwerty})
-    assert len(batch) == 900 and len(rejects) == 0
+    devices = load_layouts(ROOT / "data/layouts/howweswipe_devices.json")
+    batch, rejects, _ = read_yandex_range(path, 0, path.stat().st_size, 0, devices)
+    assert len(batch) == 3024 and len(rejects) == 0
+    assert set(batch.grid_names) <= set(devices) and len(set(batch.users)) == 31
 
 
 def test_yandex_round_trip_two_grids_inline_and_ref(tmp_path, yandex):

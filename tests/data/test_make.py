@@ -62,10 +62,12 @@ def test_synthesize_dataset(ray_session, tmp_path, in_root):
 
 def test_import_in_parallel_chunks_quarantines_bad_rows(ray_session, tmp_path, in_root):
     sample = (ROOT / "data/samples/howweswipe_en_dev.jsonl").read_text().splitlines()[:300]
-    lines = sample[:150] + list(MALFORMED.values()) + sample[150:]
+    bad = [line.replace('"qwerty_english"', '"hws_360x197"') for line in MALFORMED.values()]  # on a dev keyboard
+    lines = sample[:150] + bad + sample[150:]
     path = tmp_path / "mixed.jsonl"
     path.write_text("\n".join(lines) + "\n")
     cfg = MakeDatasetConfig(out=str(tmp_path / "imp"), mode="import", chunk_mb=0.05,
+                            layouts="data/layouts/howweswipe_devices.json",
                             inputs=(ImportSource(path=str(path), split="auto"),))
     m = make_dataset(cfg)
     assert len(m["splits"]["train"]["files"]) > 2  # several Ray tasks

@@ -15,7 +15,8 @@ from swipe.evaluate.table import load_table
 def _folder(path, rows, split):
     ids, words, cands, scores = zip(*rows)
     write_table(pa.table({"id": pa.array(ids, pa.int64()), "word": list(words), "grid_name": ["g"] * len(ids),
-                          "candidates": list(cands), "scores": list(scores)}, schema=PREDICTION_SCHEMA),
+                          "candidates": list(cands), "scores": list(scores), "user": ["u"] * len(ids)},
+                         schema=PREDICTION_SCHEMA),
                 path / "part-00000.parquet")
     (path / "prediction.json").write_text(json.dumps({"checkpoint": f"ck-{path.name}", "dataset": "d", "split": split}))
     return str(path)

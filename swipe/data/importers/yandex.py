@@ -1,4 +1,4 @@
-"""Import Yandex Cup 2023 JSONL: `{"word", "curve": {"x", "y", "t", "grid_name" | "grid"}}`.
+"""Import Yandex Cup 2023 JSONL: `{"word", "curve": {"x", "y", "t", "grid_name" | "grid"}}` (+ `uid`).
 
 A curve names its grid (`grid_name`, looked up in a separate layouts file) or carries it
 inline (`grid`: a grid object with its own `grid_name`). Unlabeled test files have no
@@ -70,7 +70,7 @@ def parse_yandex_lines(lines: list[bytes], first_line: int, layouts: dict[str, L
     Inline grids are registered under their `grid_name`; the returned dict holds the layouts
     seen inline (an inline grid that contradicts a known one of the same name is rejected).
     """
-    ids, words, grids, xs, ys, ts = [], [], [], [], [], []
+    ids, words, grids, xs, ys, ts, users = [], [], [], [], [], [], []
     rejects = Rejects()
     inline: dict[str, Layout] = {}
     for k, raw_bytes in enumerate(lines):
@@ -129,7 +129,10 @@ def parse_yandex_lines(lines: list[bytes], first_line: int, layouts: dict[str, L
         xs.append(x)
         ys.append(y)
         ts.append(t)
-    return SwipeBatch.from_lists(ids, words, grids, xs, ys, ts, source=source), rejects, inline
+        users.append(str(rec["uid"]) if rec.get("uid") is not None else None)  # How We Swipe's files carry it
+    batch = SwipeBatch.from_lists(ids, words, grids, xs, ys, ts, source=source,
+                                  users=users if any(u is not None for u in users) else None)
+    return batch, rejects, inline
 
 
 def read_yandex_range(path: str | Path, start: int, end: int, first_line: int,
