@@ -1,5 +1,5 @@
 # swipe: the two commands. Both set up the virtualenv first (nothing installed by hand).
-#   make quickstart   data → train → predict → evaluate on a local Ray
+#   make quickstart   data → train → predict → evaluate on a local Ray (and the template matcher beside it)
 #   make test         the test suite
 PYTHON ?= python3
 VENV   := .venv
@@ -33,6 +33,10 @@ quickstart: $(STAMP)
 	    dataset=data/datasets/real_en_dev split=dev out=runs/$(RUN)/predictions/real_dev
 	$(PY) jobs/evaluate.py predictions=runs/$(RUN)/predictions/synth_test 'beam_sizes=[]'
 	$(PY) jobs/evaluate.py predictions=runs/$(RUN)/predictions/real_dev 'beam_sizes=[1,2,4,8]' sweep_rows=200 options=false
+	$(PY) jobs/predict.py --config configs/predict_template_en.yaml \
+	    dataset=data/datasets/real_en_dev split=dev out=runs/$(RUN)/predictions/real_dev_template
+	$(PY) jobs/evaluate.py predictions=runs/$(RUN)/predictions/real_dev_template
+	$(PY) jobs/compare.py runs/$(RUN)/predictions/real_dev_template runs/$(RUN)/predictions/real_dev
 
 # pytest exits 5 when it collected no tests: that is a failure here, not a pass.
 test: $(STAMP)

@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -38,6 +38,7 @@ from swipe.data.checks import ValidationConfig, validate
 from swipe.data.dataset import check_shards, load_manifest, write_table
 from swipe.data.swipes import SCHEMA, SwipeBatch, conform
 from swipe.decode.search import BeamConfig, beam_words
+from swipe.decode.template import TemplateConfig, TemplateIndex, template_words
 from swipe.evaluate.predictions import PREDICTION_SCHEMA, REJECT_SCHEMA, out_name
 from swipe.keyboard import parse_layouts
 from swipe.lexicon import Alphabet, LexiconConfig, Trie, build_lexicon_trie
@@ -50,13 +51,15 @@ MAX_BLOCKS = 20_000  # slices per Ray Data block rise above 1 only past this man
 class PredictConfig:
     """What to decode, with which checkpoint and decoder, on how many actors."""
 
-    checkpoint: str = ""  # a checkpoint directory, or a run directory (its best checkpoint)
+    decoder: Literal["beam", "template"] = "beam"  # the neural model's beam search | template matching (no model)
+    checkpoint: str = ""  # beam: a checkpoint directory, or a run directory (its best checkpoint)
     dataset: str = "data/datasets/synth_en"
     split: str = "test"
     out: str = ""  # default: DATASET/predictions/SPLIT-<checkpoint dir name>
     lexicon: LexiconConfig = field(default_factory=LexiconConfig)  # default: all English wordfreq words
     beam: BeamConfig = field(default_factory=BeamConfig)
-    constrained: bool = True  # decode within the lexicon
+    template: TemplateConfig = field(default_factory=TemplateConfig)  # decoder=template
+    constrained: bool = True  # beam: decode within the lexicon (template always does)
     concurrency: int = 2  # predictor actors
     cpus_per_actor: float = 0.5
     gpus_per_actor: float = 0.0
@@ -75,13 +78,22 @@ class Predictor:
     """
 
     def __init__(self, checkpoint: str, trie_ref: Any, beam: BeamConfig, max_points: int, decode_batch: int,
-                 layouts_json: dict | None = None):
+                 layouts_json: dict | None = None, template: TemplateConfig | None = None):
         """`layouts_json`: the layouts of the swipes to decode (the dataset's; default: the
-        checkpoint's own). The model reads them through their key table, trained on them or not."""
+        checkpoint's own). The model reads them through their key table, trained on them or not.
+        With `template`, the actor matches templates instead (no checkpoint): `trie_ref` is then a
+        TemplateIndex and `layouts_json` is required."""
         torch.set_num_threads(1)
-        # the trie's arrays are mapped from the object store: shared by the node's actors, read-only.
+        # the lexicon's arrays are mapped from the object store: shared by the node's actors, read-only.
         # (Ray Data hands constructor arguments over unresolved; a plain actor gets them resolved.)
-        trie = ray.get(trie_ref) if isinstance(trie_ref, ray.ObjectRef) else trie_ref
+        lexicon = ray.get(trie_ref) if isinstance(trie_ref, ray.ObjectRef) else trie_ref
+        self.template, self._keys = template, {}
+        if template is not None:
+            self.layouts, self.index, self.model = parse_layouts(layouts_json), lexicon, None
+            self.trie, self.beam, self.max_points, self.decode_batch = None, beam, max_points, decode_batch
+            self._groups: dict[tuple[str, int], pa.Table] = {}
+            return
+        trie = lexicon
         device = "cuda" if torch.cuda.is_available() else "cpu"
         meta = load_meta(checkpoint)
         self.layouts = parse_layouts(layouts_json if layouts_json is not None
@@ -116,18 +128,11 @@ class Predictor:
         checked = validate(batch, self.layouts, None, INPUT_CHECKS)
         for i, why, what in zip(checked.rejects.ids, checked.rejects.reasons, checked.rejects.details):
             errors[i], details[i] = why, what
-        kept = checked.kept
         cands: list[list[str]] = [[] for _ in range(n)]
         scores: list[list[float]] = [[] for _ in range(n)]
-        order = np.argsort(kept.lengths, kind="stable")  # similar lengths pad less
-        for s in range(0, len(order), self.decode_batch):
-            part = kept.take(order[s:s + self.decode_batch])
-            tensors = collate(part, self.grid_index, self.alphabet, self.max_points, self.model.cfg.max_word_len,
-                              targets=False)
-            tensors = {k: v.to(self.model.head.weight.device) for k, v in tensors.items()}
-            for i, found in zip(part.ids, beam_words(self.model, tensors, self.alphabet, self.beam, self.trie)):
-                cands[i] = [w for w, _ in found]
-                scores[i] = [s_ for _, s_ in found]
+        for i, found in self._decode(checked.kept):
+            cands[i] = [w for w, _ in found]
+            scores[i] = [s_ for _, s_ in found]
         return pa.table({"id": table["id"].cast(pa.int64()), "word": table["word"].cast(pa.string()),
                          "grid_name": table["grid_name"].cast(pa.string()),
                          "candidates": pa.array(cands, pa.list_(pa.string())),
@@ -136,6 +141,22 @@ class Predictor:
                          else pa.nulls(n, pa.string()),
                          "path": table["path"], "error": pa.array(errors, pa.string()),
                          "detail": pa.array(details, pa.string())})
+
+
+    def _decode(self, kept: SwipeBatch) -> list[tuple[int, list[tuple[str, float]]]]:
+        """(row, candidates) for every kept row: template matching, or the model's beam search
+        over length-sorted batches (similar lengths pad less)."""
+        if self.template is not None:
+            return list(zip(kept.ids, template_words(kept, self.layouts, self.index, self.template, self._keys)))
+        out = []
+        order = np.argsort(kept.lengths, kind="stable")
+        for s in range(0, len(order), self.decode_batch):
+            part = kept.take(order[s:s + self.decode_batch])
+            tensors = collate(part, self.grid_index, self.alphabet, self.max_points, self.model.cfg.max_word_len,
+                              targets=False)
+            tensors = {k: v.to(self.model.head.weight.device) for k, v in tensors.items()}
+            out += zip(part.ids, beam_words(self.model, tensors, self.alphabet, self.beam, self.trie))
+        return out
 
 
 INPUT_CHECKS = ValidationConfig(require_word=False)  # unlabeled input is normal here
@@ -184,17 +205,22 @@ class PredictResult:
 
 
 def predict(cfg: PredictConfig, trie: Trie | None = None) -> PredictResult:
-    """Decode every row of `cfg.split`, resuming an earlier, interrupted run into `cfg.out`."""
-    checkpoint = resolve_checkpoint(cfg.checkpoint)
-    meta = load_meta(checkpoint)
+    """Decode every row of `cfg.split`, resuming an earlier, interrupted run into `cfg.out`.
+
+    `trie`: the lexicon, if the caller has it built already (tests)."""
+    template = cfg.decoder == "template"
+    checkpoint = None if template else resolve_checkpoint(cfg.checkpoint)
     manifest = load_manifest(cfg.dataset)
     if cfg.split not in manifest["splits"]:
         raise KeyError(f"dataset {cfg.dataset} has no split {cfg.split!r}; it has {sorted(manifest['splits'])}")
-    check_compatible(meta, manifest, f"dataset {cfg.dataset}")
-    alphabet = Alphabet(meta["alphabet"])
+    if checkpoint is not None:
+        meta = load_meta(checkpoint)
+        check_compatible(meta, manifest, f"dataset {cfg.dataset}")
+    alphabet = Alphabet(manifest["alphabet"] if template else meta["alphabet"])
     if not cfg.out and storage.is_uri(cfg.dataset):
         raise ValueError(f"dataset {cfg.dataset} is not a local folder: name the output folder with out=…")
-    out = Path(cfg.out or Path(cfg.dataset) / "predictions" / f"{cfg.split}-{checkpoint.parent.name}")
+    name = "template" if template else checkpoint.parent.name
+    out = Path(cfg.out or Path(cfg.dataset) / "predictions" / f"{cfg.split}-{name}")
     out.mkdir(parents=True, exist_ok=True)
     files = {storage.join(cfg.dataset, f["file"]): f for f in manifest["splits"][cfg.split]["files"]}
     rows_of = {p: f["rows"] for p, f in files.items()}
@@ -208,15 +234,17 @@ def predict(cfg: PredictConfig, trie: Trie | None = None) -> PredictResult:
             todo.remove(p)
     if todo:
         ensure_ray(cfg.num_cpus)
-        if trie is None and cfg.constrained:
+        if trie is None and (cfg.constrained or template):
             trie = build_lexicon_trie(cfg.lexicon, alphabet)
-        trie_ref = ray.put(trie if cfg.constrained else None)  # once: every actor maps the same arrays
+        lexicon = TemplateIndex.build(trie) if template else trie if cfg.constrained else None
+        trie_ref = ray.put(lexicon)  # once: every actor maps the same arrays
         # The actors read their own slices: one Ray Data block per slice spreads the work over
         # every actor (read_parquet packs small shards into one block, hence one task on one
         # actor, measured), and no read task waits for a whole free CPU.
         units = _work_units(todo, cfg.batch_size)
         ds = ray.data.from_items(units, override_num_blocks=min(len(units), MAX_BLOCKS))
-        args = (str(checkpoint), trie_ref, cfg.beam, cfg.max_points, cfg.decode_batch, manifest["layouts"])
+        args = (str(checkpoint or ""), trie_ref, cfg.beam, cfg.max_points, cfg.decode_batch, manifest["layouts"],
+                cfg.template if template else None)
         ds = ds.map_batches(Predictor, fn_constructor_args=args,
                             batch_size=None, batch_format="numpy", concurrency=cfg.concurrency,
                             num_cpus=cfg.cpus_per_actor, num_gpus=cfg.gpus_per_actor or None)
@@ -242,7 +270,8 @@ def predict(cfg: PredictConfig, trie: Trie | None = None) -> PredictResult:
     if rows_in != rows_out + rows_rejected:
         raise RuntimeError(f"rows lost: in {rows_in} != out {rows_out} + rejected {rows_rejected}")
     (out / "prediction.json").write_text(json.dumps(
-        {"checkpoint": str(checkpoint), "dataset": cfg.dataset, "split": cfg.split, "config": config_to_dict(cfg),
+        {"checkpoint": str(checkpoint) if checkpoint else None, "decoder": cfg.decoder, "dataset": cfg.dataset,
+         "split": cfg.split, "config": config_to_dict(cfg),
          "rows_in": rows_in, "rows_out": rows_out, "rows_rejected": rows_rejected}, indent=1))
     return PredictResult(out, rows_in, rows_out, rows_rejected, dict(reasons), shards_written=len(todo),
                          shards_skipped=len(rows_of) - len(todo), wall_s=round(time.perf_counter() - t0, 2))

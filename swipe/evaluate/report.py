@@ -20,6 +20,7 @@ from swipe.data.swipes import SwipeBatch
 from swipe.decode.prefix import PrefixConfig, prefix_words
 from swipe.decode.repair import levenshtein_repair
 from swipe.decode.search import BeamConfig, beam_words
+from swipe.evaluate.calibrate import user_half
 from swipe.evaluate.metrics import breakdown, summarize
 from swipe.evaluate.predictions import read_predictions
 from swipe.evaluate.table import predictor_row, register
@@ -59,7 +60,7 @@ def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
 
     pred_dir = Path(cfg.predictions)
     info = json.loads((pred_dir / "prediction.json").read_text())
-    meta = load_meta(info["checkpoint"])
+    meta = load_meta(info["checkpoint"]) if info.get("checkpoint") else {}  # template matching: no model
     preds = read_predictions(pred_dir)
     cands, refs = preds["candidates"].to_pylist(), preds["word"].to_pylist()
     overall = summarize(cands, refs)
@@ -68,6 +69,9 @@ def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
     by_layout = breakdown(cands, refs, preds["grid_name"].to_pylist())
     users = preds["user"].to_pylist()
     by_user = breakdown(cands, refs, users) if any(u is not None for u in users) else {}
+    # the halves that decoder weights are tuned on and reported on (swipe.evaluate.calibrate)
+    by_half = breakdown(cands, refs, ["tuning half" if h else "reporting half" for h in user_half(users, 0)]) \
+        if by_user else {}
     train_cfg = meta.get("train", {}).get("config", {}).get("data", {})
     seen_words: set[str] | None = None
     if train_cfg.get("dataset") and storage.exists(train_cfg["dataset"]):
@@ -80,16 +84,18 @@ def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
     charts = [plot_accuracy_by_length(by_len, out.with_name(out.name + "_by_length.png"))]
     if by_user:
         charts.append(plot_per_user(by_user, out.with_name(out.name + "_by_user.png")))
-    sweep, options = _beam_sweep(cfg, info, meta) if cfg.beam_sizes else ({}, {})
+    sweep, options = _beam_sweep(cfg, info, meta) if cfg.beam_sizes and meta else ({}, {})  # beam sizes: the model's
     if sweep:
         charts.append(plot_metric_vs_beam(sweep, out.with_name(out.name + "_beam.png")))
     md = [f"# Evaluation: {info['dataset']}:{info['split']}", "",
-          f"checkpoint `{info['checkpoint']}`; rows in {info['rows_in']} = out {info['rows_out']} + "
+          f"{info.get('decoder', 'beam')} decoder, checkpoint `{info.get('checkpoint')}`; rows in {info['rows_in']} = out {info['rows_out']} + "
           f"rejected {info['rows_rejected']}", "", "## Overall", ""]
     md += _table({"all": overall}, "set") + ["", "## By word length (12 = 12 or more)", ""] + _table(by_len, "length")
     md += ["", "## By layout", ""] + _table(by_layout, "layout")
     if by_user:
         md += ["", "## By user", ""] + user_summary(by_user)
+        md += ["", "Users in the halves decoder weights are tuned on and reported on (`jobs/calibrate.py`):", ""]
+        md += _table(by_half, "half")
     if by_seen:
         md += ["", f"## Seen / unseen in training ({train_cfg['dataset']})", ""] + _table(by_seen, "word")
     if sweep:
@@ -103,13 +109,17 @@ def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
     md += [""] + [f"![{c.stem}]({c.name})" for c in charts]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".md").write_text("\n".join(md) + "\n")
-    result = {"overall": overall, "by_length": by_len, "by_layout": by_layout, "by_user": by_user, "by_seen": by_seen,
+    result = {"overall": overall, "by_length": by_len, "by_layout": by_layout, "by_user": by_user,
+              "by_half": by_half, "by_seen": by_seen,
               "beam_sweep": sweep, "decoding_options": options, "report": str(out.with_suffix(".md"))}
     if cfg.registry:
         pcfg = info.get("config", {})
-        decoder = "beam_lexicon" if pcfg.get("constrained", True) else "beam"
-        rows = [predictor_row(info["checkpoint"], meta["model"], decoder, pcfg.get("beam", {}),
-                              pcfg.get("lexicon") if decoder == "beam_lexicon" else None, layout,
+        if info.get("decoder") == "template":
+            decoder, args = "template", pcfg.get("template", {})
+        else:
+            decoder, args = ("beam_lexicon" if pcfg.get("constrained", True) else "beam"), pcfg.get("beam", {})
+        rows = [predictor_row(info.get("checkpoint") or "", meta.get("model", {}), decoder, args,
+                              pcfg.get("lexicon") if decoder in ("beam_lexicon", "template") else None, layout,
                               info["dataset"], info["split"], str(pred_dir), metrics)
                 for layout, metrics in by_layout.items()]
         result["registry_rows"] = len(register(cfg.registry, rows))
@@ -187,3 +197,23 @@ def _log_wandb(cfg: EvaluateConfig, info: dict, result: dict, preds, meta: dict)
                        ", ".join(f"{x:.2f}" for x in r["scores"]), bool(r["candidates"]) and r["candidates"][0] == r["word"])
     run.log({"eval/samples": table})
     run.finish()
+
+
+def compare_predictions(folders: list[str]) -> str:
+    """A Markdown table of prediction folders side by side: overall, and on the users of the
+    reporting half (those no decoder weight was tuned on)."""
+    lines = ["| predictions | decoder | swipes | swipe_mrr | acc@1 | acc@4 | reporting half: swipe_mrr | acc@1 |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for f in folders:
+        info = json.loads((Path(f) / "prediction.json").read_text())
+        preds = read_predictions(f)
+        cands, refs, users = preds["candidates"].to_pylist(), preds["word"].to_pylist(), preds["user"].to_pylist()
+        m = summarize(cands, refs)
+        rep = {"swipe_mrr": float("nan"), "acc@1": float("nan")}
+        if any(u is not None for u in users):
+            keep = ~user_half(users, 0)
+            rep = summarize([c for c, k in zip(cands, keep) if k], [r for r, k in zip(refs, keep) if k])
+        lines.append(f"| {f} | {info.get('decoder', 'beam')} | {int(m['n'])} | {m['swipe_mrr']:.4f} | {m['acc@1']:.4f} "
+                     f"| {m['acc@4']:.4f} | {rep['swipe_mrr']:.4f} | {rep['acc@1']:.4f} |")
+    return "\n".join(lines)
+

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from swipe.config import ConfigError, build_config, config_to_dict
 from swipe.decode.search import BeamConfig
+from swipe.decode.template import TemplateConfig
 from swipe.lexicon import LexiconConfig
 from swipe.provenance import now_iso
 
@@ -40,9 +41,9 @@ class EnsembleArgs:
 
 
 DECODERS: dict[str, type] = {"greedy": GreedyArgs, "greedy_lexicon": GreedyArgs, "beam": BeamConfig,
-                             "beam_lexicon": BeamConfig, "ensemble_weighted": EnsembleArgs,
-                             "ensemble_append": EnsembleArgs}
-LEXICON_DECODERS = ("greedy_lexicon", "beam_lexicon")
+                             "beam_lexicon": BeamConfig, "template": TemplateConfig,
+                             "ensemble_weighted": EnsembleArgs, "ensemble_append": EnsembleArgs}
+LEXICON_DECODERS = ("greedy_lexicon", "beam_lexicon", "template")
 
 SCHEMA = pa.schema([
     ("key", pa.string()), ("checkpoint", pa.string()), ("model_hash", pa.string()), ("decoder", pa.string()),

@@ -173,3 +173,27 @@ def test_a_dataset_is_read_in_place_from_a_uri(setup, tmp_path):
         predict(replace(_cfg(setup, ""), dataset=uri, split="val", out=""), trie)
     r = predict(replace(_cfg(setup, tmp_path / "o"), dataset=uri, split="val"), trie)
     assert r.rows_in == r.rows_out == read_split(uri, "val").num_rows > 0
+
+
+def test_the_template_matcher_is_a_predictor_of_its_own(setup, tmp_path):
+    """decoder=template: no checkpoint, the same actor pool and shared lexicon, every row once,
+    a report and a row in the prediction table under its own name."""
+    from swipe.decode.template import TemplateConfig
+    from swipe.evaluate.report import EvaluateConfig, compare_predictions, evaluate
+    from swipe.evaluate.table import load_table
+    from swipe.train.tracking import TrackingConfig
+
+    ds, _, trie, _ = setup
+    cfg = PredictConfig(decoder="template", dataset=ds, split="val", out=str(tmp_path / "t"), concurrency=2,
+                        cpus_per_actor=0.25, lexicon=LexiconConfig(top_n=300), template=TemplateConfig(top_k=3))
+    r = predict(cfg, trie)
+    assert r.rows_in == r.rows_out == read_split(ds, "val").num_rows and r.rows_rejected == 0
+    preds = read_predictions(r.out)
+    words = set(trie.words())
+    assert all(0 < len(c) <= 3 and set(c) <= words for c in preds["candidates"].to_pylist())
+    m = evaluate(EvaluateConfig(predictions=str(r.out), tracking=TrackingConfig(wandb="disabled"),
+                                registry=str(tmp_path / "table.parquet")))
+    assert m["overall"]["acc@1"] > 0.5  # clean synthetic swipes: a template matcher reads most of them
+    assert m["beam_sweep"] == {} and m["by_seen"] == {}  # nothing neural to sweep, no training split
+    assert [row["decoder"] for row in load_table(tmp_path / "table.parquet")] == ["template"]
+    assert "| template |" in compare_predictions([str(r.out)])

@@ -1,0 +1,206 @@
+"""Template matching (SHARK2-style, Kristensson & Zhai 2004): a decoder that needs no training.
+
+Each lexicon word's template is the polyline through its letters' key centres on the swipe's
+own layout. A swipe and the templates are resampled to N points by arc length and compared
+in two channels:
+
+- shape: both normalised (centroid at 0, the larger side of the bounding box = 1), the mean
+  distance between corresponding points;
+- location: the mean distance between corresponding points, in key widths.
+
+score = −½ (shape / σ_shape)² − ½ (location / σ_location)² + λ · log relative frequency.
+
+Only words that start on a key near the first point and end on a key near the last are
+scored (pruning by start and end key); the rest is vectorised over those candidates, so the
+cost per swipe is a few thousand templates, not the lexicon. Templates are drawn on the
+swipe's own layout, whatever layout it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from swipe.data.swipes import SwipeBatch
+from swipe.geometry import resample
+from swipe.keyboard import Layout
+from swipe.lexicon import PAD, Alphabet, Trie
+
+
+@dataclass(frozen=True)
+class TemplateConfig:
+    """The matcher's settings (defaults: tuned on half of the dev users, `jobs/tune_template.py`)."""
+
+    n_points: int = 32  # resampled points per path
+    start_radius: float = 1.0  # candidates start on a letter key within this many key widths of the first point
+    end_radius: float = 1.5  # … and end on one within this of the last point (lift-off is less careful)
+    sigma_shape: float = 0.1  # of the shape channel (normalised units)
+    sigma_location: float = 0.6  # of the location channel (key widths)
+    freq_weight: float = 1.0  # λ: weight of the log unigram frequency
+    shortlist: int = 200  # candidates rescored on n_points after a pass on coarse_points (0: no coarse pass)
+    coarse_points: int = 8
+    top_k: int = 4
+
+
+@dataclass(frozen=True)
+class TemplateIndex:
+    """The lexicon as the matcher reads it: each word's tokens, and the words grouped by their
+    first and last token (CSR), for pruning. Flat arrays: one ray.put serves every actor."""
+
+    alphabet: Alphabet
+    tokens: np.ndarray  # (W, L) int16, PAD after the word
+    lengths: np.ndarray  # (W,) int16
+    logfreq: np.ndarray  # (W,) float32
+    group_start: np.ndarray  # (V·V + 1,) int64: words of group (first, last) = group_words[start[g]:start[g+1]]
+    group_words: np.ndarray  # (W,) int32
+
+    @classmethod
+    def build(cls, trie: Trie) -> "TemplateIndex":
+        words = trie.words()
+        flat, lens = trie.alphabet.encode_many(words)
+        tokens = np.full((len(words), int(lens.max())), PAD, np.int16)
+        rows = np.repeat(np.arange(len(words)), lens)
+        cols = np.arange(len(flat)) - np.repeat(np.cumsum(lens) - lens, lens)
+        tokens[rows, cols] = flat
+        v = trie.alphabet.size
+        first, last = tokens[:, 0].astype(np.int64), tokens[np.arange(len(words)), lens - 1].astype(np.int64)
+        group = first * v + last
+        order = np.argsort(group, kind="stable")  # within a group: word-id order, most frequent first
+        start = np.searchsorted(group[order], np.arange(v * v + 1))
+        return cls(trie.alphabet, tokens, lens.astype(np.int16), np.asarray(trie.word_logfreq, np.float32),
+                   start.astype(np.int64), order.astype(np.int32))
+
+    def word(self, i: int) -> str:
+        return self.alphabet.decode(self.tokens[i, : self.lengths[i]])
+
+
+def normalise(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Paths as x, y (C, n) with their centroid at 0 and the larger side of their box 1 (shape only)."""
+    side = np.maximum(np.maximum(x.max(1) - x.min(1), y.max(1) - y.min(1)), 1e-6)[:, None]  # (C, 1)
+    return (x - x.mean(1, keepdims=True)) / side, (y - y.mean(1, keepdims=True)) / side
+
+
+@dataclass
+class Channels:
+    """One swipe's candidates, scored in each channel (what the tuning job re-weights)."""
+
+    words: np.ndarray  # (C,) word ids
+    shape: np.ndarray  # (C,) mean distance of the normalised paths
+    location: np.ndarray  # (C,) mean distance, in key widths
+    start: np.ndarray  # (C,) distance of the first point to the word's first key, in key widths
+    end: np.ndarray  # (C,) … of the last point to its last key
+    logfreq: np.ndarray  # (C,)
+
+
+class LayoutKeys:
+    """One layout as the matcher needs it: each token's key centre, the key width."""
+
+    def __init__(self, layout: Layout, alphabet: Alphabet):
+        self.key_width = layout.key_width
+        self.centre = np.full((alphabet.size, 2), np.nan, np.float32)  # NaN: the layout has no key for the token
+        for c, xy in zip(layout.letters, layout.letter_centres):
+            if c in alphabet.chars:
+                self.centre[alphabet.encode(c)[0]] = xy
+        self.has = ~np.isnan(self.centre[:, 0])
+        self.tokens = np.flatnonzero(self.has)
+
+
+def candidates(x: np.ndarray, y: np.ndarray, keys: LayoutKeys, index: TemplateIndex, start_radius: float,
+               end_radius: float) -> np.ndarray:
+    """Word ids that start on a letter key within `start_radius` key widths of the first point
+    (or on the nearest key) and end on one within `end_radius` of the last point, and whose
+    every letter has a key on this layout.  # (C,)"""
+    kw = keys.key_width
+    d_start = np.hypot(*(keys.centre[keys.tokens] - (x[0], y[0])).T) / kw  # (T,) for each token with a key
+    d_end = np.hypot(*(keys.centre[keys.tokens] - (x[-1], y[-1])).T) / kw
+    starts = keys.tokens[(d_start <= start_radius) | (d_start == d_start.min())]
+    ends = keys.tokens[(d_end <= end_radius) | (d_end == d_end.min())]
+    groups = (starts[:, None] * index.alphabet.size + ends[None, :]).ravel()
+    words = np.concatenate([index.group_words[index.group_start[g]:index.group_start[g + 1]] for g in groups])
+    if len(words) == 0:
+        return words
+    toks = index.tokens[words, : int(index.lengths[words].max())].astype(np.int64)
+    return words[np.all(keys.has[toks] | (toks == PAD), 1)]
+
+
+def templates(words: np.ndarray, keys: LayoutKeys, index: TemplateIndex, n: int) -> np.ndarray:
+    """The words' key-centre paths on this layout, resampled to n points.  # (C, n, 2)
+
+    Words are resampled in buckets of similar length: the cost grows with the longest word in
+    the array, and most candidates are short."""
+    lens = index.lengths[words].astype(np.int64)
+    out = np.empty((len(words), n, 2), np.float32)
+    for lo, hi in ((0, 8), (8, 16), (16, 1 << 30)):
+        rows = np.flatnonzero((lens > lo) & (lens <= hi))
+        if len(rows):
+            toks = index.tokens[words[rows], : int(lens[rows].max())].astype(np.int64)  # (c, L)
+            out[rows] = resample(keys.centre[np.where(toks == PAD, toks[:, :1], toks)], lens[rows], n)
+    return out
+
+
+def measure(x: np.ndarray, y: np.ndarray, words: np.ndarray, keys: LayoutKeys, index: TemplateIndex,
+            n: int) -> Channels:
+    """The channel distances of these candidate words for one swipe, paths resampled to n points."""
+    kw = keys.key_width
+    path = resample(np.stack([x, y], 1)[None].astype(np.float32), np.array([len(x)]), n)  # (1, n, 2)
+    if len(words) == 0:
+        empty = np.zeros(0, np.float32)
+        return Channels(words, empty, empty, empty, empty, empty)
+    tmpl = templates(words, keys, index, n)  # (C, n, 2)
+    tx, ty = np.ascontiguousarray(tmpl[..., 0]), np.ascontiguousarray(tmpl[..., 1])  # (C, n) each: fast reductions
+    px, py = path[:, :, 0], path[:, :, 1]  # (1, n)
+    location = _mean_distance(tx - px, ty - py) / kw
+    (ntx, nty), (npx, npy) = normalise(tx, ty), normalise(px, py)
+    shape = _mean_distance(ntx - npx, nty - npy)
+    d_first = np.hypot(tx[:, 0] - px[0, 0], ty[:, 0] - py[0, 0]) / kw  # to the word's first key centre
+    d_last = np.hypot(tx[:, -1] - px[0, -1], ty[:, -1] - py[0, -1]) / kw
+    return Channels(words, shape, location, d_first, d_last, index.logfreq[words])
+
+
+def channels(x: np.ndarray, y: np.ndarray, keys: LayoutKeys, index: TemplateIndex, cfg: TemplateConfig) -> Channels:
+    """Every candidate of one swipe (within cfg's radii), measured at cfg.n_points."""
+    return measure(x, y, candidates(x, y, keys, index, cfg.start_radius, cfg.end_radius), keys, index, cfg.n_points)
+
+
+def _mean_distance(dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    """Mean length of the point-to-point differences dx, dy (C, n).  # (C,)"""
+    return np.sqrt(dx * dx + dy * dy).mean(1)
+
+
+def score(ch: Channels, cfg: TemplateConfig) -> np.ndarray:
+    """log-likelihood of each candidate (−inf: outside the radii of `cfg`)."""
+    s = (-0.5 * (ch.shape / cfg.sigma_shape) ** 2 - 0.5 * (ch.location / cfg.sigma_location) ** 2
+         + cfg.freq_weight * ch.logfreq)
+    inside = (ch.start <= cfg.start_radius) | (ch.start == ch.start.min(initial=np.inf))
+    inside &= (ch.end <= cfg.end_radius) | (ch.end == ch.end.min(initial=np.inf))
+    return np.where(inside, s, -np.inf)
+
+
+def best(x: np.ndarray, y: np.ndarray, keys: LayoutKeys, index: TemplateIndex, cfg: TemplateConfig
+         ) -> list[tuple[str, float]]:
+    """One swipe's top_k (word, score), best first. Coarse to fine: every candidate is scored
+    on `coarse_points` points, the best `shortlist` again on n_points (0: all on n_points)."""
+    words = candidates(x, y, keys, index, cfg.start_radius, cfg.end_radius)
+    if cfg.shortlist and len(words) > cfg.shortlist:
+        s = score(measure(x, y, words, keys, index, cfg.coarse_points), cfg)
+        words = words[np.argsort(-s, kind="stable")[: cfg.shortlist]]
+    ch = measure(x, y, words, keys, index, cfg.n_points)
+    s = score(ch, cfg)
+    keep = np.flatnonzero(np.isfinite(s))
+    top = keep[np.argsort(-s[keep], kind="stable")[: cfg.top_k]]
+    return [(index.word(int(ch.words[i])), float(s[i])) for i in top]
+
+
+def template_words(batch: SwipeBatch, layouts: dict[str, Layout], index: TemplateIndex, cfg: TemplateConfig,
+                   cache: dict[str, LayoutKeys] | None = None) -> list[list[tuple[str, float]]]:
+    """Decode every swipe of a batch on its own layout: per swipe, up to top_k (word, score)."""
+    cache = {} if cache is None else cache
+    out = []
+    for i in range(len(batch)):
+        g = batch.grid_names[i]
+        if g not in cache:
+            cache[g] = LayoutKeys(layouts[g], index.alphabet)
+        s, e = batch.offsets[i], batch.offsets[i + 1]
+        out.append(best(batch.x[s:e], batch.y[s:e], cache[g], index, cfg))
+    return out

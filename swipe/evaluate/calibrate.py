@@ -1,0 +1,190 @@
+"""Tuning a decoder's weights on real people without reporting on them: the dev users split in
+two halves by a hash of their id, weights fitted on one, figures reported on the other.
+
+For the template matcher: every dev swipe's candidates are scored once in each channel
+(`swipe.decode.template.channels`, at the widest pruning radii searched); each setting of
+the weights then only re-ranks them. Coordinate ascent on the tuning half's swipe_mrr goes
+over one parameter at a time, and a grid whose best value is at its edge is widened past it
+(×2 or ÷2 for scales) until the optimum is inside, so the result does not sit on a bound of
+the search. The result is a config (`template:` of a prediction job) with its figures.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from swipe.config import config_to_dict
+from swipe.data.dataset import load_manifest, read_split
+from swipe.data.swipes import SwipeBatch
+from swipe.decode.template import Channels, LayoutKeys, TemplateConfig, TemplateIndex, channels, score
+from swipe.evaluate.metrics import MRR_WEIGHTS
+from swipe.keyboard import parse_layouts
+from swipe.lexicon import Alphabet, LexiconConfig, build_lexicon_trie
+from swipe.provenance import git_revision, now_iso
+
+PARAMS = ("sigma_shape", "sigma_location", "freq_weight", "start_radius", "end_radius")
+SCALES = ("sigma_shape", "sigma_location", "freq_weight")  # widened ×2 / ÷2; radii by ±0.25 key widths
+MAX_WIDEN = 6  # widenings of one parameter's grid per pass (a flat score would widen it forever)
+
+
+@dataclass(frozen=True)
+class CalibrateConfig:
+    """Which dev set, which lexicon, the starting grid, and where the tuned config goes."""
+
+    dataset: str = "data/datasets/real_en_dev"
+    split: str = "dev"
+    lexicon: LexiconConfig = field(default_factory=LexiconConfig)  # default: all English wordfreq words
+    start: TemplateConfig = field(default_factory=TemplateConfig)  # n_points and top_k are kept as given
+    grid: dict[str, list[float]] = field(default_factory=lambda: {
+        "sigma_shape": [0.05, 0.1, 0.2], "sigma_location": [0.3, 0.6, 1.2], "freq_weight": [0.25, 0.5, 1.0],
+        "start_radius": [0.75, 1.0, 1.25], "end_radius": [1.0, 1.5, 2.0]})
+    max_radius: float = 2.5  # candidates are collected once, out to this many key widths
+    rounds: int = 4  # passes of coordinate ascent over the parameters
+    seed: int = 0  # of the split of users into halves
+    rows: int = 0  # dev swipes used (0: all; tests use fewer)
+    base: str = "configs/predict_en.yaml"  # the prediction config the tuned one is written from
+    out: str = "configs/predict_template_en.yaml"  # base + decoder: template + the tuned weights; figures in its header
+
+
+def user_half(users: list[str | None], seed: int) -> np.ndarray:
+    """True for the users of the tuning half (a stable hash of the id), False for the reporting half."""
+    return np.array([int(hashlib.blake2b(f"{seed}:{u}".encode(), digest_size=8).hexdigest(), 16) % 2 == 0
+                     for u in users])
+
+
+@dataclass
+class Candidates:
+    """Every swipe's candidates, flat: what each setting re-ranks."""
+
+    swipe: np.ndarray  # (M,) swipe number of each candidate
+    is_ref: np.ndarray  # (M,) bool: the candidate is the swipe's reference word
+    channels: Channels  # (M,) each
+
+    def mrr(self, cfg: TemplateConfig, rows: np.ndarray, n: int) -> dict[str, float]:
+        """swipe_mrr and acc@1 over the swipes `rows` (bool (n,)) when ranked with `cfg`."""
+        s = score(self.channels, cfg)
+        ref = np.full(n, -np.inf)
+        ref[self.swipe[self.is_ref]] = s[self.is_ref]
+        above = np.bincount(self.swipe, weights=s > ref[self.swipe], minlength=n)  # candidates ranked before it
+        weights = np.array(MRR_WEIGHTS + (0.0,))
+        mrr = np.where(np.isfinite(ref), weights[np.minimum(above, len(MRR_WEIGHTS)).astype(int)], 0.0)
+        return {"swipe_mrr": float(mrr[rows].mean()), "acc@1": float((np.isfinite(ref) & (above == 0))[rows].mean()),
+                "swipes": int(rows.sum())}
+
+
+def collect(batch: SwipeBatch, layouts: dict, index: TemplateIndex, cfg: TemplateConfig,
+            word_ids: dict[str, int]) -> Candidates:
+    """Channels of every candidate of every swipe (within cfg's radii)."""
+    cache: dict[str, LayoutKeys] = {}
+    parts, swipe, is_ref = [], [], []
+    for i in range(len(batch)):
+        g = batch.grid_names[i]
+        if g not in cache:
+            cache[g] = LayoutKeys(layouts[g], index.alphabet)
+        s, e = batch.offsets[i], batch.offsets[i + 1]
+        ch = channels(batch.x[s:e], batch.y[s:e], cache[g], index, cfg)
+        parts.append(ch)
+        swipe.append(np.full(len(ch.words), i))
+        is_ref.append(ch.words == word_ids.get(batch.words[i], -1))
+    cat = lambda name: np.concatenate([getattr(p, name) for p in parts])  # noqa: E731
+    return Candidates(np.concatenate(swipe), np.concatenate(is_ref),
+                      Channels(cat("words"), cat("shape"), cat("location"), cat("start"), cat("end"), cat("logfreq")))
+
+
+def _widen(name: str, values: list[float], low: bool, high: bool, max_radius: float) -> list[float]:
+    """The grid one step wider below (`low`) and/or above (`high`): ×2 or ÷2 for scales,
+    ±0.25 key widths for radii (between 0.25 and max_radius)."""
+    values = sorted(values)
+    if low:
+        lo = values[0] / 2 if name in SCALES else values[0] - 0.25
+        values = ([lo] if name in SCALES or lo >= 0.25 else []) + values
+    if high:
+        hi = values[-1] * 2 if name in SCALES else values[-1] + 0.25
+        values = values + ([hi] if name in SCALES or hi <= max_radius else [])
+    return values
+
+
+def tune(cands: Candidates, tune_rows: np.ndarray, n: int, start: TemplateConfig, grid: dict[str, list[float]],
+         rounds: int, max_radius: float) -> tuple[TemplateConfig, dict[str, list[float]], list[dict[str, Any]]]:
+    """Coordinate ascent of swipe_mrr on `tune_rows`; returns the best config, the final grid
+    (every optimum inside it), and the steps taken."""
+    grid = {k: sorted(v) for k, v in grid.items()}
+    cfg = replace(start, **{k: grid[k][len(grid[k]) // 2] for k in PARAMS})
+    best = cands.mrr(cfg, tune_rows, n)["swipe_mrr"]
+    steps = [{"round": 0, **{k: getattr(cfg, k) for k in PARAMS}, "swipe_mrr": best}]
+    for r in range(1, rounds + 1):
+        moved = False
+        for name in PARAMS:
+            for _ in range(MAX_WIDEN):  # widen while an edge of the grid scores as well as its best
+                values = grid[name]
+                scores = {v: cands.mrr(replace(cfg, **{name: v}), tune_rows, n)["swipe_mrr"] for v in values}
+                top_score = max(scores.values())
+                wider = _widen(name, values, scores[values[0]] >= top_score - 1e-12,
+                               scores[values[-1]] >= top_score - 1e-12, max_radius)
+                if wider == values:
+                    break
+                grid[name] = wider
+            values = grid[name]
+            scores = {v: cands.mrr(replace(cfg, **{name: v}), tune_rows, n)["swipe_mrr"] for v in values}
+            top = max(values, key=lambda v: (scores[v], -abs(v - getattr(cfg, name))))  # ties: stay close
+            if scores[top] > best + 1e-12:
+                cfg, best, moved = replace(cfg, **{name: top}), scores[top], True
+        steps.append({"round": r, **{k: getattr(cfg, k) for k in PARAMS}, "swipe_mrr": best})
+        if not moved:
+            break
+    return cfg, grid, steps
+
+
+def calibrate_template(cfg: CalibrateConfig) -> dict[str, Any]:
+    """Tune on the tuning half of the dev users, report on the other half, write cfg.out."""
+    t0 = time.perf_counter()
+    manifest = load_manifest(cfg.dataset)
+    layouts = parse_layouts(manifest["layouts"])
+    table = read_split(cfg.dataset, cfg.split)
+    batch = SwipeBatch.from_arrow(table.slice(0, cfg.rows) if cfg.rows else table)
+    if batch.users is None or any(u is None for u in batch.users):
+        raise ValueError(f"{cfg.dataset}:{cfg.split} has swipes of unknown users: the halves need every user")
+    trie = build_lexicon_trie(cfg.lexicon, Alphabet(manifest["alphabet"]))
+    index = TemplateIndex.build(trie)
+    wide = replace(cfg.start, start_radius=cfg.max_radius, end_radius=cfg.max_radius)
+    cands = collect(batch, layouts, index, wide, {w: i for i, w in enumerate(trie.words())})
+    t_collect = time.perf_counter() - t0
+    half = user_half(batch.users, cfg.seed)
+    best, grid, steps = tune(cands, half, len(batch), cfg.start, cfg.grid, cfg.rounds, cfg.max_radius)
+    result = {"tuned_on": cands.mrr(best, half, len(batch)) | {"users": len(set(np.array(batch.users)[half]))},
+              "reported_on": cands.mrr(best, ~half, len(batch)) | {"users": len(set(np.array(batch.users)[~half]))},
+              "template": config_to_dict(best), "grid": grid, "steps": steps, "lexicon_words": len(index.lengths),
+              "dataset": cfg.dataset, "split": cfg.split, "seed": cfg.seed, "created": now_iso(),
+              "git_revision": git_revision(), "collect_s": round(t_collect, 1),
+              "wall_s": round(time.perf_counter() - t0, 1)}
+    if cfg.out:
+        write_tuned(result, cfg, Path(cfg.out))
+    return result
+
+
+def write_tuned(result: dict[str, Any], cfg: CalibrateConfig, path: Path) -> None:
+    """A prediction config: `cfg.base` with decoder: template and the tuned weights; the
+    procedure and the figures in its header."""
+    base = yaml.safe_load(Path(cfg.base).read_text()) or {} if cfg.base else {}
+    base = base | {"decoder": "template", "lexicon": config_to_dict(cfg.lexicon), "template": result["template"]}
+    t, r = result["tuned_on"], result["reported_on"]
+    header = [
+        "# Batch prediction with the template matcher (no checkpoint, no training), its weights tuned on",
+        "# half of the How We Swipe dev users and reported on the other half.",
+        f"# Written by:  python jobs/calibrate.py dataset={cfg.dataset} base={cfg.base} out={path}",
+        f"# ({result['created']}, git {result['git_revision']}). Do not edit: re-run the job.",
+        f"# Tuned on {t['users']} users ({t['swipes']} swipes): swipe_mrr {t['swipe_mrr']:.4f}, acc@1 {t['acc@1']:.4f}",
+        f"# Reported on the other {r['users']} users ({r['swipes']} swipes): swipe_mrr {r['swipe_mrr']:.4f}, "
+        f"acc@1 {r['acc@1']:.4f}  ({result['lexicon_words']} words)",
+        "# Every optimum lies inside its final grid: " + "; ".join(f"{k} {v}" for k, v in result["grid"].items()),
+        "# Run:  python jobs/predict.py --config THIS_FILE dataset=data/datasets/real_en_dev split=dev out=…",
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(header) + "\n" + yaml.safe_dump(base, sort_keys=False))

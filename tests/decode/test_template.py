@@ -1,0 +1,77 @@
+"""Template matching: resampling by arc length, candidates pruned by start and end key, the word
+of a clean swipe found on any layout, coarse-to-fine equal to scoring everything finely."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from swipe.data.importers.howweswipe import study_layout
+from swipe.data.swipes import SwipeBatch
+from swipe.decode.template import LayoutKeys, TemplateConfig, TemplateIndex, candidates, resample, template_words
+from swipe.keyboard import parse_layout
+from swipe.lexicon import build_alphabet, build_trie
+
+WORDS = ["hello", "help", "world", "word", "swipe", "keyboard", "the", "they", "then", "gesture", "quick",
+         "quiz", "jump", "jumps", "lazy", "dog", "dig", "fox", "a", "i", "to", "ok"]  # no "too": a repeated
+# letter adds no length, so "to" and "too" have one template (only the prior tells them apart)
+
+
+def test_resample_spaces_points_evenly_along_the_path():
+    pts = np.array([[[0, 0], [10, 0], [10, 10], [99, 99]], [[5, 5], [5, 5], [0, 0], [0, 0]]], np.float32)
+    out = resample(pts, np.array([3, 2]), 5)  # the second: a tap (two equal points) plus padding
+    np.testing.assert_allclose(out[0], [[0, 0], [5, 0], [10, 0], [10, 5], [10, 10]], atol=1e-5)
+    np.testing.assert_allclose(out[1], [[5, 5]] * 5)
+
+
+@pytest.fixture(scope="module")
+def world():
+    layouts = {g.name: g for g in (parse_layout("hws_360x197", study_layout(360, 197)),
+                                   parse_layout("hws_1023x330", study_layout(1023, 330)))}
+    alphabet = build_alphabet(layouts.values())
+    freq = np.linspace(1000, 10, len(WORDS))
+    return layouts, TemplateIndex.build(build_trie(WORDS, freq, alphabet)), alphabet
+
+
+def clean(word, layout, points_per_key=6):
+    """A swipe that follows the word's key centres exactly, densely sampled."""
+    c = layout.letter_centres[[layout.letters.index(ch) for ch in word]]
+    if len(c) == 1:
+        c = np.repeat(c, 2, 0)
+    t = np.linspace(0, len(c) - 1, points_per_key * len(c))
+    x, y = np.interp(t, np.arange(len(c)), c[:, 0]), np.interp(t, np.arange(len(c)), c[:, 1])
+    return x, y
+
+
+def test_a_clean_swipe_decodes_to_its_word_on_any_keyboard(world):
+    layouts, index, _ = world
+    for g, lay in layouts.items():
+        xs, ys = zip(*(clean(w, lay) for w in WORDS))
+        batch = SwipeBatch.from_lists(list(range(len(WORDS))), WORDS, [g] * len(WORDS), xs, ys,
+                                      [np.arange(len(x)) * 16.0 for x in xs])
+        got = template_words(batch, layouts, index, TemplateConfig(freq_weight=0.0))
+        assert [c[0][0] for c in got] == WORDS, g
+        assert all(len(c) <= 4 and len({w for w, _ in c}) == len(c) for c in got)
+
+
+def test_candidates_start_and_end_near_the_ends_of_the_swipe(world):
+    layouts, index, alphabet = world
+    lay = layouts["hws_360x197"]
+    x, y = clean("hello", lay)
+    found = {index.word(int(w)) for w in candidates(x, y, LayoutKeys(lay, alphabet), index, 0.6, 0.6)}
+    assert "hello" in found and "help" not in found and "world" not in found  # help ends on p, world starts on w
+    assert all(w[0] in "hgjyubn" for w in found)  # first letters on keys next to h
+
+
+def test_coarse_to_fine_ranks_as_scoring_everything_finely(world):
+    layouts, index, _ = world
+    rng = np.random.default_rng(0)
+    lay = layouts["hws_1023x330"]
+    xs, ys = zip(*(clean(w, lay) for w in WORDS))
+    noisy = [(x + rng.normal(0, 15, len(x)), y + rng.normal(0, 15, len(y))) for x, y in zip(xs, ys)]
+    batch = SwipeBatch.from_lists(list(range(len(WORDS))), WORDS, [lay.name] * len(WORDS),
+                                  [n[0] for n in noisy], [n[1] for n in noisy], [np.arange(len(x)) * 16.0 for x in xs])
+    fine = template_words(batch, layouts, index, TemplateConfig(shortlist=0))
+    coarse = template_words(batch, layouts, index, TemplateConfig(shortlist=5))
+    assert [c[0][0] for c in coarse] == [c[0][0] for c in fine]
+    assert replace(TemplateConfig(), shortlist=0).shortlist == 0

@@ -1,0 +1,44 @@
+"""Tuning on one half of the users: stable halves, and a search that widens past its edges."""
+
+from dataclasses import replace
+
+import numpy as np
+
+from swipe.decode.template import Channels, TemplateConfig
+from swipe.evaluate.calibrate import Candidates, tune, user_half
+
+
+def test_user_halves_are_stable_and_split_people_not_swipes():
+    users = [f"u{i % 40}" for i in range(400)]
+    half = user_half(users, 0)
+    assert (half == user_half(users, 0)).all() and 100 < half.sum() < 300
+    by_user = {}
+    for u, h in zip(users, half):
+        by_user.setdefault(u, set()).add(bool(h))
+    assert all(len(v) == 1 for v in by_user.values())  # a person is in one half only
+
+
+def test_the_search_widens_until_the_optimum_is_inside_its_grid():
+    """Each swipe: its reference word 2 units from the path in shape, a rival word 1 unit away
+    but 3 units of log-frequency rarer. Nothing in the starting grid ranks the reference
+    first: only a wider σ_shape or a larger λ does, outside it, so the grid must grow."""
+    n = 50
+    swipe = np.repeat(np.arange(n), 2)
+    is_ref = np.tile([True, False], n)
+    ch = Channels(words=np.tile([0, 1], n), shape=np.tile([2.0, 1.0], n), location=np.zeros(2 * n),
+                  start=np.zeros(2 * n), end=np.zeros(2 * n), logfreq=np.tile([0.0, -3.0], n))
+    cands = Candidates(swipe, is_ref, ch)
+    grid = {"sigma_shape": [0.5, 1.0, 1.5], "sigma_location": [1.0], "freq_weight": [0.05, 0.1, 0.2],
+            "start_radius": [1.0], "end_radius": [1.0]}
+    start = TemplateConfig(sigma_shape=1.0, sigma_location=1.0, freq_weight=0.1, start_radius=1.0, end_radius=1.0)
+    rows = np.ones(n, bool)
+    mrr = lambda cfg: cands.mrr(cfg, rows, n)["swipe_mrr"]  # noqa: E731
+    assert all(mrr(replace(start, sigma_shape=a, freq_weight=b)) < 0.2 for a in grid["sigma_shape"]
+               for b in grid["freq_weight"])  # the rival first everywhere in the starting grid
+    best, final, steps = tune(cands, rows, n, start, grid, rounds=3, max_radius=2.0)
+    assert mrr(best) == 1.0 and steps[-1]["swipe_mrr"] == 1.0
+    assert best.sigma_shape > 1.5 or best.freq_weight > 0.2  # found outside the starting grid
+    for k, values in final.items():  # inside its final grid, or on a plateau that reaches its edge
+        v = getattr(best, k)
+        assert values[0] < v < values[-1] or mrr(replace(best, **{k: values[-1]})) == mrr(best) \
+            or mrr(replace(best, **{k: values[0]})) == mrr(best), (k, v, values)
