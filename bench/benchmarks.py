@@ -18,6 +18,7 @@ from swipe.keyboard import load_layouts
 from swipe.lexicon import LexiconConfig, build_alphabet, build_trie, load_word_list
 
 LAYOUTS = {"en": ("data/layouts/qwerty_english.json", "'"), "ru": ("data/layouts/yandex_cup.json", "-")}
+DEVICES = "data/layouts/howweswipe_devices.json"  # the dev sample's keyboards
 
 
 def bench_synth(n_swipes: int = 100_000, batch: int = 10_000, seed: int = 0) -> dict:
@@ -174,8 +175,10 @@ def bench_decode(n_swipes: int = 256, n_reference: int = 16, batch_size: int | N
     model, the full English wordfreq lexicon, batched with the KV cache) and of the
     one-swipe-at-a-time no-cache reference on the first `n_reference` of the same swipes.
     The model is freshly initialised (speed does not depend on training); swipes are the
-    real sample (data/samples/), batched in order of length as batch prediction does, in
-    decoder batches of PredictConfig.decode_batch; one thread."""
+    real dev sample (data/samples/) on their own keyboards, batched in order of length as
+    batch prediction does, in decoder batches of PredictConfig.decode_batch; one thread.
+    `template_swipes_per_s`: the template matcher (default TemplateConfig) on the same
+    swipes and lexicon, swipe by swipe as its actors decode."""
     import torch
 
     from swipe.data.importers.yandex import read_yandex_range
@@ -187,8 +190,10 @@ def bench_decode(n_swipes: int = 256, n_reference: int = 16, batch_size: int | N
 
     batch_size = batch_size or PredictConfig().decode_batch
     torch.set_num_threads(1)
-    path, extra = LAYOUTS["en"]
-    layouts = load_layouts(path)
+    from swipe.decode.template import TemplateConfig, TemplateIndex, template_words
+
+    extra = LAYOUTS["en"][1]
+    layouts = load_layouts(DEVICES)
     alphabet = build_alphabet(layouts.values(), extra)
     wl = load_word_list(LexiconConfig(language="en", extra_chars=extra), alphabet)
     trie = build_trie(wl.words, wl.counts, alphabet)
@@ -223,6 +228,9 @@ def bench_decode(n_swipes: int = 256, n_reference: int = 16, batch_size: int | N
     ref = reference_words(model, ref_batch, alphabet, beam, trie)
     agree = all([w for w, _ in g] == [w for w, _ in r] and np.allclose([s for _, s in g], [s for _, s in r], atol=1e-4)
                 for g, r in zip(got, ref))  # same words; scores equal up to float rounding
+    index, cache = TemplateIndex.build(trie), {}
+    template_words(swipes.take(np.arange(8)), layouts, index, TemplateConfig(), cache)  # warm-up
+    out["template"] = rate(lambda b: template_words(b, layouts, index, TemplateConfig(), cache), [swipes], n_swipes)
     result = {f"{k}_swipes_per_s": round(v, 1) for k, v in out.items()}
     return result | {"speedup_vs_reference": round(out["beam_lexicon"] / out["reference"], 1),
                      "beam_lexicon_equals_reference": bool(agree), "lexicon_words": len(wl),
@@ -309,6 +317,42 @@ def bench_tune(config: str = "configs/tune/quick.yaml") -> dict:
             "sweep_dir": str(result.sweep_dir)}
 
 
+def bench_realism(max_swipes: int = 4000, seed: int = 0) -> dict:
+    """How far today's generator is from real people: a classifier two-sample test (ROC AUC of
+    a small cross-validated MLP telling real from synthetic; 0.5 = indistinguishable) and the
+    KS statistic of every realism statistic. Real: the How We Swipe JSONL(.gz) named by
+    $SWIPE_REALISM_REAL (the real train split, say), else the shipped dev set; synthetic: the
+    same words on the same keyboards, default SynthConfig. Up to `max_swipes` of each."""
+    import gzip
+    import os
+
+    from swipe.data.checks import ValidationConfig, validate
+    from swipe.data.importers.yandex import parse_yandex_lines
+    from swipe.data.realism import c2st_auc, compare, compute_stats, swipe_features
+    from swipe.data.swipes import SwipeBatch
+
+    path = os.environ.get("SWIPE_REALISM_REAL") or "data/samples/howweswipe_en_dev.jsonl"
+    raw = gzip.open(path).read() if path.endswith(".gz") else open(path, "rb").read()
+    layouts = load_layouts(DEVICES)
+    lines = raw.splitlines()
+    rng = np.random.default_rng(seed)
+    if len(lines) > max_swipes:
+        lines = [lines[i] for i in np.sort(rng.choice(len(lines), max_swipes, replace=False))]
+    batch, _, _ = parse_yandex_lines(lines, 0, layouts, "real")
+    real = validate(batch, layouts, "abcdefghijklmnopqrstuvwxyz'", ValidationConfig()).kept
+    grids = np.array(real.grid_names)
+    synth = SwipeBatch.concat([synthesize([real.words[i] for i in np.flatnonzero(grids == g)], layouts[g],
+                                          SynthConfig(), rng) for g in sorted(set(real.grid_names))])
+    real = real.take(np.concatenate([np.flatnonzero(grids == g) for g in sorted(set(real.grid_names))]))
+    t0 = time.perf_counter()
+    auc = c2st_auc(swipe_features(real, layouts), swipe_features(synth, layouts), seed=seed)
+    comp = compare(compute_stats(synth, layouts), compute_stats(real, layouts), "synthetic", "real")
+    worst, ks = comp.worst_ks
+    return {"c2st_auc": round(auc, 4), "worst_ks": round(ks, 4), "worst_ks_stat": worst,
+            "ks": {k: round(v, 4) for k, v in comp.ks.items()}, "real": path, "swipes": len(real),
+            "c2st_s": round(time.perf_counter() - t0, 1)}
+
+
 BENCHMARKS: dict[str, Callable[[], dict]] = {"synth": bench_synth, "lexicon": bench_lexicon,
                                              "data": bench_data, "train": bench_train, "decode": bench_decode,
-                                             "share": bench_share, "tune": bench_tune}
+                                             "share": bench_share, "tune": bench_tune, "realism": bench_realism}

@@ -61,10 +61,14 @@ def plot_swipe_pairs(rows: list[tuple[str, list[tuple[np.ndarray, np.ndarray, np
 
 def plot_realism(stats: dict[str, dict[str, np.ndarray]], path: str | Path) -> Path:
     """One histogram per statistic (up to its 98th percentile), datasets overlaid, medians dashed."""
-    fig = Figure(figsize=(16, 6.5))
-    axes = fig.subplots(2, 4)
+    names = list(next(iter(stats.values())))  # statistics in their order
+    rows = -(-len(names) // 4)
+    fig = Figure(figsize=(16, 3.25 * rows))
+    axes = fig.subplots(rows, 4, squeeze=False)
     colors = ["tab:blue", "tab:orange", "tab:green"]
-    for ax, stat in zip(axes.flat, next(iter(stats.values()))):  # statistics in their order
+    for ax in axes.flat[len(names):]:
+        ax.axis("off")
+    for ax, stat in zip(axes.flat, names):
         vals = {name: s[stat][np.isfinite(s[stat])] for name, s in stats.items()}
         hi = np.nanpercentile(np.concatenate(list(vals.values())), 98)
         lo = min(0.0, float(np.nanmin(np.concatenate(list(vals.values())))))
@@ -73,7 +77,6 @@ def plot_realism(stats: dict[str, dict[str, np.ndarray]], path: str | Path) -> P
             ax.hist(v[v <= hi], bins=bins, density=True, alpha=0.45, color=col, label=name)
             ax.axvline(np.median(v), color=col, linestyle="--")
         ax.set_title(stat)
-    axes.flat[-1].axis("off")
     axes.flat[0].legend(fontsize=8)
     return _save(fig, path, dpi=100)
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from swipe.config import build_config
 from swipe.data.dataset import load_manifest, read_split
-from swipe.data.realism import Comparison, compare, compute_stats
+from swipe.data.realism import Comparison, c2st_auc, compare, compute_stats, swipe_features
 from swipe.data.swipes import SwipeBatch
 from swipe.data.synth import SynthConfig, synthesize
 from swipe.keyboard import parse_layouts
@@ -30,6 +30,7 @@ class ReportConfig:
     max_rows: int = 20_000  # rows sampled from each dataset
     tolerance: float = 0.15  # a median "matches" within this relative difference
     example_words: int = 5  # words drawn synthetic-vs-real in OUT_swipes.png (0: none)
+    c2st: bool = True  # run the classifier two-sample test (b's words on b's keyboards by a's generator)
     seed: int = 0
 
 
@@ -49,17 +50,31 @@ def write_data_report(cfg: ReportConfig) -> Comparison:
     b = _sample(cfg.b, cfg.b_split, cfg.max_rows, rng)
     stats_a, stats_b = compute_stats(a, layouts), compute_stats(b, layouts)
     comp = compare(stats_a, stats_b, cfg.a_name, cfg.b_name, cfg.tolerance)
+    if cfg.c2st and man_a.get("generator") is not None:  # b's words on b's keyboards, made by a's generator
+        twins = _same_words(b, layouts, build_config(SynthConfig, man_a["generator"]), rng)
+        comp.c2st_auc = c2st_auc(swipe_features(b, layouts), swipe_features(twins, layouts), seed=cfg.seed)
     out = Path(cfg.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     plot_realism({cfg.a_name: stats_a, cfg.b_name: stats_b}, out.with_suffix(".png"))
     md = [f"# Realism: {cfg.a_name} ({cfg.a}:{cfg.a_split}, {len(a)} swipes) vs "
           f"{cfg.b_name} ({cfg.b}:{cfg.b_split}, {len(b)} swipes)", "", comp.to_markdown(), "",
+          f"Worst KS: {comp.worst_ks[0]} ({comp.worst_ks[1]:.3f}). "
+          + (f"Classifier two-sample test (a small MLP, 5-fold, telling {cfg.b_name} swipes from "
+             f"{cfg.a_name} swipes of the same words on the same keyboards): ROC AUC {comp.c2st_auc:.3f} "
+             "(0.5: indistinguishable)." if comp.c2st_auc is not None else ""), "",
           f"![histograms]({out.with_suffix('.png').name})"]
     if cfg.example_words and man_a.get("generator") is not None:
         path = _example_swipes(cfg, b, layouts, build_config(SynthConfig, man_a["generator"]), rng)
         md += ["", f"![{cfg.a_name} vs {cfg.b_name}]({path.name})"]
     out.with_suffix(".md").write_text("\n".join(md) + "\n")
     return comp
+
+
+def _same_words(real: SwipeBatch, layouts: dict, synth_cfg: SynthConfig, rng: np.random.Generator) -> SwipeBatch:
+    """Synthetic swipes of real's words, each on the keyboard its real swipe was made on."""
+    grids = np.array(real.grid_names)
+    return SwipeBatch.concat([synthesize([real.words[i] for i in np.flatnonzero(grids == g)], layouts[g], synth_cfg, rng)
+                              for g in sorted(set(real.grid_names))])
 
 
 def _example_swipes(cfg: ReportConfig, real: SwipeBatch, layouts: dict, synth_cfg: SynthConfig,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from swipe.data.checks import ValidationConfig, validate
-from swipe.data.realism import STATS, compare, compute_stats
+from swipe.data.realism import ALL_STATS, compare, compute_stats
 from swipe.data.swipes import SwipeBatch
 from swipe.data.synth import SynthConfig, synthesize
 from swipe.keyboard import load_layouts
@@ -74,4 +74,4 @@ def test_default_generator_matches_real_medians():
                                           layouts[g], SynthConfig(), rng) for g in sorted(set(real.grid_names))])
     comp = compare(compute_stats(synth, layouts), compute_stats(real, layouts), "synth", "real")
     assert comp.all_within, comp.to_markdown()
-    assert set(comp.median_a) == set(STATS)
+    assert set(comp.median_a) == set(ALL_STATS)
