@@ -328,8 +328,7 @@ def bench_realism(max_swipes: int = 4000, seed: int = 0) -> dict:
 
     from swipe.data.checks import ValidationConfig, validate
     from swipe.data.importers.yandex import parse_yandex_lines
-    from swipe.data.realism import c2st_auc, compare, compute_stats, swipe_features
-    from swipe.data.swipes import SwipeBatch
+    from swipe.data.realism import c2st_auc, compare, compute_stats, swipe_features, synthesize_like
 
     path = os.environ.get("SWIPE_REALISM_REAL") or "data/samples/howweswipe_en_dev.jsonl"
     raw = gzip.open(path).read() if path.endswith(".gz") else open(path, "rb").read()
@@ -340,10 +339,7 @@ def bench_realism(max_swipes: int = 4000, seed: int = 0) -> dict:
         lines = [lines[i] for i in np.sort(rng.choice(len(lines), max_swipes, replace=False))]
     batch, _, _ = parse_yandex_lines(lines, 0, layouts, "real")
     real = validate(batch, layouts, "abcdefghijklmnopqrstuvwxyz'", ValidationConfig()).kept
-    grids = np.array(real.grid_names)
-    synth = SwipeBatch.concat([synthesize([real.words[i] for i in np.flatnonzero(grids == g)], layouts[g],
-                                          SynthConfig(), rng) for g in sorted(set(real.grid_names))])
-    real = real.take(np.concatenate([np.flatnonzero(grids == g) for g in sorted(set(real.grid_names))]))
+    synth = synthesize_like(real, layouts, SynthConfig(), rng)
     t0 = time.perf_counter()
     auc = c2st_auc(swipe_features(real, layouts), swipe_features(synth, layouts), seed=seed)
     comp = compare(compute_stats(synth, layouts), compute_stats(real, layouts), "synthetic", "real")

@@ -15,11 +15,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from swipe.data.swipes import SwipeBatch
 from swipe.geometry import resample
+
+if TYPE_CHECKING:
+    from swipe.data.synth import SynthConfig
 from swipe.keyboard import Layout
 
 STATS = ("points", "duration_ms", "interval_ms", "path_ratio", "speed_keys_per_s",
@@ -234,3 +238,15 @@ def c2st_auc(real: np.ndarray, synthetic: np.ndarray, folds: int = 5, seed: int 
         with torch.no_grad():
             scores[te] = net(torch.from_numpy((x[te] - mu) / sd))[:, 0].numpy()
     return roc_auc(scores, y)
+
+
+def synthesize_like(real: SwipeBatch, layouts: dict[str, Layout], cfg: "SynthConfig", rng: np.random.Generator
+                    ) -> SwipeBatch:
+    """Synthetic swipes of real's words, each on the keyboard its real swipe was made on
+    (grouped by keyboard): the synthetic half of every like-for-like comparison."""
+    from swipe.data.synth import synthesize
+
+    grids = np.array(real.grid_names)
+    return SwipeBatch.concat([synthesize([real.words[i] for i in np.flatnonzero(grids == g)], layouts[g], cfg, rng)
+                              for g in sorted(set(real.grid_names))])
+

@@ -9,7 +9,7 @@ import numpy as np
 
 from swipe.config import build_config
 from swipe.data.dataset import load_manifest, read_split
-from swipe.data.realism import Comparison, c2st_auc, compare, compute_stats, swipe_features
+from swipe.data.realism import Comparison, c2st_auc, compare, compute_stats, swipe_features, synthesize_like
 from swipe.data.swipes import SwipeBatch
 from swipe.data.synth import SynthConfig, synthesize
 from swipe.keyboard import parse_layouts
@@ -51,7 +51,7 @@ def write_data_report(cfg: ReportConfig) -> Comparison:
     stats_a, stats_b = compute_stats(a, layouts), compute_stats(b, layouts)
     comp = compare(stats_a, stats_b, cfg.a_name, cfg.b_name, cfg.tolerance)
     if cfg.c2st and man_a.get("generator") is not None:  # b's words on b's keyboards, made by a's generator
-        twins = _same_words(b, layouts, build_config(SynthConfig, man_a["generator"]), rng)
+        twins = synthesize_like(b, layouts, build_config(SynthConfig, man_a["generator"]), rng)
         comp.c2st_auc = c2st_auc(swipe_features(b, layouts), swipe_features(twins, layouts), seed=cfg.seed)
     out = Path(cfg.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -68,13 +68,6 @@ def write_data_report(cfg: ReportConfig) -> Comparison:
         md += ["", f"![{cfg.a_name} vs {cfg.b_name}]({path.name})"]
     out.with_suffix(".md").write_text("\n".join(md) + "\n")
     return comp
-
-
-def _same_words(real: SwipeBatch, layouts: dict, synth_cfg: SynthConfig, rng: np.random.Generator) -> SwipeBatch:
-    """Synthetic swipes of real's words, each on the keyboard its real swipe was made on."""
-    grids = np.array(real.grid_names)
-    return SwipeBatch.concat([synthesize([real.words[i] for i in np.flatnonzero(grids == g)], layouts[g], synth_cfg, rng)
-                              for g in sorted(set(real.grid_names))])
 
 
 def _example_swipes(cfg: ReportConfig, real: SwipeBatch, layouts: dict, synth_cfg: SynthConfig,

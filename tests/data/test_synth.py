@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from swipe.data.checks import ValidationConfig, validate
-from swipe.data.realism import ALL_STATS, compare, compute_stats
+from swipe.data.realism import ALL_STATS, compare, compute_stats, synthesize_like
 from swipe.data.swipes import SwipeBatch
 from swipe.data.synth import SynthConfig, synthesize
 from swipe.keyboard import load_layouts
@@ -70,8 +70,7 @@ def test_default_generator_matches_real_medians():
     real = validate(real, layouts, "abcdefghijklmnopqrstuvwxyz", ValidationConfig()).kept
     assert len(real) == 3024
     rng = np.random.default_rng(3)
-    synth = SwipeBatch.concat([synthesize([real.words[i] for i in np.flatnonzero(np.array(real.grid_names) == g)],
-                                          layouts[g], SynthConfig(), rng) for g in sorted(set(real.grid_names))])
+    synth = synthesize_like(real, layouts, SynthConfig(), rng)
     comp = compare(compute_stats(synth, layouts), compute_stats(real, layouts), "synth", "real")
     assert comp.all_within, comp.to_markdown()
     assert set(comp.median_a) == set(ALL_STATS)
