@@ -117,14 +117,17 @@ def _synth_task(shard: int, n: int, word_list: WordList, grids_json: dict, alpha
     rng = np.random.default_rng([cfg.seed, shard])
     picked = word_list.sample(n, cfg.uniform_share, rng)
     words = word_list.words
-    grid_of = rng.integers(0, len(layouts), size=n)
+    user = np.arange(n) // max(cfg.synth.swipes_per_user, 1)  # pseudo-users: each on one keyboard
+    grid_of = rng.integers(0, len(layouts), size=int(user.max(initial=0)) + 1)[user]
     parts = []
     for g, lay in enumerate(layouts.values()):
         rows = np.flatnonzero(grid_of == g)
         if len(rows) == 0:
             continue
-        part = synthesize([words[i] for i in picked[rows]], lay, cfg.synth, rng)
+        part = synthesize([words[i] for i in picked[rows]], lay, cfg.synth, rng, users=user[rows])
         part.ids = shard * cfg.shard_rows + rows  # ids follow the draw order, not the grid
+        if cfg.synth.swipes_per_user > 1:
+            part.users = [f"synth-{shard}-{u}" for u in user[rows]]
         parts.append(part)
     batch = SwipeBatch.concat(parts)
     return _finish_shard(batch, n, Rejects(), layouts, alphabet, root, shard, "auto", cfg)
@@ -182,6 +185,10 @@ def _gather(refs: list, label: str) -> list[ShardResult]:
 def make_dataset(cfg: MakeDatasetConfig) -> dict[str, Any]:
     """Run the dataset job described by `cfg`; returns the manifest it wrote."""
     root = cfg.out  # a folder or a URI (s3://…): every task writes its own shards there
+    compressed = [s.path for s in cfg.inputs if cfg.mode == "import" and s.path.endswith((".gz", ".bz2", ".xz", ".zst"))]
+    if compressed:  # each task reads a byte range of its input: that needs the file uncompressed
+        raise ValueError(f"{compressed[0]} is compressed; imports read byte ranges of plain JSONL: decompress it first "
+                         f"(gunzip -k {compressed[0]})")
     if storage.is_nonempty_dir(root):
         if not cfg.overwrite:
             raise FileExistsError(f"{root} exists; pass overwrite=true to replace it")

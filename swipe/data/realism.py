@@ -243,10 +243,46 @@ def c2st_auc(real: np.ndarray, synthetic: np.ndarray, folds: int = 5, seed: int 
 def synthesize_like(real: SwipeBatch, layouts: dict[str, Layout], cfg: "SynthConfig", rng: np.random.Generator
                     ) -> SwipeBatch:
     """Synthetic swipes of real's words, each on the keyboard its real swipe was made on
-    (grouped by keyboard): the synthetic half of every like-for-like comparison."""
+    (grouped by keyboard) and, where real knows its people, by the same person: the synthetic
+    half of every like-for-like comparison."""
     from swipe.data.synth import synthesize
 
     grids = np.array(real.grid_names)
-    return SwipeBatch.concat([synthesize([real.words[i] for i in np.flatnonzero(grids == g)], layouts[g], cfg, rng)
-                              for g in sorted(set(real.grid_names))])
+    users = np.array([str(u) for u in real.user_list()]) if real.users is not None else None
+    parts = []
+    for g in sorted(set(real.grid_names)):
+        rows = np.flatnonzero(grids == g)
+        parts.append(synthesize([real.words[i] for i in rows], layouts[g], cfg, rng,
+                                users=None if users is None else users[rows]))
+    return SwipeBatch.concat(parts)
 
+
+
+def load_real_sample(path: str, layouts: dict[str, Layout], max_swipes: int, rng: np.random.Generator,
+                     skip: np.ndarray | None = None) -> tuple[SwipeBatch, np.ndarray]:
+    """Up to `max_swipes` valid swipes drawn at random from a How We Swipe JSONL(.gz) file
+    (lines in `skip` left out), and the line numbers drawn: a real sample to compare with."""
+    import gzip
+
+    from swipe.data.checks import ValidationConfig, validate
+    from swipe.data.importers.yandex import parse_yandex_lines
+
+    raw = gzip.open(path).read() if path.endswith(".gz") else open(path, "rb").read()
+    lines = raw.splitlines()
+    pool = np.setdiff1d(np.arange(len(lines)), skip if skip is not None else [])
+    picked = np.sort(rng.choice(pool, min(max_swipes, len(pool)), replace=False))
+    batch, _, _ = parse_yandex_lines([lines[i] for i in picked], 0, layouts, "real")
+    alphabet = "".join(sorted({c for lay in layouts.values() for c in lay.letters} | {"'"}))
+    return validate(batch, layouts, alphabet, ValidationConfig()).kept, picked
+
+
+def realism_score(real: SwipeBatch, layouts: dict[str, Layout], cfg: "SynthConfig", seed: int = 0) -> dict:
+    """How far `cfg`'s swipes of real's words, on real's keyboards, are from real: the
+    classifier two-sample test's AUC, the mean and worst KS statistic and every KS."""
+    synth = synthesize_like(real, layouts, cfg, np.random.default_rng(seed))
+    auc = c2st_auc(swipe_features(real, layouts), swipe_features(synth, layouts), seed=seed)
+    comp = compare(compute_stats(synth, layouts), compute_stats(real, layouts), "synthetic", "real")
+    worst, ks = comp.worst_ks
+    return {"c2st_auc": round(auc, 4), "mean_ks": round(float(np.nanmean(list(comp.ks.values()))), 4),
+            "worst_ks": round(ks, 4), "worst_ks_stat": worst, "ks": {k: round(v, 4) for k, v in comp.ks.items()},
+            "table": comp.to_markdown()}
