@@ -38,14 +38,14 @@ from ray.train.torch import TorchTrainer
 
 from swipe.cluster.ray_compat import train_report_logger
 from swipe.cluster.session import ensure_ray, quiet_loggers
-from swipe.config import config_to_dict
+from swipe.config import build_config, config_to_dict
 from swipe.data.dataset import checked_split_files, head_batch, load_manifest, split_files
 from swipe.data.swipes import SwipeBatch
 from swipe.decode.search import greedy_words
 from swipe.evaluate.metrics import summarize
 from swipe.keyboard import parse_layouts
 from swipe.lexicon import Alphabet, LexiconConfig, Trie, build_lexicon_trie
-from swipe.model.checkpoint import TRAINER_FILE, load_meta, load_model, save_model_dir
+from swipe.model.checkpoint import TRAINER_FILE, load_meta, load_model, resolve_checkpoint, save_model_dir
 from swipe.model.features import KeyTable, compute_stats
 from swipe.model.inputs import collate
 from swipe.model.transformer import ModelConfig, SwipeModel, count_parameters, resolve
@@ -76,10 +76,12 @@ class RunConfig:
     name: str | None = None  # default: <dataset>-<model preset>-<UTC time>; reuse + resume=true to continue
     storage_path: str = "runs"  # local folder or a URI (s3://…, gs://…) on a cluster
     resume: bool = False  # continue the run `name` from its latest checkpoint
+    init_from: str = ""  # fine-tune: start from this checkpoint's weights (or a run's best); its architecture and feature statistics
     max_steps: int = 1000
     val_every: int = 100  # optimizer steps between validations (and checkpoints)
     seed: int = 0
     decode_rows: int = 500  # fixed validation subset decoded for val/swipe_mrr and val/acc@1
+    val_beam: int = 4  # beam size of val/swipe_mrr, by which checkpoints are kept (1: greedy)
     stats_rows: int = 5000  # training rows used for feature standardisation statistics
     keep_checkpoints: int = 2  # best by val/swipe_mrr
     max_failures: int = 0  # worker failures survived by restarting from the last checkpoint
@@ -193,6 +195,13 @@ def check_data(cfg: TrainConfig) -> TrainData:
 
     head = padded(head_batch(train_files, cfg.run.stats_rows), targets=True)
     stats = compute_stats([(head["x"], head["y"], head["t"], head["mask"], head["grid"])], keys)
+    if cfg.run.init_from:  # fine-tuning keeps the starting model's architecture and feature statistics
+        init = load_meta(resolve_checkpoint(cfg.run.init_from))
+        if init["alphabet"] != alphabet.chars:
+            raise ValueError(f"init_from {cfg.run.init_from}: alphabet {init['alphabet']!r} is not the dataset's "
+                             f"{alphabet.chars!r}")
+        model_cfg = build_config(ModelConfig, init["model"])
+        stats = (np.asarray(init["feature_stats"]["mean"], np.float32), np.asarray(init["feature_stats"]["std"], np.float32))
     dec = head_batch(val_files, cfg.run.decode_rows)
     decode_batch = {k: v for k, v in padded(dec, targets=False).items() if k in ("x", "y", "t", "mask", "grid")}
     train_rows = manifest["splits"][cfg.data.train_split]["rows"] - sum(r for _, r, _ in bad_train)
@@ -331,9 +340,11 @@ def _fit_in_worker(config: dict[str, Any]) -> None:
     keys = KeyTable.build(parse_layouts(config["layouts_json"]), alphabet)
     model = SwipeModel(config["model_cfg"], keys, alphabet.size)
     model.features.set_stats(*config["stats"])
+    if cfg.run.init_from:  # the starting weights, read through this dataset's key table
+        model = load_model(resolve_checkpoint(cfg.run.init_from), "cpu", parse_layouts(config["layouts_json"]))[0].train()
     trie: Trie = ray.get(config["trie"])
     module = SwipeModule(model, cfg.optim, cfg.run.max_steps, cfg.run.val_every, alphabet, trie,
-                         config["decode_batch"], config["decode_words"])
+                         config["decode_batch"], config["decode_words"], cfg.run.val_beam)
     coll = PadCollate(keys.index(), alphabet, cfg.data.max_points, model.cfg.max_word_len)
     train_iter = ray.train.get_dataset_shard("train").iter_torch_batches(
         batch_size=cfg.data.batch_size, collate_fn=coll, drop_last=True,

@@ -1,7 +1,8 @@
 """The LightningModule: one shared step for train/val, LR schedules, lexicon-decoded metrics.
 
 It receives its network (a SwipeModel); it never builds one. Metric names are namespaced:
-`train/loss`, `lr`, `val/loss`, `val/token_acc`, `val/swipe_mrr`, `val/acc@1`.
+`train/loss`, `lr`, `val/loss`, `val/token_acc`, `val/swipe_mrr`, `val/acc@1` (beam search of
+`val_beam`: checkpoints are kept by it), `val/greedy_acc@1`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pytorch_lightning as pl
 import torch
 from torch import Tensor
 
-from swipe.decode.search import greedy_words
+from swipe.decode.search import BeamConfig, beam_words, greedy_words
 from swipe.evaluate.metrics import summarize
 from swipe.lexicon import PAD, Alphabet, Trie
 from swipe.model.transformer import SwipeModel
@@ -79,13 +80,15 @@ def lexicon_allowed(trie: Trie, tokens_out: Tensor) -> Tensor:
 class SwipeModule(pl.LightningModule):
     def __init__(self, model: SwipeModel, optim: OptimConfig, max_steps: int, val_every: int,
                  alphabet: Alphabet, trie: Trie | None = None,
-                 decode_batch: dict[str, Tensor] | None = None, decode_words: list[str] | None = None):
+                 decode_batch: dict[str, Tensor] | None = None, decode_words: list[str] | None = None,
+                 val_beam: int = 1):
         super().__init__()
         if optim.schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {optim.schedule!r}; choose from {SCHEDULES}")
         self.model, self.optim, self.max_steps, self.val_every = model, optim, max_steps, val_every
         self.alphabet, self.trie = alphabet, trie
         self.decode_batch, self.decode_words = decode_batch, decode_words or []
+        self.val_beam = val_beam  # beam size of val/swipe_mrr (1: greedy), the metric checkpoints are kept by
         self.plateau: torch.optim.lr_scheduler.ReduceLROnPlateau | None = None
         self._plateau_state: dict | None = None  # restored from a checkpoint before optimizers exist
 
@@ -112,15 +115,21 @@ class SwipeModule(pl.LightningModule):
         self.log("val/token_acc", acc, batch_size=n, sync_dist=True)
 
     def on_validation_epoch_end(self) -> None:
-        """Decode the fixed validation subset greedily within the lexicon: val/swipe_mrr, val/acc@1."""
+        """Decode the fixed validation subset within the lexicon: val/swipe_mrr and val/acc@1 by
+        beam search of `val_beam` (greedy when 1), and val/greedy_acc@1."""
         if self.decode_batch is None:
             return
         batch = {k: v.to(self.device) for k, v in self.decode_batch.items()}
-        decoded = greedy_words(self.model, batch, self.alphabet, self.trie)
-        m = summarize([[w] for w in decoded.words], self.decode_words)
+        greedy = summarize([[w] for w in greedy_words(self.model, batch, self.alphabet, self.trie).words],
+                           self.decode_words)
+        m = greedy
+        if self.val_beam > 1:
+            cands = beam_words(self.model, batch, self.alphabet, BeamConfig(beam_size=self.val_beam), self.trie)
+            m = summarize([[w for w, _ in c] for c in cands], self.decode_words)
         # every rank decodes the same subset, so the cross-rank mean is that same value
         self.log("val/swipe_mrr", m["swipe_mrr"], sync_dist=True)
         self.log("val/acc@1", m["acc@1"], sync_dist=True)
+        self.log("val/greedy_acc@1", greedy["acc@1"], sync_dist=True)
         if self.plateau is not None:  # once per validation: patience counts validations
             self.plateau.step(m["swipe_mrr"])
 
