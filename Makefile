@@ -36,7 +36,13 @@ quickstart: $(STAMP)
 	$(PY) jobs/predict.py --config configs/predict_template_en.yaml \
 	    dataset=data/datasets/real_en_dev split=dev out=runs/$(RUN)/predictions/real_dev_template
 	$(PY) jobs/evaluate.py predictions=runs/$(RUN)/predictions/real_dev_template
-	$(PY) jobs/compare.py runs/$(RUN)/predictions/real_dev_template runs/$(RUN)/predictions/real_dev
+	@# the shipped synthetic-only model (models/en-small), beam only and fused (configs/decode_en.yaml), beside them
+	$(PY) jobs/predict.py --config configs/predict_en.yaml checkpoint=models/en-small \
+	    dataset=data/datasets/real_en_dev split=dev out=runs/$(RUN)/predictions/real_dev_shipped_beam
+	$(PY) jobs/predict.py --config configs/decode_en.yaml checkpoint=models/en-small \
+	    dataset=data/datasets/real_en_dev split=dev out=runs/$(RUN)/predictions/real_dev_shipped_fused
+	$(PY) jobs/compare.py runs/$(RUN)/predictions/real_dev_template runs/$(RUN)/predictions/real_dev \
+	    runs/$(RUN)/predictions/real_dev_shipped_beam runs/$(RUN)/predictions/real_dev_shipped_fused
 
 # pytest exits 5 when it collected no tests: that is a failure here, not a pass.
 test: $(STAMP)

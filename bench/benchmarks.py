@@ -178,7 +178,9 @@ def bench_decode(n_swipes: int = 256, n_reference: int = 16, batch_size: int | N
     real dev sample (data/samples/) on their own keyboards, batched in order of length as
     batch prediction does, in decoder batches of PredictConfig.decode_batch; one thread.
     `template_swipes_per_s`: the template matcher (default TemplateConfig) on the same
-    swipes and lexicon, swipe by swipe as its actors decode."""
+    swipes and lexicon, swipe by swipe as its actors decode. `shipped_beam_swipes_per_s`,
+    `shipped_fused_swipes_per_s`: the shipped model (models/en-small) with configs/decode_en.yaml's
+    beam and fused decoder, where both exist."""
     import torch
 
     from swipe.data.importers.yandex import read_yandex_range
@@ -231,6 +233,21 @@ def bench_decode(n_swipes: int = 256, n_reference: int = 16, batch_size: int | N
     index, cache = TemplateIndex.build(trie), {}
     template_words(swipes.take(np.arange(8)), layouts, index, TemplateConfig(), cache)  # warm-up
     out["template"] = rate(lambda b: template_words(b, layouts, index, TemplateConfig(), cache), [swipes], n_swipes)
+    shipped = Path("models/en-small")
+    if (shipped / "model.json").exists():  # the shipped model, beam and fused, with configs/decode_en.yaml's settings
+        from swipe.config import load_config
+        from swipe.decode.fused import fused_channels, rank_fused
+        from swipe.model.checkpoint import load_model
+
+        dcfg = load_config(PredictConfig, "configs/decode_en.yaml")
+        ship, _ = load_model(shipped, "cpu", layouts)
+        sb = [(swipes.take(np.arange(s, min(s + batch_size, n_swipes))),
+               collate(swipes.take(np.arange(s, min(s + batch_size, n_swipes))), {g: i for i, g in enumerate(ship.grid_names)},
+                       alphabet, dcfg.max_points, ship.cfg.max_word_len)) for s in range(0, n_swipes, batch_size)]
+        out["shipped_beam"] = rate(lambda b: beam_words(ship, b[1], alphabet, dcfg.beam, trie), sb, n_swipes)
+        out["shipped_fused"] = rate(lambda b: rank_fused(fused_channels(ship, b[1], b[0], alphabet, trie, index, layouts,
+                                                                        dcfg.beam, dcfg.template, dcfg.fused, cache),
+                                                         len(b[0]), dcfg.fused), sb, n_swipes)
     result = {f"{k}_swipes_per_s": round(v, 1) for k, v in out.items()}
     return result | {"speedup_vs_reference": round(out["beam_lexicon"] / out["reference"], 1),
                      "beam_lexicon_equals_reference": bool(agree), "lexicon_words": len(wl),
@@ -318,35 +335,28 @@ def bench_tune(config: str = "configs/tune/quick.yaml") -> dict:
 
 
 def bench_realism(max_swipes: int = 4000, seed: int = 0) -> dict:
-    """How far today's generator is from real people: a classifier two-sample test (ROC AUC of
-    a small cross-validated MLP telling real from synthetic; 0.5 = indistinguishable) and the
-    KS statistic of every realism statistic. Real: the How We Swipe JSONL(.gz) named by
-    $SWIPE_REALISM_REAL (the real train split, say), else the shipped dev set; synthetic: the
-    same words on the same keyboards, default SynthConfig. Up to `max_swipes` of each."""
-    import gzip
+    """How far the generator is from real people: a classifier two-sample test (ROC AUC of a
+    small cross-validated MLP telling real from synthetic; 0.5 = indistinguishable) and the
+    KS statistic of every realism statistic, for the default SynthConfig and (`fitted_…`) the
+    one `jobs/fit_synth.py` wrote to configs/synth_en_fitted.yaml. Real: the How We Swipe
+    JSONL(.gz) named by $SWIPE_REALISM_REAL (the real train split, say), else the shipped dev
+    set; synthetic: the same words on the same keyboards by the same people. Up to
+    `max_swipes` of each."""
     import os
 
-    from swipe.data.checks import ValidationConfig, validate
-    from swipe.data.importers.yandex import parse_yandex_lines
-    from swipe.data.realism import c2st_auc, compare, compute_stats, swipe_features, synthesize_like
+    from swipe.config import load_config
+    from swipe.data.make import MakeDatasetConfig
+    from swipe.data.realism import load_real_sample, realism_score
 
     path = os.environ.get("SWIPE_REALISM_REAL") or "data/samples/howweswipe_en_dev.jsonl"
-    raw = gzip.open(path).read() if path.endswith(".gz") else open(path, "rb").read()
     layouts = load_layouts(DEVICES)
-    lines = raw.splitlines()
-    rng = np.random.default_rng(seed)
-    if len(lines) > max_swipes:
-        lines = [lines[i] for i in np.sort(rng.choice(len(lines), max_swipes, replace=False))]
-    batch, _, _ = parse_yandex_lines(lines, 0, layouts, "real")
-    real = validate(batch, layouts, "abcdefghijklmnopqrstuvwxyz'", ValidationConfig()).kept
-    synth = synthesize_like(real, layouts, SynthConfig(), rng)
+    real, _ = load_real_sample(path, layouts, max_swipes, np.random.default_rng(seed))
     t0 = time.perf_counter()
-    auc = c2st_auc(swipe_features(real, layouts), swipe_features(synth, layouts), seed=seed)
-    comp = compare(compute_stats(synth, layouts), compute_stats(real, layouts), "synthetic", "real")
-    worst, ks = comp.worst_ks
-    return {"c2st_auc": round(auc, 4), "worst_ks": round(ks, 4), "worst_ks_stat": worst,
-            "ks": {k: round(v, 4) for k, v in comp.ks.items()}, "real": path, "swipes": len(real),
-            "c2st_s": round(time.perf_counter() - t0, 1)}
+    out = {k: v for k, v in realism_score(real, layouts, SynthConfig(), seed).items() if k != "table"}
+    out["c2st_s"] = round(time.perf_counter() - t0, 1)
+    fitted = load_config(MakeDatasetConfig, "configs/synth_en_fitted.yaml").synth
+    out |= {f"fitted_{k}": v for k, v in realism_score(real, layouts, fitted, seed).items() if k != "table"}
+    return out | {"real": path, "swipes": len(real)}
 
 
 BENCHMARKS: dict[str, Callable[[], dict]] = {"synth": bench_synth, "lexicon": bench_lexicon,

@@ -15,7 +15,7 @@ import hashlib
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import yaml
@@ -23,6 +23,8 @@ import yaml
 from swipe.config import config_to_dict
 from swipe.data.dataset import load_manifest, read_split
 from swipe.data.swipes import SwipeBatch
+from swipe.decode.fused import FusedChannels, FusedConfig, fused_channels, fused_score
+from swipe.decode.search import BeamConfig
 from swipe.decode.template import Channels, LayoutKeys, TemplateConfig, TemplateIndex, channels, score
 from swipe.evaluate.metrics import MRR_WEIGHTS
 from swipe.keyboard import parse_layouts
@@ -69,14 +71,19 @@ class Candidates:
 
     def mrr(self, cfg: TemplateConfig, rows: np.ndarray, n: int) -> dict[str, float]:
         """swipe_mrr and acc@1 over the swipes `rows` (bool (n,)) when ranked with `cfg`."""
-        s = score(self.channels, cfg)
-        ref = np.full(n, -np.inf)
-        ref[self.swipe[self.is_ref]] = s[self.is_ref]
-        above = np.bincount(self.swipe, weights=s > ref[self.swipe], minlength=n)  # candidates ranked before it
-        weights = np.array(MRR_WEIGHTS + (0.0,))
-        mrr = np.where(np.isfinite(ref), weights[np.minimum(above, len(MRR_WEIGHTS)).astype(int)], 0.0)
-        return {"swipe_mrr": float(mrr[rows].mean()), "acc@1": float((np.isfinite(ref) & (above == 0))[rows].mean()),
-                "swipes": int(rows.sum())}
+        return ranked_mrr(score(self.channels, cfg), self.swipe, self.is_ref, rows, n)
+
+
+def ranked_mrr(s: np.ndarray, swipe: np.ndarray, is_ref: np.ndarray, rows: np.ndarray, n: int) -> dict[str, float]:
+    """swipe_mrr and acc@1 over the swipes `rows` (bool (n,)) when each swipe's candidates
+    (flat: `swipe`, `is_ref`) are ranked by the scores `s` (a swipe without its word scores 0)."""
+    ref = np.full(n, -np.inf)
+    ref[swipe[is_ref]] = s[is_ref]
+    above = np.bincount(swipe, weights=s > ref[swipe], minlength=n)  # candidates ranked before it
+    weights = np.array(MRR_WEIGHTS + (0.0,))
+    mrr = np.where(np.isfinite(ref), weights[np.minimum(above, len(MRR_WEIGHTS)).astype(int)], 0.0)
+    return {"swipe_mrr": float(mrr[rows].mean()), "acc@1": float((np.isfinite(ref) & (above == 0))[rows].mean()),
+            "swipes": int(rows.sum())}
 
 
 def collect(batch: SwipeBatch, layouts: dict, index: TemplateIndex, cfg: TemplateConfig,
@@ -98,66 +105,82 @@ def collect(batch: SwipeBatch, layouts: dict, index: TemplateIndex, cfg: Templat
                       Channels(cat("words"), cat("shape"), cat("location"), cat("start"), cat("end"), cat("logfreq")))
 
 
-def _widen(name: str, values: list[float], low: bool, high: bool, max_radius: float) -> list[float]:
+STEP = 0.25  # additive parameters widen by this much
+
+
+def _widen(name: str, values: list[float], low: bool, high: bool, scales: tuple[str, ...],
+           bounds: dict[str, tuple[float, float]]) -> list[float]:
     """The grid one step wider below (`low`) and/or above (`high`): ×2 or ÷2 for scales,
-    ±0.25 key widths for radii (between 0.25 and max_radius)."""
+    ±STEP for additive parameters (within their bounds, if any)."""
     values = sorted(values)
+    lo_b, hi_b = bounds.get(name, (-np.inf, np.inf))
     if low:
-        lo = values[0] / 2 if name in SCALES else values[0] - 0.25
-        values = ([lo] if name in SCALES or lo >= 0.25 else []) + values
+        lo = values[0] / 2 if name in scales else values[0] - STEP
+        values = ([lo] if name in scales or lo >= lo_b else []) + values
     if high:
-        hi = values[-1] * 2 if name in SCALES else values[-1] + 0.25
-        values = values + ([hi] if name in SCALES or hi <= max_radius else [])
+        hi = values[-1] * 2 if name in scales else values[-1] + STEP
+        values = values + ([hi] if name in scales or hi <= hi_b else [])
     return values
 
 
-def tune(cands: Candidates, tune_rows: np.ndarray, n: int, start: TemplateConfig, grid: dict[str, list[float]],
-         rounds: int, max_radius: float) -> tuple[TemplateConfig, dict[str, list[float]], list[dict[str, Any]]]:
-    """Coordinate ascent of swipe_mrr on `tune_rows`; returns the best config, the final grid
+def tune(evaluate: Callable[[Any, np.ndarray], dict[str, float]], tune_rows: np.ndarray, start: Any,
+         grid: dict[str, list[float]], rounds: int, scales: tuple[str, ...],
+         bounds: dict[str, tuple[float, float]]) -> tuple[Any, dict[str, list[float]], list[dict[str, Any]]]:
+    """Coordinate ascent of swipe_mrr (`evaluate(cfg, rows)`) on `tune_rows` over the
+    parameters of `grid`, from `start` (a dataclass); returns the best config, the final grid
     (every optimum inside it), and the steps taken."""
+    params = tuple(grid)
     grid = {k: sorted(v) for k, v in grid.items()}
-    cfg = replace(start, **{k: grid[k][len(grid[k]) // 2] for k in PARAMS})
-    best = cands.mrr(cfg, tune_rows, n)["swipe_mrr"]
-    steps = [{"round": 0, **{k: getattr(cfg, k) for k in PARAMS}, "swipe_mrr": best}]
+    cfg = replace(start, **{k: grid[k][len(grid[k]) // 2] for k in params})
+    best = evaluate(cfg, tune_rows)["swipe_mrr"]
+    steps = [{"round": 0, **{k: getattr(cfg, k) for k in params}, "swipe_mrr": best}]
     for r in range(1, rounds + 1):
         moved = False
-        for name in PARAMS:
+        for name in params:
             for _ in range(MAX_WIDEN):  # widen while an edge of the grid scores as well as its best
                 values = grid[name]
-                scores = {v: cands.mrr(replace(cfg, **{name: v}), tune_rows, n)["swipe_mrr"] for v in values}
+                scores = {v: evaluate(replace(cfg, **{name: v}), tune_rows)["swipe_mrr"] for v in values}
                 top_score = max(scores.values())
                 wider = _widen(name, values, scores[values[0]] >= top_score - 1e-12,
-                               scores[values[-1]] >= top_score - 1e-12, max_radius)
+                               scores[values[-1]] >= top_score - 1e-12, scales, bounds)
                 if wider == values:
                     break
                 grid[name] = wider
             values = grid[name]
-            scores = {v: cands.mrr(replace(cfg, **{name: v}), tune_rows, n)["swipe_mrr"] for v in values}
+            scores = {v: evaluate(replace(cfg, **{name: v}), tune_rows)["swipe_mrr"] for v in values}
             top = max(values, key=lambda v: (scores[v], -abs(v - getattr(cfg, name))))  # ties: stay close
             if scores[top] > best + 1e-12:
                 cfg, best, moved = replace(cfg, **{name: top}), scores[top], True
-        steps.append({"round": r, **{k: getattr(cfg, k) for k in PARAMS}, "swipe_mrr": best})
+        steps.append({"round": r, **{k: getattr(cfg, k) for k in params}, "swipe_mrr": best})
         if not moved:
             break
     return cfg, grid, steps
 
 
+def dev_swipes(dataset: str, split: str, rows: int) -> tuple[dict[str, Any], dict, SwipeBatch]:
+    """The manifest, layouts and first `rows` swipes (0: all) of a split whose every swipe
+    has its user: what the halves are drawn from."""
+    manifest = load_manifest(dataset)
+    table = read_split(dataset, split)
+    batch = SwipeBatch.from_arrow(table.slice(0, rows) if rows else table)
+    if batch.users is None or any(u is None for u in batch.users):
+        raise ValueError(f"{dataset}:{split} has swipes of unknown users: the halves need every user")
+    return manifest, parse_layouts(manifest["layouts"]), batch
+
+
 def calibrate_template(cfg: CalibrateConfig) -> dict[str, Any]:
     """Tune on the tuning half of the dev users, report on the other half, write cfg.out."""
     t0 = time.perf_counter()
-    manifest = load_manifest(cfg.dataset)
-    layouts = parse_layouts(manifest["layouts"])
-    table = read_split(cfg.dataset, cfg.split)
-    batch = SwipeBatch.from_arrow(table.slice(0, cfg.rows) if cfg.rows else table)
-    if batch.users is None or any(u is None for u in batch.users):
-        raise ValueError(f"{cfg.dataset}:{cfg.split} has swipes of unknown users: the halves need every user")
+    manifest, layouts, batch = dev_swipes(cfg.dataset, cfg.split, cfg.rows)
     trie = build_lexicon_trie(cfg.lexicon, Alphabet(manifest["alphabet"]))
     index = TemplateIndex.build(trie)
     wide = replace(cfg.start, start_radius=cfg.max_radius, end_radius=cfg.max_radius)
     cands = collect(batch, layouts, index, wide, {w: i for i, w in enumerate(trie.words())})
     t_collect = time.perf_counter() - t0
     half = user_half(batch.users, cfg.seed)
-    best, grid, steps = tune(cands, half, len(batch), cfg.start, cfg.grid, cfg.rounds, cfg.max_radius)
+    radii = {"start_radius": (0.25, cfg.max_radius), "end_radius": (0.25, cfg.max_radius)}
+    best, grid, steps = tune(lambda c, rows: cands.mrr(c, rows, len(batch)), half, cfg.start,
+                             {k: cfg.grid[k] for k in PARAMS}, cfg.rounds, SCALES, radii)
     result = {"tuned_on": cands.mrr(best, half, len(batch)) | {"users": len(set(np.array(batch.users)[half]))},
               "reported_on": cands.mrr(best, ~half, len(batch)) | {"users": len(set(np.array(batch.users)[~half]))},
               "template": config_to_dict(best), "grid": grid, "steps": steps, "lexicon_words": len(index.lengths),
@@ -185,6 +208,129 @@ def write_tuned(result: dict[str, Any], cfg: CalibrateConfig, path: Path) -> Non
         f"acc@1 {r['acc@1']:.4f}  ({result['lexicon_words']} words)",
         "# Every optimum lies inside its final grid: " + "; ".join(f"{k} {v}" for k, v in result["grid"].items()),
         "# Run:  python jobs/predict.py --config THIS_FILE dataset=data/datasets/real_en_dev split=dev out=…",
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(header) + "\n" + yaml.safe_dump(base, sort_keys=False))
+
+
+# ----------------------------------------------------------------------------- the fused decoder
+FUSED_SCALES = ("freq_weight", "sigma_shape", "sigma_location")  # ×2 / ÷2; the rest additive (±STEP)
+FUSED_BOUNDS = {"length_alpha": (0.0, 3.0)}
+
+
+@dataclass(frozen=True)
+class FusedCalibrateConfig:
+    """The fused decoder's tuning: which checkpoint and dev set, the candidates, the grid."""
+
+    checkpoint: str = "models/en-small"
+    dataset: str = "data/datasets/real_en_dev"
+    split: str = "dev"
+    base: str = "configs/predict_template_en.yaml"  # lexicon, beam and template settings are taken from it
+    start: FusedConfig = field(default_factory=FusedConfig)  # candidate counts and top_k kept as given
+    grid: dict[str, list[float]] = field(default_factory=lambda: {
+        "length_alpha": [0.0, 0.5, 1.0], "length_weight": [-0.25, 0.0, 0.25], "freq_weight": [0.1, 0.2, 0.4],
+        "sigma_shape": [0.05, 0.1, 0.2], "sigma_location": [0.3, 0.6, 1.2]})
+    rounds: int = 4
+    seed: int = 0  # of the split of users into halves (the template matcher's halves)
+    rows: int = 0  # dev swipes used (0: all)
+    max_points: int = 128
+    decode_batch: int = 32
+    out: str = "configs/decode_en.yaml"
+
+
+@dataclass
+class FusedCandidates:
+    """Every swipe's fused candidates with their channels: what each setting re-ranks."""
+
+    channels: FusedChannels
+    is_ref: np.ndarray  # (M,)
+
+    def mrr(self, cfg: FusedConfig, rows: np.ndarray, n: int) -> dict[str, float]:
+        return ranked_mrr(fused_score(self.channels, cfg), self.channels.swipe, self.is_ref, rows, n)
+
+
+def collect_fused(batch: SwipeBatch, model: Any, alphabet: Alphabet, trie: Any, index: TemplateIndex,
+                  layouts: dict, beam: BeamConfig, template: TemplateConfig, fused: FusedConfig, max_points: int,
+                  decode_batch: int) -> FusedCandidates:
+    """Both decoders' candidates for every swipe of `batch`, measured in every channel."""
+    from swipe.model.inputs import collate
+
+    grid_index = {g: i for i, g in enumerate(model.grid_names)}
+    keys: dict[str, LayoutKeys] = {}
+    order = np.argsort(batch.lengths, kind="stable")  # similar lengths pad less
+    parts, offsets = [], []
+    for s in range(0, len(order), decode_batch):
+        rows = order[s:s + decode_batch]
+        part = batch.take(rows)
+        tensors = collate(part, grid_index, alphabet, max_points, model.cfg.max_word_len, targets=False)
+        ch = fused_channels(model, tensors, part, alphabet, trie, index, layouts, beam, template, fused, keys)
+        ch.swipe = rows[ch.swipe]  # positions in `batch`
+        parts.append(ch)
+        offsets.append(0)
+    ch = FusedChannels.concat(parts, offsets)
+    is_ref = np.array([w == batch.words[i] for w, i in zip(ch.words, ch.swipe)], bool)
+    return FusedCandidates(ch, is_ref)
+
+
+def calibrate_fused(cfg: FusedCalibrateConfig) -> dict[str, Any]:
+    """Tune the fused weights on the tuning half of the dev users, report on the other half,
+    write cfg.out (a prediction config with decoder: fused)."""
+    import torch
+
+    from swipe.config import build_config
+    from swipe.evaluate.predict import PredictConfig
+    from swipe.model.checkpoint import load_meta, load_model, resolve_checkpoint
+
+    t0 = time.perf_counter()
+    torch.set_num_threads(1)
+    base = build_config(PredictConfig, yaml.safe_load(Path(cfg.base).read_text()) or {})
+    manifest, layouts, batch = dev_swipes(cfg.dataset, cfg.split, cfg.rows)
+    checkpoint = resolve_checkpoint(cfg.checkpoint)
+    meta = load_meta(checkpoint)
+    model, _ = load_model(checkpoint, "cpu", layouts)
+    alphabet = Alphabet(meta["alphabet"])
+    trie = build_lexicon_trie(base.lexicon, alphabet)
+    index = TemplateIndex.build(trie)
+    cands = collect_fused(batch, model, alphabet, trie, index, layouts, base.beam, base.template, cfg.start,
+                          cfg.max_points, cfg.decode_batch)
+    t_collect = time.perf_counter() - t0
+    half = user_half(batch.users, cfg.seed)
+    n = len(batch)
+    best, grid, steps = tune(lambda c, rows: cands.mrr(c, rows, n), half, cfg.start, cfg.grid, cfg.rounds,
+                             FUSED_SCALES, FUSED_BOUNDS)
+    users = np.array(batch.users)
+    recall = np.bincount(cands.channels.swipe[cands.is_ref], minlength=n) > 0
+    result = {"tuned_on": cands.mrr(best, half, n) | {"users": len(set(users[half]))},
+              "reported_on": cands.mrr(best, ~half, n) | {"users": len(set(users[~half]))},
+              "candidate_recall": {"tuned_on": float(recall[half].mean()), "reported_on": float(recall[~half].mean())},
+              "fused": config_to_dict(best), "grid": grid, "steps": steps, "lexicon_words": len(index.lengths),
+              "checkpoint": str(cfg.checkpoint), "dataset": cfg.dataset, "split": cfg.split, "seed": cfg.seed,
+              "created": now_iso(), "git_revision": git_revision(), "collect_s": round(t_collect, 1),
+              "wall_s": round(time.perf_counter() - t0, 1)}
+    if cfg.out:
+        write_fused(result, cfg, Path(cfg.out))
+    return result
+
+
+def write_fused(result: dict[str, Any], cfg: FusedCalibrateConfig, path: Path) -> None:
+    """configs/decode_en.yaml: `cfg.base` with decoder: fused, the checkpoint and the tuned
+    weights; the procedure and the figures in its header."""
+    base = yaml.safe_load(Path(cfg.base).read_text()) or {}
+    base = base | {"decoder": "fused", "checkpoint": cfg.checkpoint, "fused": result["fused"]}
+    t, r = result["tuned_on"], result["reported_on"]
+    header = [
+        "# Batch prediction with the fused decoder: the neural beam's and the template matcher's candidates,",
+        "# re-scored together (swipe/decode/fused.py); weights tuned on half of the How We Swipe dev users,",
+        "# reported on the other half.",
+        f"# Written by:  python jobs/tune_fused.py checkpoint={cfg.checkpoint} dataset={cfg.dataset} "
+        f"base={cfg.base} out={path}",
+        f"# ({result['created']}, git {result['git_revision']}). Do not edit: re-run the job.",
+        f"# Tuned on {t['users']} users ({t['swipes']} swipes): swipe_mrr {t['swipe_mrr']:.4f}, acc@1 {t['acc@1']:.4f}",
+        f"# Reported on the other {r['users']} users ({r['swipes']} swipes): swipe_mrr {r['swipe_mrr']:.4f}, "
+        f"acc@1 {r['acc@1']:.4f}  ({result['lexicon_words']} words)",
+        "# Every optimum lies inside its final grid: " + "; ".join(f"{k} {v}" for k, v in result["grid"].items()),
+        "# Run:  python jobs/predict.py --config configs/decode_en.yaml checkpoint=models/en-small dataset=DIR "
+        "split=SPLIT out=OUT",
     ]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(header) + "\n" + yaml.safe_dump(base, sort_keys=False))

@@ -37,6 +37,7 @@ from swipe.config import config_to_dict
 from swipe.data.checks import ValidationConfig, validate
 from swipe.data.dataset import check_shards, load_manifest, write_table
 from swipe.data.swipes import SCHEMA, SwipeBatch, conform
+from swipe.decode.fused import FusedConfig, fused_channels, rank_fused
 from swipe.decode.search import BeamConfig, beam_words
 from swipe.decode.template import TemplateConfig, TemplateIndex, template_words
 from swipe.evaluate.predictions import PREDICTION_SCHEMA, REJECT_SCHEMA, out_name
@@ -51,14 +52,16 @@ MAX_BLOCKS = 20_000  # slices per Ray Data block rise above 1 only past this man
 class PredictConfig:
     """What to decode, with which checkpoint and decoder, on how many actors."""
 
-    decoder: Literal["beam", "template"] = "beam"  # the neural model's beam search | template matching (no model)
+    decoder: Literal["beam", "template", "fused"] = "beam"  # the model's beam search | template matching (no
+    # model) | both, their candidates re-scored together (swipe.decode.fused; configs/decode_en.yaml)
     checkpoint: str = ""  # beam: a checkpoint directory, or a run directory (its best checkpoint)
     dataset: str = "data/datasets/synth_en"
     split: str = "test"
     out: str = ""  # default: DATASET/predictions/SPLIT-<checkpoint dir name>
     lexicon: LexiconConfig = field(default_factory=LexiconConfig)  # default: all English wordfreq words
     beam: BeamConfig = field(default_factory=BeamConfig)
-    template: TemplateConfig = field(default_factory=TemplateConfig)  # decoder=template
+    template: TemplateConfig = field(default_factory=TemplateConfig)  # decoder=template (and fused's matcher)
+    fused: FusedConfig = field(default_factory=FusedConfig)  # decoder=fused: candidates and weights
     constrained: bool = True  # beam: decode within the lexicon (template always does)
     concurrency: int = 2  # predictor actors
     cpus_per_actor: float = 0.5
@@ -78,17 +81,21 @@ class Predictor:
     """
 
     def __init__(self, checkpoint: str, trie_ref: Any, beam: BeamConfig, max_points: int, decode_batch: int,
-                 layouts_json: dict | None = None, template: TemplateConfig | None = None):
+                 layouts_json: dict | None = None, template: TemplateConfig | None = None,
+                 fused: FusedConfig | None = None):
         """`layouts_json`: the layouts of the swipes to decode (the dataset's; default: the
         checkpoint's own). The model reads them through their key table, trained on them or not.
-        With `template`, the actor matches templates instead (no checkpoint): `trie_ref` is then a
-        TemplateIndex and `layouts_json` is required."""
+        With `template` alone, the actor matches templates instead (no checkpoint): `trie_ref` is
+        then a TemplateIndex and `layouts_json` is required. With `fused` (and `template`, its
+        matcher), `trie_ref` is (Trie, TemplateIndex) and both decoders' candidates are fused."""
         torch.set_num_threads(1)
         # the lexicon's arrays are mapped from the object store: shared by the node's actors, read-only.
         # (Ray Data hands constructor arguments over unresolved; a plain actor gets them resolved.)
         lexicon = ray.get(trie_ref) if isinstance(trie_ref, ray.ObjectRef) else trie_ref
-        self.template, self._keys = template, {}
-        if template is not None:
+        self.template, self.fused, self._keys = template, fused, {}
+        if fused is not None:
+            lexicon, self.index = lexicon
+        elif template is not None:
             self.layouts, self.index, self.model = parse_layouts(layouts_json), lexicon, None
             self.trie, self.beam, self.max_points, self.decode_batch = None, beam, max_points, decode_batch
             self._groups: dict[tuple[str, int], pa.Table] = {}
@@ -146,7 +153,7 @@ class Predictor:
     def _decode(self, kept: SwipeBatch) -> list[tuple[int, list[tuple[str, float]]]]:
         """(row, candidates) for every kept row: template matching, or the model's beam search
         over length-sorted batches (similar lengths pad less)."""
-        if self.template is not None:
+        if self.template is not None and self.fused is None:
             return list(zip(kept.ids, template_words(kept, self.layouts, self.index, self.template, self._keys)))
         out = []
         order = np.argsort(kept.lengths, kind="stable")
@@ -155,7 +162,12 @@ class Predictor:
             tensors = collate(part, self.grid_index, self.alphabet, self.max_points, self.model.cfg.max_word_len,
                               targets=False)
             tensors = {k: v.to(self.model.head.weight.device) for k, v in tensors.items()}
-            out += zip(part.ids, beam_words(self.model, tensors, self.alphabet, self.beam, self.trie))
+            if self.fused is not None:
+                ch = fused_channels(self.model, tensors, part, self.alphabet, self.trie, self.index, self.layouts,
+                                    self.beam, self.template, self.fused, self._keys)
+                out += zip(part.ids, rank_fused(ch, len(part), self.fused))
+            else:
+                out += zip(part.ids, beam_words(self.model, tensors, self.alphabet, self.beam, self.trie))
         return out
 
 
@@ -208,7 +220,7 @@ def predict(cfg: PredictConfig, trie: Trie | None = None) -> PredictResult:
     """Decode every row of `cfg.split`, resuming an earlier, interrupted run into `cfg.out`.
 
     `trie`: the lexicon, if the caller has it built already (tests)."""
-    template = cfg.decoder == "template"
+    template, fused = cfg.decoder == "template", cfg.decoder == "fused"
     checkpoint = None if template else resolve_checkpoint(cfg.checkpoint)
     manifest = load_manifest(cfg.dataset)
     if cfg.split not in manifest["splits"]:
@@ -219,7 +231,7 @@ def predict(cfg: PredictConfig, trie: Trie | None = None) -> PredictResult:
     alphabet = Alphabet(manifest["alphabet"] if template else meta["alphabet"])
     if not cfg.out and storage.is_uri(cfg.dataset):
         raise ValueError(f"dataset {cfg.dataset} is not a local folder: name the output folder with out=…")
-    name = "template" if template else checkpoint.parent.name
+    name = "template" if template else checkpoint.parent.name + ("-fused" if fused else "")
     out = Path(cfg.out or Path(cfg.dataset) / "predictions" / f"{cfg.split}-{name}")
     out.mkdir(parents=True, exist_ok=True)
     files = {storage.join(cfg.dataset, f["file"]): f for f in manifest["splits"][cfg.split]["files"]}
@@ -234,9 +246,10 @@ def predict(cfg: PredictConfig, trie: Trie | None = None) -> PredictResult:
             todo.remove(p)
     if todo:
         ensure_ray(cfg.num_cpus)
-        if trie is None and (cfg.constrained or template):
+        if trie is None and (cfg.constrained or template or fused):
             trie = build_lexicon_trie(cfg.lexicon, alphabet)
-        lexicon = TemplateIndex.build(trie) if template else trie if cfg.constrained else None
+        lexicon = (TemplateIndex.build(trie) if template else (trie, TemplateIndex.build(trie)) if fused
+                   else trie if cfg.constrained else None)
         trie_ref = ray.put(lexicon)  # once: every actor maps the same arrays
         # The actors read their own slices: one Ray Data block per slice spreads the work over
         # every actor (read_parquet packs small shards into one block, hence one task on one
@@ -244,7 +257,7 @@ def predict(cfg: PredictConfig, trie: Trie | None = None) -> PredictResult:
         units = _work_units(todo, cfg.batch_size)
         ds = ray.data.from_items(units, override_num_blocks=min(len(units), MAX_BLOCKS))
         args = (str(checkpoint or ""), trie_ref, cfg.beam, cfg.max_points, cfg.decode_batch, manifest["layouts"],
-                cfg.template if template else None)
+                cfg.template if template or fused else None, cfg.fused if fused else None)
         ds = ds.map_batches(Predictor, fn_constructor_args=args,
                             batch_size=None, batch_format="numpy", concurrency=cfg.concurrency,
                             num_cpus=cfg.cpus_per_actor, num_gpus=cfg.gpus_per_actor or None)

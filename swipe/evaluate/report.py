@@ -23,7 +23,7 @@ from swipe.decode.search import BeamConfig, beam_words
 from swipe.evaluate.calibrate import user_half
 from swipe.evaluate.metrics import breakdown, summarize
 from swipe.evaluate.predictions import read_predictions
-from swipe.evaluate.table import predictor_row, register
+from swipe.evaluate.table import LEXICON_DECODERS, predictor_row, register
 from swipe.keyboard import parse_layouts
 from swipe.lexicon import Alphabet, LexiconConfig, build_lexicon_trie
 from swipe.model.checkpoint import load_meta, load_model
@@ -116,10 +116,12 @@ def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
         pcfg = info.get("config", {})
         if info.get("decoder") == "template":
             decoder, args = "template", pcfg.get("template", {})
+        elif info.get("decoder") == "fused":
+            decoder, args = "fused", pcfg.get("fused", {})
         else:
             decoder, args = ("beam_lexicon" if pcfg.get("constrained", True) else "beam"), pcfg.get("beam", {})
         rows = [predictor_row(info.get("checkpoint") or "", meta.get("model", {}), decoder, args,
-                              pcfg.get("lexicon") if decoder in ("beam_lexicon", "template") else None, layout,
+                              pcfg.get("lexicon") if decoder in LEXICON_DECODERS else None, layout,
                               info["dataset"], info["split"], str(pred_dir), metrics)
                 for layout, metrics in by_layout.items()]
         result["registry_rows"] = len(register(cfg.registry, rows))
@@ -199,21 +201,28 @@ def _log_wandb(cfg: EvaluateConfig, info: dict, result: dict, preds, meta: dict)
     run.finish()
 
 
+LENGTH_BANDS = ((2, 3), (4, 6), (7, 1 << 30))  # word lengths of compare_predictions' acc@1 columns
+
+
 def compare_predictions(folders: list[str]) -> str:
     """A Markdown table of prediction folders side by side: overall, and on the users of the
     reporting half (those no decoder weight was tuned on)."""
-    lines = ["| predictions | decoder | swipes | swipe_mrr | acc@1 | acc@4 | reporting half: swipe_mrr | acc@1 |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = ["| predictions | decoder | swipes | swipe_mrr | acc@1 | acc@4 | reporting half: swipe_mrr | acc@1 | acc@4 "
+             "| acc@1 2–3 letters | 4–6 | 7+ |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for f in folders:
         info = json.loads((Path(f) / "prediction.json").read_text())
         preds = read_predictions(f)
         cands, refs, users = preds["candidates"].to_pylist(), preds["word"].to_pylist(), preds["user"].to_pylist()
         m = summarize(cands, refs)
-        rep = {"swipe_mrr": float("nan"), "acc@1": float("nan")}
-        if any(u is not None for u in users):
-            keep = ~user_half(users, 0)
-            rep = summarize([c for c, k in zip(cands, keep) if k], [r for r, k in zip(refs, keep) if k])
+        keep = ~user_half(users, 0) if any(u is not None for u in users) else np.zeros(len(refs), bool)
+        rep = summarize([c for c, k in zip(cands, keep) if k], [r for r, k in zip(refs, keep) if k])
+        by_len = []
+        for lo, hi in LENGTH_BANDS:
+            rows = [k and r is not None and lo <= len(r) <= hi for r, k in zip(refs, keep)]
+            by_len.append(summarize([c for c, k in zip(cands, rows) if k], [r for r, k in zip(refs, rows) if k])["acc@1"])
         lines.append(f"| {f} | {info.get('decoder', 'beam')} | {int(m['n'])} | {m['swipe_mrr']:.4f} | {m['acc@1']:.4f} "
-                     f"| {m['acc@4']:.4f} | {rep['swipe_mrr']:.4f} | {rep['acc@1']:.4f} |")
+                     f"| {m['acc@4']:.4f} | {rep['swipe_mrr']:.4f} | {rep['acc@1']:.4f} | {rep['acc@4']:.4f} | "
+                     + " | ".join(f"{a:.4f}" for a in by_len) + " |")
     return "\n".join(lines)
 

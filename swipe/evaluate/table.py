@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from swipe.config import ConfigError, build_config, config_to_dict
+from swipe.decode.fused import FusedConfig
 from swipe.decode.search import BeamConfig
 from swipe.decode.template import TemplateConfig
 from swipe.lexicon import LexiconConfig
@@ -41,9 +42,9 @@ class EnsembleArgs:
 
 
 DECODERS: dict[str, type] = {"greedy": GreedyArgs, "greedy_lexicon": GreedyArgs, "beam": BeamConfig,
-                             "beam_lexicon": BeamConfig, "template": TemplateConfig,
+                             "beam_lexicon": BeamConfig, "template": TemplateConfig, "fused": FusedConfig,
                              "ensemble_weighted": EnsembleArgs, "ensemble_append": EnsembleArgs}
-LEXICON_DECODERS = ("greedy_lexicon", "beam_lexicon", "template")
+LEXICON_DECODERS = ("greedy_lexicon", "beam_lexicon", "template", "fused")
 
 SCHEMA = pa.schema([
     ("key", pa.string()), ("checkpoint", pa.string()), ("model_hash", pa.string()), ("decoder", pa.string()),

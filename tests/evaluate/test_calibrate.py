@@ -5,7 +5,7 @@ from dataclasses import replace
 import numpy as np
 
 from swipe.decode.template import Channels, TemplateConfig
-from swipe.evaluate.calibrate import Candidates, tune, user_half
+from swipe.evaluate.calibrate import SCALES, Candidates, tune, user_half
 
 
 def test_user_halves_are_stable_and_split_people_not_swipes():
@@ -35,7 +35,8 @@ def test_the_search_widens_until_the_optimum_is_inside_its_grid():
     mrr = lambda cfg: cands.mrr(cfg, rows, n)["swipe_mrr"]  # noqa: E731
     assert all(mrr(replace(start, sigma_shape=a, freq_weight=b)) < 0.2 for a in grid["sigma_shape"]
                for b in grid["freq_weight"])  # the rival first everywhere in the starting grid
-    best, final, steps = tune(cands, rows, n, start, grid, rounds=3, max_radius=2.0)
+    best, final, steps = tune(lambda c, r: cands.mrr(c, r, n), rows, start, grid, rounds=3, scales=SCALES,
+                              bounds={"start_radius": (0.25, 2.0), "end_radius": (0.25, 2.0)})
     assert mrr(best) == 1.0 and steps[-1]["swipe_mrr"] == 1.0
     assert best.sigma_shape > 1.5 or best.freq_weight > 0.2  # found outside the starting grid
     for k, values in final.items():  # inside its final grid, or on a plateau that reaches its edge

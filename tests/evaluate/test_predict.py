@@ -197,3 +197,26 @@ def test_the_template_matcher_is_a_predictor_of_its_own(setup, tmp_path):
     assert m["beam_sweep"] == {} and m["by_seen"] == {}  # nothing neural to sweep, no training split
     assert [row["decoder"] for row in load_table(tmp_path / "table.parquet")] == ["template"]
     assert "| template |" in compare_predictions([str(r.out)])
+
+
+def test_the_fused_decoder_predicts_through_the_same_actors(setup, tmp_path):
+    """decoder=fused: the checkpoint and the template matcher in one actor, the lexicon and its
+    template index shared from one ray.put; every row once, candidates from the lexicon, and
+    its own row in the prediction table."""
+    from swipe.decode.fused import FusedConfig
+    from swipe.evaluate.report import EvaluateConfig, evaluate
+    from swipe.evaluate.table import load_table
+    from swipe.train.tracking import TrackingConfig
+
+    ds, ckpt, trie, _ = setup
+    cfg = replace(_cfg(setup, tmp_path / "f"), decoder="fused", split="val", lexicon=LexiconConfig(top_n=300),
+                  fused=FusedConfig(beam_candidates=2, template_candidates=3, top_k=3))
+    r = predict(cfg, trie)
+    assert r.rows_in == r.rows_out == read_split(ds, "val").num_rows and r.rows_rejected == 0
+    words = set(trie.words())
+    cands = read_predictions(r.out)["candidates"].to_pylist()
+    assert all(0 < len(c) <= 3 and set(c) <= words for c in cands)
+    m = evaluate(EvaluateConfig(predictions=str(r.out), tracking=TrackingConfig(wandb="disabled"),
+                                registry=str(tmp_path / "table.parquet"), beam_sizes=()))
+    assert m["overall"]["acc@1"] > 0.3  # an untrained model, but the matcher's channels read clean swipes
+    assert {row["decoder"] for row in load_table(tmp_path / "table.parquet")} == {"fused"}
