@@ -221,7 +221,8 @@ def build_trainer(cfg: TrainConfig, run: Run, data: TrainData, callbacks: Sequen
     loop_cfg = {"cfg": cfg, "model_cfg": data.model, "name": run.name, "run_dir": str(run.dir),
                 "alphabet": data.alphabet.chars, "layouts_json": data.manifest["layouts"], "stats": data.stats,
                 "trie": ray.put(data.trie), "decode_batch": data.decode_batch,
-                "decode_words": data.decode_words, "record": record}
+                "decode_words": data.decode_words, "record": record,
+                "init_from": str(resolve_checkpoint(cfg.run.init_from).resolve()) if cfg.run.init_from else ""}
     resources = {"CPU": cfg.scale.cpus_per_worker} | ({"GPU": cfg.scale.gpus_per_worker} if cfg.scale.use_gpu else {})
     ingest = RayDataConfig.default_ingest_options()
     ingest.preserve_order = True  # the same batches in the same order on every run: reproducible
@@ -340,8 +341,8 @@ def _fit_in_worker(config: dict[str, Any]) -> None:
     keys = KeyTable.build(parse_layouts(config["layouts_json"]), alphabet)
     model = SwipeModel(config["model_cfg"], keys, alphabet.size)
     model.features.set_stats(*config["stats"])
-    if cfg.run.init_from:  # the starting weights, read through this dataset's key table
-        model = load_model(resolve_checkpoint(cfg.run.init_from), "cpu", parse_layouts(config["layouts_json"]))[0].train()
+    if config["init_from"]:  # the starting weights (an absolute path: workers run elsewhere), this dataset's keys
+        model = load_model(config["init_from"], "cpu", parse_layouts(config["layouts_json"]))[0].train()
     trie: Trie = ray.get(config["trie"])
     module = SwipeModule(model, cfg.optim, cfg.run.max_steps, cfg.run.val_every, alphabet, trie,
                          config["decode_batch"], config["decode_words"], cfg.run.val_beam)

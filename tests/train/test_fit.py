@@ -4,6 +4,7 @@ These are the suite's long tests (each fit starts a worker group): three fits in
 """
 
 import glob
+from dataclasses import replace
 
 import pytest
 
@@ -89,6 +90,10 @@ def test_seeded_runs_repeat_and_resume_continues(tiny_dataset, tmp_path):
     b = train(_cfg(tiny_dataset, tmp_path, "seed_b", workers=1, steps=10))
     pick = lambda rows: [(r["step"], r["val/loss"], r["val/swipe_mrr"]) for r in rows if "val/loss" in r]  # noqa: E731
     assert pick(read_metrics(a.run_dir)) == pick(read_metrics(b.run_dir))
+    # fine-tuning starts from b's weights: with a learning rate of ~0 it validates as b did
+    tuned_cfg = _cfg(tiny_dataset, tmp_path, "tuned", workers=1, steps=10, init_from=str(b.run_dir))
+    tuned = train(replace(tuned_cfg, optim=replace(tuned_cfg.optim, lr=1e-12)))
+    assert pick(read_metrics(tuned.run_dir))[0][1] == pytest.approx(pick(read_metrics(b.run_dir))[0][1], abs=1e-4)
     with pytest.raises(FileExistsError, match="--resume"):
         train(_cfg(tiny_dataset, tmp_path, "seed_a", workers=1, steps=10))
     resumed = train(_cfg(tiny_dataset, tmp_path, "seed_a", workers=1, steps=20, resume=True))
