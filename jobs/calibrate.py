@@ -8,14 +8,11 @@ decoder: template and the tuned weights, the procedure and both halves' figures 
 """
 
 from swipe.cli import parse_job_args
-from swipe.evaluate.calibrate import CalibrateConfig, calibrate_template
+from swipe.evaluate.calibrate import CalibrateConfig, calibrate_template, halves_summary
 
 if __name__ == "__main__":
     cfg = parse_job_args(CalibrateConfig, __doc__)
     r = calibrate_template(cfg)
-    for half in ("tuned_on", "reported_on"):
-        m = r[half]
-        print(f"{half:>12}: {m['users']} users, {m['swipes']} swipes: swipe_mrr={m['swipe_mrr']:.4f} "
-              f"acc@1={m['acc@1']:.4f}")
+    print(halves_summary(r))
     print(f"template: {r['template']}\ngrid: {r['grid']}\n({r['wall_s']} s; candidates collected in "
           f"{r['collect_s']} s)  → {cfg.out}")

@@ -9,14 +9,11 @@ inside (swipe/evaluate/calibrate.py). Writes a prediction config with decoder: f
 """
 
 from swipe.cli import parse_job_args
-from swipe.evaluate.calibrate import FusedCalibrateConfig, calibrate_fused
+from swipe.evaluate.calibrate import FusedCalibrateConfig, calibrate_fused, halves_summary
 
 if __name__ == "__main__":
     cfg = parse_job_args(FusedCalibrateConfig, __doc__)
     r = calibrate_fused(cfg)
-    for half in ("tuned_on", "reported_on"):
-        m = r[half]
-        print(f"{half:>12}: {m['users']} users, {m['swipes']} swipes: swipe_mrr={m['swipe_mrr']:.4f} "
-              f"acc@1={m['acc@1']:.4f} (reference among the candidates: {r['candidate_recall'][half]:.4f})")
+    print(halves_summary(r))
     print(f"fused: {r['fused']}\ngrid: {r['grid']}\n({r['wall_s']} s; candidates collected in "
           f"{r['collect_s']} s)  → {cfg.out}")

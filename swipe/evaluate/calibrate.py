@@ -334,3 +334,14 @@ def write_fused(result: dict[str, Any], cfg: FusedCalibrateConfig, path: Path) -
     ]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(header) + "\n" + yaml.safe_dump(base, sort_keys=False))
+
+
+def halves_summary(result: dict[str, Any]) -> str:
+    """Both halves' figures of a tuning result, a line each (what the tuning jobs print)."""
+    lines = []
+    for half in ("tuned_on", "reported_on"):
+        m = result[half]
+        recall = result.get("candidate_recall", {}).get(half)
+        lines.append(f"{half:>12}: {m['users']} users, {m['swipes']} swipes: swipe_mrr={m['swipe_mrr']:.4f} "
+                     f"acc@1={m['acc@1']:.4f}" + (f" (reference among the candidates: {recall:.4f})" if recall else ""))
+    return "\n".join(lines)
