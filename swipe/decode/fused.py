@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 from swipe.data.swipes import SwipeBatch
-from swipe.decode.search import BeamConfig, beam_words
+from swipe.decode.search import BeamConfig, beam_search, model_search
 from swipe.decode.template import LayoutKeys, TemplateConfig, TemplateIndex, measure, template_words
 from swipe.keyboard import Layout
 from swipe.lexicon import PAD, Alphabet, Trie
@@ -75,47 +75,49 @@ def fused_score(ch: FusedChannels, cfg: FusedConfig) -> np.ndarray:
 
 
 @torch.inference_mode()
-def word_logprobs(model: torch.nn.Module, batch: dict[str, Tensor], alphabet: Alphabet, swipe: np.ndarray,
+def word_logprobs(model: torch.nn.Module, memory: Tensor, mask: Tensor, alphabet: Alphabet, swipe: np.ndarray,
                   words: list[str]) -> np.ndarray:
-    """Teacher-forced log p(word | swipe) of each (swipe, word) pair, EOS included.  # (M,)"""
+    """Teacher-forced log p(word | swipe) of each (swipe, word) pair, EOS included, from the
+    swipes' encoder memory (B, T, D) and point mask (B, T).  # (M,)"""
     if not words:
         return np.zeros(0, np.float32)
-    memory = model.encode(batch["x"], batch["y"], batch["t"], batch["mask"], batch["grid"])
     rows = torch.as_tensor(swipe, device=memory.device)
     tin, tout = encode_targets(words, alphabet, model.cfg.max_word_len)
     tin, tout = tin.to(memory.device), tout.to(memory.device)
-    logits = model.decode(tin, memory[rows], batch["mask"][rows])
+    logits = model.decode(tin, memory[rows], mask[rows])
     logp = torch.log_softmax(logits.float(), -1).gather(-1, tout.clamp(min=0)[..., None])[..., 0]
     return (logp * (tout != PAD)).sum(1).cpu().numpy()
 
 
+@torch.inference_mode()
 def fused_channels(model: torch.nn.Module, tensors: dict[str, Tensor], part: SwipeBatch, alphabet: Alphabet,
                    trie: Trie, index: TemplateIndex, layouts: dict[str, Layout], beam: BeamConfig,
                    template: TemplateConfig, cfg: FusedConfig, keys: dict[str, LayoutKeys]) -> FusedChannels:
     """The union of both decoders' candidates for a collated batch (`part`: the same swipes),
-    each measured in every channel."""
-    neural = beam_words(model, tensors, alphabet, replace(beam, top_k=cfg.beam_candidates, length_alpha=1.0,
-                                                          freq_weight=0.0), trie)
+    each measured in every channel. The swipes are encoded once, for the beam and the scoring."""
+    search, memory, cache = model_search(model, tensors, alphabet, trie)
+    neural = beam_search(search, cache, memory.shape[0], replace(beam, top_k=cfg.beam_candidates, length_alpha=1.0,
+                                                                  freq_weight=0.0))
     matched = template_words(part, layouts, index, replace(template, top_k=cfg.template_candidates), keys)
-    swipe, words, shape, location = [], [], [], []
+    swipe, words, ids, shape, location = [], [], [], [], []
     for i, (a, b) in enumerate(zip(neural, matched)):
         union = [w for w in dict.fromkeys([w for w, _ in a] + [w for w, _ in b]) if len(w) <= model.cfg.max_word_len]
-        ids = np.array([trie.node_word[trie.lookup(w)] for w in union], np.int64)
+        found = np.array([trie.node_word[trie.lookup(w)] for w in union], np.int64)
         g = part.grid_names[i]
         if g not in keys:
             keys[g] = LayoutKeys(layouts[g], index.alphabet)
         s, e = part.offsets[i], part.offsets[i + 1]
-        ch = measure(part.x[s:e], part.y[s:e], ids, keys[g], index, template.n_points)
+        ch = measure(part.x[s:e], part.y[s:e], found, keys[g], index, template.n_points)
         swipe += [i] * len(union)
         words += union
+        ids.append(found)
         shape.append(ch.shape)
         location.append(ch.location)
     swipe_a = np.array(swipe, np.int64)
-    ids = np.array([trie.node_word[trie.lookup(w)] for w in words], np.int64)
-    return FusedChannels(swipe_a, words, word_logprobs(model, tensors, alphabet, swipe_a, words),
-                         index.lengths[ids].astype(np.float32), index.logfreq[ids],
-                         np.concatenate(shape) if shape else np.zeros(0, np.float32),
-                         np.concatenate(location) if location else np.zeros(0, np.float32))
+    flat = lambda parts: np.concatenate(parts) if parts else np.zeros(0, np.float32)  # noqa: E731
+    id_a = flat(ids).astype(np.int64)
+    return FusedChannels(swipe_a, words, word_logprobs(model, memory, tensors["mask"], alphabet, swipe_a, words),
+                         index.lengths[id_a].astype(np.float32), index.logfreq[id_a], flat(shape), flat(location))
 
 
 def rank_fused(ch: FusedChannels, n: int, cfg: FusedConfig) -> list[list[tuple[str, float]]]:

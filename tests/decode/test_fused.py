@@ -41,7 +41,8 @@ def test_teacher_forced_logp_is_the_beams_own_score():
     beams = beam_words(model, tensors, ALPHA, BeamConfig(beam_size=4, top_k=4, length_alpha=0.0), None)
     swipe = np.array([i for i, c in enumerate(beams) for _ in c])
     words = [w for c in beams for w, _ in c]
-    got = word_logprobs(model, tensors, ALPHA, swipe, words)
+    memory = model.encode(tensors["x"], tensors["y"], tensors["t"], tensors["mask"], tensors["grid"])
+    got = word_logprobs(model, memory, tensors["mask"], ALPHA, swipe, words)
     np.testing.assert_allclose(got, [s for c in beams for _, s in c], rtol=1e-4, atol=1e-4)
 
 
