@@ -22,7 +22,7 @@ def _kind(name: str):
         return MakeDatasetConfig
     if base.startswith("report_"):
         return ReportConfig
-    if base.startswith("predict_"):
+    if base.startswith(("predict_", "decode_")):
         return PredictConfig
     return TrainConfig
 

@@ -35,7 +35,8 @@ def test_collate_pads_and_encodes(batch, qwerty):
     short = collate(b, {"qwerty_english": 0}, alpha, max_points=8, max_word_len=32)
     assert short["x"].shape[1] == 8
     last = b.offsets[1:] - 1
-    np.testing.assert_array_equal(short["x"][:, -1].numpy(), b.x[last].astype(np.float32))
+    kept = np.minimum(n, 8)  # a one-letter swipe can have fewer points than that
+    np.testing.assert_array_equal(short["x"][np.arange(5), kept - 1].numpy(), b.x[last].astype(np.float32))
     # the Ray collate function gives the same from Arrow
     via_arrow = PadCollate({"qwerty_english": 0}, alpha, 500, 32)(b.to_arrow())
     for k in out:
