@@ -241,9 +241,9 @@ def bench_decode(n_swipes: int = 256, n_reference: int = 16, batch_size: int | N
 
         dcfg = load_config(PredictConfig, "configs/decode_en.yaml")
         ship, _ = load_model(shipped, "cpu", layouts)
-        sb = [(swipes.take(np.arange(s, min(s + batch_size, n_swipes))),
-               collate(swipes.take(np.arange(s, min(s + batch_size, n_swipes))), {g: i for i, g in enumerate(ship.grid_names)},
-                       alphabet, dcfg.max_points, ship.cfg.max_word_len)) for s in range(0, n_swipes, batch_size)]
+        grid_index = {g: i for i, g in enumerate(ship.grid_names)}
+        parts = [swipes.take(np.arange(s, min(s + batch_size, n_swipes))) for s in range(0, n_swipes, batch_size)]
+        sb = [(p, collate(p, grid_index, alphabet, dcfg.max_points, ship.cfg.max_word_len)) for p in parts]
         out["shipped_beam"] = rate(lambda b: beam_words(ship, b[1], alphabet, dcfg.beam, trie), sb, n_swipes)
         out["shipped_fused"] = rate(lambda b: rank_fused(fused_channels(ship, b[1], b[0], alphabet, trie, index, layouts,
                                                                         dcfg.beam, dcfg.template, dcfg.fused, cache),

@@ -60,8 +60,8 @@ class FusedChannels:
     location: np.ndarray  # (M,) key widths
 
     @classmethod
-    def concat(cls, parts: list["FusedChannels"], offsets: list[int]) -> "FusedChannels":
-        return cls(np.concatenate([p.swipe + o for p, o in zip(parts, offsets)]),
+    def concat(cls, parts: list["FusedChannels"]) -> "FusedChannels":
+        return cls(np.concatenate([p.swipe for p in parts]),
                    [w for p in parts for w in p.words],
                    *(np.concatenate([getattr(p, k) for p in parts]) for k in ("logp", "length", "logfreq", "shape",
                                                                                "location")))

@@ -258,7 +258,7 @@ def collect_fused(batch: SwipeBatch, model: Any, alphabet: Alphabet, trie: Any, 
     grid_index = {g: i for i, g in enumerate(model.grid_names)}
     keys: dict[str, LayoutKeys] = {}
     order = np.argsort(batch.lengths, kind="stable")  # similar lengths pad less
-    parts, offsets = [], []
+    parts = []
     for s in range(0, len(order), decode_batch):
         rows = order[s:s + decode_batch]
         part = batch.take(rows)
@@ -266,8 +266,7 @@ def collect_fused(batch: SwipeBatch, model: Any, alphabet: Alphabet, trie: Any, 
         ch = fused_channels(model, tensors, part, alphabet, trie, index, layouts, beam, template, fused, keys)
         ch.swipe = rows[ch.swipe]  # positions in `batch`
         parts.append(ch)
-        offsets.append(0)
-    ch = FusedChannels.concat(parts, offsets)
+    ch = FusedChannels.concat(parts)
     is_ref = np.array([w == batch.words[i] for w, i in zip(ch.words, ch.swipe)], bool)
     return FusedCandidates(ch, is_ref)
 
