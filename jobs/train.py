@@ -11,7 +11,7 @@ from swipe.train.fit import TrainConfig, train
 if __name__ == "__main__":
     cfg = parse_job_args(TrainConfig, __doc__, resume_key="run.resume")
     result = train(cfg)
-    print(f"\nrun: {result.run_dir}\nbest checkpoint: {result.best_checkpoint}")
+    print(f"\nrun: {result.run_home}\nbest checkpoint: {result.best_uri or None}")
     shown = ("step", "val/loss", "val/token_acc", "val/swipe_mrr", "val/acc@1")
     print("best validation: " + ", ".join(f"{k}={result.best_metrics[k]:.4g}" for k in shown
                                            if k in result.best_metrics))

@@ -1,5 +1,7 @@
-"""Paths that may be URIs: a dataset is read the same from a local folder, `s3://…`, `gs://…`
-or `file:///…` (pyarrow's filesystems; on a cluster the nodes' credentials apply).
+"""Paths that may be URIs: the one storage layer of datasets, runs, checkpoints, sweeps,
+predictions and the prediction table. Each is read and written the same in a local folder,
+`s3://…`, `gs://…` or `file:///…` (pyarrow's filesystems; on a cluster the nodes'
+credentials apply; an S3-protocol server other than AWS is named by `AWS_ENDPOINT_URL`).
 
 The dataset jobs write to any of them too: each shard is written whole by the task that
 made it (an object store's PUT, or a local rename, is atomic), so tasks on any node of a
@@ -8,6 +10,10 @@ cluster can write one dataset to `s3://…` without a shared filesystem.
 
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import IO
 
@@ -52,9 +58,13 @@ def open_input(path: str | Path) -> IO[bytes]:
     return fs.open_input_file(p)
 
 
-def read_text(path: str | Path) -> str:
+def read_bytes(path: str | Path) -> bytes:
     with open_input(path) as f:
-        return f.read().decode("utf-8")
+        return f.read()
+
+
+def read_text(path: str | Path) -> str:
+    return read_bytes(path).decode("utf-8")
 
 
 def write_bytes(path: str | Path, data: bytes | memoryview | pa.Buffer) -> None:
@@ -85,11 +95,57 @@ def is_nonempty_dir(path: str | Path) -> bool:
 
 def list_files(folder: str | Path, suffix: str = "") -> list[str]:
     """The files directly in `folder` whose names end with `suffix`, sorted, as paths or URIs
-    like the folder's."""
+    like the folder's (none when the folder does not exist)."""
     fs, p = resolve(folder)
-    infos = fs.get_file_info(pafs.FileSelector(p, recursive=False))
+    infos = fs.get_file_info(pafs.FileSelector(p, recursive=False, allow_not_found=True))
     names = sorted(i.base_name for i in infos if i.type == pafs.FileType.File and i.base_name.endswith(suffix))
     return [join(folder, n) for n in names]
+
+
+def download_tree(src: str | Path, dst: str | Path) -> Path:
+    """Copy the folder `src` (a path or a URI) into the local folder `dst`, whole."""
+    fs, p = resolve(src)
+    Path(dst).mkdir(parents=True, exist_ok=True)
+    pafs.copy_files(p, str(Path(dst).resolve()), source_filesystem=fs, destination_filesystem=pafs.LocalFileSystem())
+    return Path(dst)
+
+
+def upload_tree(src: str | Path, dst: str | Path) -> None:
+    """Copy the local folder `src` into `dst` (a path or a URI), file by file; files already
+    there of the same name are replaced."""
+    fs, p = resolve(dst)
+    if not is_uri(dst):
+        fs.create_dir(p, recursive=True)
+    pafs.copy_files(str(Path(src).resolve()), p, source_filesystem=pafs.LocalFileSystem(), destination_filesystem=fs)
+
+
+def local_copy(path: str | Path) -> Path:
+    """A local folder holding `path`'s files: the folder itself, or, for a URI, a copy in this
+    machine's cache (`SWIPE_CACHE`, default the temp dir), made once per URI. The copy is
+    made beside its place and renamed into it, so processes that ask at once (the actors of
+    one node) never read half a copy. For folders that do not change once written, such as
+    checkpoints."""
+    if not is_uri(path):
+        return Path(path)
+    cache = Path(os.environ.get("SWIPE_CACHE") or Path(tempfile.gettempdir()) / "swipe-cache")
+    key = hashlib.sha256(str(path).rstrip("/").encode()).hexdigest()[:16]
+    final = cache / f"{basename(path)}-{key}"
+    if not final.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=final.name + ".", dir=cache))
+        download_tree(path, tmp)
+        try:
+            tmp.rename(final)
+        except OSError:  # another process got there first: theirs is as good
+            shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def list_dirs(folder: str | Path) -> list[str]:
+    """The folders directly in `folder`, sorted, as paths or URIs like the folder's."""
+    fs, p = resolve(folder)
+    infos = fs.get_file_info(pafs.FileSelector(p, recursive=False, allow_not_found=True))
+    return [join(folder, n) for n in sorted(i.base_name for i in infos if i.type == pafs.FileType.Directory)]
 
 
 def remove_tree(path: str | Path) -> None:

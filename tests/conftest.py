@@ -1,4 +1,5 @@
-"""Shared fixtures: the shipped layouts, a small alphabet, and one session-scoped local Ray."""
+"""Shared fixtures: the shipped layouts, a small alphabet, one session-scoped local Ray, and a
+real S3-protocol server on localhost."""
 
 from __future__ import annotations
 
@@ -8,9 +9,21 @@ from pathlib import Path
 import pytest
 
 from swipe.keyboard import Layout, load_layouts
+from swipe.testing.s3 import LocalS3, free_port, s3_env
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a private, short-lived local instance
+# s3://… means the `s3` fixture's server: set before any Ray starts, so every Ray worker inherits it
+S3_PORT = free_port()
+os.environ.update(s3_env(S3_PORT))
+
+
+@pytest.fixture(scope="session")
+def s3():
+    """moto's S3 server on localhost with a bucket `swipe`, reached through pyarrow's S3
+    filesystem like a cloud bucket (no cloud account)."""
+    with LocalS3(S3_PORT, ("swipe",)) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

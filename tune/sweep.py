@@ -17,4 +17,4 @@ if __name__ == "__main__":
     result = run_sweep(cfg)
     print()
     print((result.sweep_dir / "results.md").read_text())
-    print(f"sweep: {result.sweep_dir}  ({result.wall_s:.0f} s)\nbest configuration: {result.best_config}")
+    print(f"sweep: {result.sweep_home}  ({result.wall_s:.0f} s)\nbest configuration: {result.best_config}")

@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from swipe.data.dataset import write_table
 from swipe.evaluate.metrics import summarize
-from swipe.evaluate.predictions import PREDICTION_SCHEMA, read_predictions
+from swipe.evaluate.predictions import PREDICTION_SCHEMA, read_info, read_predictions
 
 TOP_K = 4
 
@@ -138,7 +138,7 @@ def run_ensemble(cfg: EnsembleConfig) -> dict:
     if cfg.registry:
         from swipe.evaluate.table import predictor_row, register
 
-        test_info = [json.loads((Path(m.test) / "prediction.json").read_text()) for m in cfg.members]
+        test_info = [read_info(m.test) for m in cfg.members]
         member_ids = [i["checkpoint"] for i in test_info]
         register(cfg.registry, [predictor_row(
             "+".join(member_ids), {"ensemble_of": member_ids}, f"ensemble_{cfg.method}",

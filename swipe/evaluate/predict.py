@@ -40,7 +40,7 @@ from swipe.data.swipes import SCHEMA, SwipeBatch, conform
 from swipe.decode.fused import FusedConfig, fused_channels, rank_fused
 from swipe.decode.search import BeamConfig, beam_words
 from swipe.decode.template import TemplateConfig, TemplateIndex, template_words
-from swipe.evaluate.predictions import PREDICTION_SCHEMA, REJECT_SCHEMA, out_name
+from swipe.evaluate.predictions import PREDICTION_INFO, PREDICTION_SCHEMA, REJECT_SCHEMA, out_name
 from swipe.keyboard import parse_layouts
 from swipe.lexicon import Alphabet, LexiconConfig, Trie, build_lexicon_trie
 from swipe.model.checkpoint import check_compatible, load_meta, load_model, resolve_checkpoint
@@ -102,6 +102,7 @@ class Predictor:
             return
         trie = lexicon
         device = "cuda" if torch.cuda.is_available() else "cpu"
+        checkpoint = resolve_checkpoint(checkpoint)  # a URI: this node's cached copy
         meta = load_meta(checkpoint)
         self.layouts = parse_layouts(layouts_json if layouts_json is not None
                                      else {g: meta["layouts"][g] for g in meta["grids"]})
@@ -206,7 +207,7 @@ def _malformed_rows(table: pa.Table) -> dict[int, tuple[str, str]]:
 
 @dataclass
 class PredictResult:
-    out: Path
+    out: str  # a folder or a URI
     rows_in: int
     rows_out: int
     rows_rejected: int
@@ -225,18 +226,19 @@ def predict(cfg: PredictConfig, trie: Trie | None = None) -> PredictResult:
     manifest = load_manifest(cfg.dataset)
     if cfg.split not in manifest["splits"]:
         raise KeyError(f"dataset {cfg.dataset} has no split {cfg.split!r}; it has {sorted(manifest['splits'])}")
-    if checkpoint is not None:
+    if checkpoint is not None:  # the actors resolve cfg.checkpoint themselves: on another node, from its URI
         meta = load_meta(checkpoint)
         check_compatible(meta, manifest, f"dataset {cfg.dataset}")
     alphabet = Alphabet(manifest["alphabet"] if template else meta["alphabet"])
     if not cfg.out and storage.is_uri(cfg.dataset):
         raise ValueError(f"dataset {cfg.dataset} is not a local folder: name the output folder with out=…")
-    name = "template" if template else checkpoint.parent.name + ("-fused" if fused else "")
-    out = Path(cfg.out or Path(cfg.dataset) / "predictions" / f"{cfg.split}-{name}")
-    out.mkdir(parents=True, exist_ok=True)
+    name = "template" if template else (storage.basename(cfg.checkpoint) if storage.is_uri(cfg.checkpoint)
+                                        else checkpoint.parent.name) + ("-fused" if fused else "")
+    out = cfg.out or storage.join(cfg.dataset, "predictions", f"{cfg.split}-{name}")  # a folder or a URI
     files = {storage.join(cfg.dataset, f["file"]): f for f in manifest["splits"][cfg.split]["files"]}
     rows_of = {p: f["rows"] for p, f in files.items()}
-    todo = [p for p in rows_of if not (out / out_name(p)).exists()]  # finished shards are skipped
+    done = {storage.basename(f) for f in storage.list_files(out, ".parquet")}
+    todo = [p for p in rows_of if out_name(p) not in done]  # finished shards are skipped
     t0 = time.perf_counter()
     verdicts = check_shards([(p, rows_of[p], files[p].get("sha256")) for p in todo])
     for p, why in zip(list(todo), verdicts):  # a shard that cannot be read is quarantined whole, its rows counted
@@ -256,7 +258,7 @@ def predict(cfg: PredictConfig, trie: Trie | None = None) -> PredictResult:
         # actor, measured), and no read task waits for a whole free CPU.
         units = _work_units(todo, cfg.batch_size)
         ds = ray.data.from_items(units, override_num_blocks=min(len(units), MAX_BLOCKS))
-        args = (str(checkpoint or ""), trie_ref, cfg.beam, cfg.max_points, cfg.decode_batch, manifest["layouts"],
+        args = ("" if template else _for_actors(cfg.checkpoint, checkpoint), trie_ref, cfg.beam, cfg.max_points, cfg.decode_batch, manifest["layouts"],
                 cfg.template if template or fused else None, cfg.fused if fused else None)
         ds = ds.map_batches(Predictor, fn_constructor_args=args,
                             batch_size=None, batch_format="numpy", concurrency=cfg.concurrency,
@@ -275,36 +277,44 @@ def predict(cfg: PredictConfig, trie: Trie | None = None) -> PredictResult:
                     print(f"  [{written}/{len(todo)} shards] {out_name(path)}", flush=True)
         if pending:
             raise RuntimeError(f"incomplete shards after the stream ended: {sorted(pending)}")
-    rows_out = sum(pq.ParquetFile(out / out_name(p)).metadata.num_rows for p in rows_of)
+    rows_out = sum(pq.ParquetFile(storage.open_input(storage.join(out, out_name(p)))).metadata.num_rows
+                   for p in rows_of)
     reasons: Counter = Counter()
-    for f in (out / "rejected").glob("*.parquet"):
-        reasons.update(pq.read_table(f, columns=["reason"])["reason"].to_pylist())
+    for f in storage.list_files(storage.join(out, "rejected"), ".parquet"):
+        reasons.update(pq.read_table(storage.open_input(f), columns=["reason"])["reason"].to_pylist())
     rows_in, rows_rejected = sum(rows_of.values()), sum(reasons.values())
     if rows_in != rows_out + rows_rejected:
         raise RuntimeError(f"rows lost: in {rows_in} != out {rows_out} + rejected {rows_rejected}")
-    (out / "prediction.json").write_text(json.dumps(
-        {"checkpoint": str(checkpoint) if checkpoint else None, "decoder": cfg.decoder, "dataset": cfg.dataset,
+    storage.write_text(storage.join(out, PREDICTION_INFO), json.dumps(
+        {"checkpoint": _for_actors(cfg.checkpoint, checkpoint) if checkpoint else None, "decoder": cfg.decoder, "dataset": cfg.dataset,
          "split": cfg.split, "config": config_to_dict(cfg),
          "rows_in": rows_in, "rows_out": rows_out, "rows_rejected": rows_rejected}, indent=1))
     return PredictResult(out, rows_in, rows_out, rows_rejected, dict(reasons), shards_written=len(todo),
                          shards_skipped=len(rows_of) - len(todo), wall_s=round(time.perf_counter() - t0, 2))
 
 
-def _write_shard(table: pa.Table, out: Path, path: str) -> None:
+def _for_actors(given: str, local: Path) -> str:
+    """What the actors load: a URI as given (each node fetches its own copy), else the
+    resolved local folder, absolute (actors may run in another working directory)."""
+    return given if storage.is_uri(given) else str(local.resolve())
+
+
+def _write_shard(table: pa.Table, out: str, path: str) -> None:
     """Split a complete shard into predictions and rejects; write both atomically."""
     bad = pc.is_valid(table["error"])
     good = table.filter(pc.invert(bad)).drop_columns(["path", "error", "detail"]).sort_by("id")
     rej = table.filter(bad)
     if rej.num_rows:
         write_table(pa.table({"id": rej["id"], "reason": rej["error"], "detail": rej["detail"], "path": rej["path"]},
-                             schema=REJECT_SCHEMA), out / "rejected" / out_name(path))
-    write_table(good.cast(PREDICTION_SCHEMA), out / out_name(path))  # last: its presence marks the shard done
+                             schema=REJECT_SCHEMA), storage.join(out, "rejected", out_name(path)))
+    # last: its presence marks the shard done
+    write_table(good.cast(PREDICTION_SCHEMA), storage.join(out, out_name(path)))
 
 
-def _write_unreadable_shard(out: Path, path: str, rows: int, why: str) -> None:
+def _write_unreadable_shard(out: str, path: str, rows: int, why: str) -> None:
     """All `rows` of a shard that cannot be read are rejected (their ids unknown), and the
     shard is marked done with an empty prediction file."""
     reason, _, detail = why.partition(": ")
     write_table(pa.table({"id": pa.nulls(rows, pa.int64()), "reason": [reason] * rows, "detail": [detail] * rows,
-                          "path": [path] * rows}, schema=REJECT_SCHEMA), out / "rejected" / out_name(path))
-    write_table(PREDICTION_SCHEMA.empty_table(), out / out_name(path))
+                          "path": [path] * rows}, schema=REJECT_SCHEMA), storage.join(out, "rejected", out_name(path)))
+    write_table(PREDICTION_SCHEMA.empty_table(), storage.join(out, out_name(path)))

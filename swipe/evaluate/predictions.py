@@ -1,7 +1,7 @@
 """A prediction folder on disk: what the prediction job writes, and reading it back.
 
 ```
-OUT/
+OUT/                        a folder or a URI (s3://…)
   part-NNNNN.parquet        one per input shard, written once complete: PREDICTION_SCHEMA
   rejected/part-NNNNN.parquet  the shard's rows that could not be decoded: REJECT_SCHEMA
   prediction.json           checkpoint, dataset, split, config, rows in = out + rejected
@@ -10,13 +10,17 @@ OUT/
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from swipe import storage
 from swipe.evaluate.metrics import summarize
+
+PREDICTION_INFO = "prediction.json"
 
 PREDICTION_SCHEMA = pa.schema([
     pa.field("id", pa.int64(), nullable=False),
@@ -35,15 +39,20 @@ REJECT_SCHEMA = pa.schema([
 ])
 
 
+def read_info(out: str | Path) -> dict[str, Any]:
+    """prediction.json of a prediction folder (or URI): what was decoded, with what, and the row counts."""
+    return json.loads(storage.read_text(storage.join(out, PREDICTION_INFO)))
+
+
 def out_name(shard: str) -> str:
     """The output file of an input shard: its own name (part-NNNNN.parquet), one output per input."""
     return Path(shard).name
 
 
 def read_predictions(out: str | Path) -> pa.Table:
-    """Every prediction of a folder written by the prediction job, as one table."""
-    files = sorted(Path(out).glob("part-*.parquet"))
-    tables = [pq.read_table(f) for f in files]
+    """Every prediction of a folder (or URI) written by the prediction job, as one table."""
+    files = [f for f in storage.list_files(out, ".parquet") if storage.basename(f).startswith("part-")]
+    tables = [pq.read_table(storage.open_input(f)) for f in files]
     tables = [t if "user" in t.column_names else t.append_column("user", pa.nulls(t.num_rows, pa.string()))
               for t in tables]  # folders written before the user column
     return pa.concat_tables(tables).select(PREDICTION_SCHEMA.names) if tables else PREDICTION_SCHEMA.empty_table()

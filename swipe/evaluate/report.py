@@ -6,7 +6,7 @@ training split of the dataset the checkpoint was trained on (seen vs unseen word
 
 from __future__ import annotations
 
-import json
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,11 +22,11 @@ from swipe.decode.repair import levenshtein_repair
 from swipe.decode.search import BeamConfig, beam_words
 from swipe.evaluate.calibrate import user_half
 from swipe.evaluate.metrics import breakdown, summarize
-from swipe.evaluate.predictions import read_predictions
+from swipe.evaluate.predictions import read_info, read_predictions
 from swipe.evaluate.table import LEXICON_DECODERS, predictor_row, register
 from swipe.keyboard import parse_layouts
 from swipe.lexicon import Alphabet, LexiconConfig, build_lexicon_trie
-from swipe.model.checkpoint import load_meta, load_model
+from swipe.model.checkpoint import load_meta, load_model, resolve_checkpoint
 from swipe.model.inputs import collate
 from swipe.train.tracking import TrackingConfig, wandb_mode
 
@@ -58,9 +58,11 @@ def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
     """Write OUT.md, OUT_by_length.png, OUT_beam.png (and W&B); return the metrics."""
     from swipe.plot import plot_accuracy_by_length, plot_metric_vs_beam, plot_per_user
 
-    pred_dir = Path(cfg.predictions)
-    info = json.loads((pred_dir / "prediction.json").read_text())
-    meta = load_meta(info["checkpoint"]) if info.get("checkpoint") else {}  # template matching: no model
+    pred_dir = cfg.predictions  # a folder or a URI
+    info = read_info(pred_dir)
+    if info.get("checkpoint"):  # a folder or a URI (this machine's cached copy is read)
+        info["local_checkpoint"] = str(resolve_checkpoint(info["checkpoint"]))
+    meta = load_meta(info["local_checkpoint"]) if info.get("checkpoint") else {}  # template matching: no model
     preds = read_predictions(pred_dir)
     cands, refs = preds["candidates"].to_pylist(), preds["word"].to_pylist()
     overall = summarize(cands, refs)
@@ -80,7 +82,8 @@ def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
         by_seen = breakdown(cands, refs, ["seen" if r in seen_words else "unseen" for r in refs])
     else:
         by_seen = {}
-    out = Path(cfg.out or pred_dir / "report")
+    dest = cfg.out or storage.join(pred_dir, "report")  # on object storage: written here, then copied up
+    out = Path(tempfile.mkdtemp(prefix="swipe-report-")) / storage.basename(dest) if storage.is_uri(dest) else Path(dest)
     charts = [plot_accuracy_by_length(by_len, out.with_name(out.name + "_by_length.png"))]
     if by_user:
         charts.append(plot_per_user(by_user, out.with_name(out.name + "_by_user.png")))
@@ -109,9 +112,15 @@ def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
     md += [""] + [f"![{c.stem}]({c.name})" for c in charts]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".md").write_text("\n".join(md) + "\n")
+    report = str(out.with_suffix(".md"))
+    if storage.is_uri(dest):
+        parent = dest.rstrip("/").rsplit("/", 1)[0]
+        for f in [out.with_suffix(".md"), *charts]:
+            storage.write_bytes(storage.join(parent, f.name), f.read_bytes())
+        report = storage.join(parent, out.name + ".md")
     result = {"overall": overall, "by_length": by_len, "by_layout": by_layout, "by_user": by_user,
               "by_half": by_half, "by_seen": by_seen,
-              "beam_sweep": sweep, "decoding_options": options, "report": str(out.with_suffix(".md"))}
+              "beam_sweep": sweep, "decoding_options": options, "report": report}
     if cfg.registry:
         pcfg = info.get("config", {})
         if info.get("decoder") == "template":
@@ -122,10 +131,10 @@ def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
             decoder, args = ("beam_lexicon" if pcfg.get("constrained", True) else "beam"), pcfg.get("beam", {})
         rows = [predictor_row(info.get("checkpoint") or "", meta.get("model", {}), decoder, args,
                               pcfg.get("lexicon") if decoder in LEXICON_DECODERS else None, layout,
-                              info["dataset"], info["split"], str(pred_dir), metrics)
+                              info["dataset"], info["split"], pred_dir, metrics)
                 for layout, metrics in by_layout.items()]
         result["registry_rows"] = len(register(cfg.registry, rows))
-    _log_wandb(cfg, info, result, preds, meta)
+    _log_wandb(cfg, info, result, preds, meta, out.parent)
     return result
 
 
@@ -144,7 +153,7 @@ def user_summary(by_user: dict[Any, dict[str, float]], worst: int = 5) -> list[s
 def _beam_sweep(cfg: EvaluateConfig, info: dict, meta: dict) -> tuple[dict[int, dict], dict[str, dict]]:
     """Decode the first sweep_rows swipes at every beam size, and with the decoding options
     (Levenshtein repair, completion from prefixes) next to plain constrained beam search."""
-    model, _ = load_model(info["checkpoint"], layouts=parse_layouts(load_manifest(info["dataset"])["layouts"]))
+    model, _ = load_model(info["local_checkpoint"], layouts=parse_layouts(load_manifest(info["dataset"])["layouts"]))
     alphabet = Alphabet(meta["alphabet"])
     pcfg = info.get("config", {})
     trie = build_lexicon_trie(build_config(LexiconConfig, pcfg.get("lexicon", {})), alphabet) \
@@ -172,7 +181,7 @@ def _beam_sweep(cfg: EvaluateConfig, info: dict, meta: dict) -> tuple[dict[int, 
     return out, options
 
 
-def _log_wandb(cfg: EvaluateConfig, info: dict, result: dict, preds, meta: dict) -> None:
+def _log_wandb(cfg: EvaluateConfig, info: dict, result: dict, preds, meta: dict, where: Path) -> None:
     """Metrics and a table of sample predictions (swipe picture, reference, candidates)."""
     mode = wandb_mode(cfg.tracking)
     if mode == "disabled":
@@ -182,7 +191,7 @@ def _log_wandb(cfg: EvaluateConfig, info: dict, result: dict, preds, meta: dict)
     from swipe.plot import swipe_figure
 
     run = wandb.init(project=cfg.tracking.project, group=cfg.tracking.group, job_type="evaluate", mode=mode,
-                     dir=str(Path(cfg.predictions)), config={"predictions": info, "checkpoint": info["checkpoint"]},
+                     dir=str(where), config={"predictions": info, "checkpoint": info["checkpoint"]},
                      settings=wandb.Settings(silent=True))
     run.log({f"eval/{k}": v for k, v in result["overall"].items()})
     layouts = parse_layouts(load_manifest(info["dataset"])["layouts"])  # the swipes' own keyboards
@@ -211,7 +220,7 @@ def compare_predictions(folders: list[str]) -> str:
              "| acc@1 2–3 letters | 4–6 | 7+ |",
              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for f in folders:
-        info = json.loads((Path(f) / "prediction.json").read_text())
+        info = read_info(f)
         preds = read_predictions(f)
         cands, refs, users = preds["candidates"].to_pylist(), preds["word"].to_pylist(), preds["user"].to_pylist()
         m = summarize(cands, refs)

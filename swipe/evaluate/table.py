@@ -19,6 +19,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from swipe import storage
+
 from swipe.config import ConfigError, build_config, config_to_dict
 from swipe.decode.fused import FusedConfig
 from swipe.decode.search import BeamConfig
@@ -105,15 +107,15 @@ def merge_rows(*tables: list[dict[str, str]]) -> list[dict[str, str]]:
 
 
 def load_table(path: str | Path) -> list[dict[str, str]]:
-    path = Path(path)
-    return pq.read_table(path).to_pylist() if path.exists() else []
+    """The prediction table at `path` (a file or a URI); [] when there is none yet."""
+    return pq.read_table(storage.open_input(path)).to_pylist() if storage.exists(path) else []
 
 
-def save_table(rows: list[dict[str, str]], path: str | Path) -> Path:
+def save_table(rows: list[dict[str, str]], path: str | Path) -> str:
     from swipe.data.dataset import write_table
 
-    write_table(pa.Table.from_pylist(rows, schema=SCHEMA), Path(path))
-    return Path(path)
+    write_table(pa.Table.from_pylist(rows, schema=SCHEMA), str(path))
+    return str(path)
 
 
 def register(path: str | Path, rows: list[dict[str, str]]) -> list[dict[str, str]]:

@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from swipe import storage
 from swipe.config import build_config, config_to_dict
 from swipe.keyboard import Layout, parse_layouts
 from swipe.lexicon import Alphabet
@@ -24,6 +25,7 @@ from swipe.model.features import KeyTable
 from swipe.model.transformer import ModelConfig, SwipeModel
 
 MODEL_FILE, META_FILE, TRAINER_FILE = "model.pt", "model.json", "lightning.ckpt"
+BEST_FILE = "best_checkpoint.txt"  # in a run's folder: the path or URI of its best checkpoint
 
 
 def save_model_dir(path: str | Path, model: SwipeModel, alphabet: Alphabet, layouts_json: dict,
@@ -42,14 +44,15 @@ def save_model_dir(path: str | Path, model: SwipeModel, alphabet: Alphabet, layo
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
-    """A checkpoint directory, or a run directory (→ the best checkpoint its training recorded)."""
-    path = Path(path)
-    if (path / META_FILE).exists():
-        return path
-    best = path / "best_checkpoint.txt"
-    if best.exists():
-        return Path(best.read_text().strip())
-    raise FileNotFoundError(f"{path} is neither a checkpoint (no {META_FILE}) nor a run with best_checkpoint.txt")
+    """A local checkpoint directory for a checkpoint or a run (→ the best checkpoint its
+    training recorded), each a folder or a URI (`s3://…`: copied to this machine's cache
+    once, `storage.local_copy`)."""
+    if storage.exists(storage.join(path, META_FILE)):
+        return storage.local_copy(path)
+    best = storage.join(path, BEST_FILE)
+    if storage.exists(best):
+        return resolve_checkpoint(storage.read_text(best).strip())
+    raise FileNotFoundError(f"{path} is neither a checkpoint (no {META_FILE}) nor a run with {BEST_FILE}")
 
 
 def load_meta(path: str | Path) -> dict[str, Any]:

@@ -45,16 +45,19 @@ from swipe.decode.search import greedy_words
 from swipe.evaluate.metrics import summarize
 from swipe.keyboard import parse_layouts
 from swipe.lexicon import Alphabet, LexiconConfig, Trie, build_lexicon_trie
-from swipe.model.checkpoint import TRAINER_FILE, load_meta, load_model, resolve_checkpoint, save_model_dir
+from swipe.model.checkpoint import (BEST_FILE, TRAINER_FILE, load_meta, load_model, resolve_checkpoint,
+                                   save_model_dir)
 from swipe.model.features import KeyTable, compute_stats
 from swipe.model.inputs import collate
 from swipe.model.transformer import ModelConfig, SwipeModel, count_parameters, resolve
 from swipe.plot import plot_training
 from swipe.provenance import git_revision, now_iso, run_stamp
+from swipe import storage
 from swipe.storage import is_uri
 from swipe.train.module import OptimConfig, SwipeModule
 from swipe.train.stream import DataConfig, PadCollate, train_dataset, val_dataset
-from swipe.train.tracking import TrackingConfig, build_loggers, final_history, mark_restart, read_metrics, scrub
+from swipe.train.tracking import (METRICS_FILE, TrackingConfig, build_loggers, final_history, mark_restart,
+                                  read_metrics, scrub)
 
 
 @dataclass(frozen=True)
@@ -112,10 +115,12 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
-    run_dir: Path
-    best_checkpoint: Path | None
+    run_dir: Path  # local: the run's folder, or the scratch copy of one on object storage
+    best_checkpoint: Path | None  # local: the checkpoint, or this machine's cached copy of it
     best_metrics: dict[str, Any]
     evals: dict[str, dict[str, float]]
+    run_home: str = ""  # where the run lives: run_dir, or its URI
+    best_uri: str = ""  # where the best checkpoint lives: its folder, or its URI
 
 
 @dataclass(frozen=True)
@@ -125,6 +130,19 @@ class Run:
     name: str
     storage: str  # an absolute folder, or a URI
     dir: Path  # this run's folder (a local scratch folder when storage is a URI)
+
+    @property
+    def home(self) -> str:
+        """The run's folder in its storage (Ray Train's checkpoints are in it too)."""
+        return storage.join(self.storage, self.name)
+
+    def publish(self, *names: str) -> None:
+        """Copy these files of the scratch folder to the run's folder on object storage (a
+        no-op for a local run, whose scratch folder is its folder)."""
+        if is_uri(self.storage):
+            for n in names:
+                if (self.dir / n).exists():
+                    storage.write_bytes(storage.join(self.home, n), (self.dir / n).read_bytes())
 
 
 @dataclass
@@ -162,15 +180,17 @@ def prepare_run(cfg: TrainConfig) -> Run:
     the run is resumed on purpose, and resuming needs a run to resume."""
     if ensure_ray(cfg.run.num_cpus):  # a fixed-size local Ray: no autoscaler will add CPUs or GPUs
         check_resources(cfg.scale, ray.cluster_resources())
-    name, storage = run_name(cfg), _storage(cfg)
-    run_dir = Path(storage) / name if not is_uri(storage) else Path(tempfile.mkdtemp()) / name
+    name, root = run_name(cfg), _storage(cfg)
+    run = Run(name, root, Path(root) / name if not is_uri(root) else Path(tempfile.mkdtemp(prefix="swipe-run-")) / name)
     exists = run_exists(cfg)
     if exists and not cfg.run.resume:
-        raise FileExistsError(f"run {name!r} exists in {storage}; pass --resume to continue it, or a new run.name")
+        raise FileExistsError(f"run {name!r} exists in {root}; pass --resume to continue it, or a new run.name")
     if cfg.run.resume and not exists:
-        raise FileNotFoundError(f"cannot resume: no run {name!r} in {storage}")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    return Run(name, storage, run_dir)
+        raise FileNotFoundError(f"cannot resume: no run {name!r} in {root}")
+    run.dir.mkdir(parents=True, exist_ok=True)
+    if exists and is_uri(root) and storage.exists(storage.join(run.home, METRICS_FILE)):  # continue its history
+        (run.dir / METRICS_FILE).write_bytes(storage.read_bytes(storage.join(run.home, METRICS_FILE)))
+    return run
 
 
 def check_data(cfg: TrainConfig) -> TrainData:
@@ -218,11 +238,15 @@ def build_trainer(cfg: TrainConfig, run: Run, data: TrainData, callbacks: Sequen
                 "val": val_dataset(data.val_files, cfg.data)}
     record = run_record(cfg, run, data)
     (run.dir / "config.yaml").write_text(yaml.safe_dump(record, sort_keys=False, allow_unicode=True))
+    run.publish("config.yaml")
+    init_from = cfg.run.init_from
+    if init_from and not is_uri(init_from):  # workers run elsewhere: an absolute path (a URI they fetch themselves)
+        init_from = str(resolve_checkpoint(init_from).resolve())
     loop_cfg = {"cfg": cfg, "model_cfg": data.model, "name": run.name, "run_dir": str(run.dir),
+                "run_home": run.home if is_uri(run.storage) else "",
                 "alphabet": data.alphabet.chars, "layouts_json": data.manifest["layouts"], "stats": data.stats,
                 "trie": ray.put(data.trie), "decode_batch": data.decode_batch,
-                "decode_words": data.decode_words, "record": record,
-                "init_from": str(resolve_checkpoint(cfg.run.init_from).resolve()) if cfg.run.init_from else ""}
+                "decode_words": data.decode_words, "record": record, "init_from": init_from}
     resources = {"CPU": cfg.scale.cpus_per_worker} | ({"GPU": cfg.scale.gpus_per_worker} if cfg.scale.use_gpu else {})
     ingest = RayDataConfig.default_ingest_options()
     ingest.preserve_order = True  # the same batches in the same order on every run: reproducible
@@ -244,17 +268,22 @@ def finish_run(cfg: TrainConfig, run: Run, data: TrainData, result: ray.train.Re
     with it, and curves.png from the history the run ended with."""
     best = result.get_best_checkpoint(metric="val/swipe_mrr", mode="max")
     best_metrics = next((m for c, m in (result.best_checkpoints or []) if best and c.path == best.path), {})
-    best_path = Path(best.path) if best is not None and not is_uri(run.storage) else None
+    # Ray's path is within its filesystem ("bucket/…" on S3): the checkpoint's own folder below the run's
+    best_uri = storage.join(run.home, storage.basename(best.path)) if best is not None else ""
+    best_path = resolve_checkpoint(best_uri) if best_uri else None
     evals = {}
     if best_path is not None:
         model, _ = load_model(best_path)
         for ev in cfg.eval:  # each set on its own keyboards, whether the model was trained on them or not
             model.set_keys(KeyTable.build(parse_layouts(load_manifest(ev.dataset)["layouts"]), data.alphabet))
             evals[ev.name] = evaluate_split(model, ev, data.trie, cfg.data.max_points)
-        (run.dir / "best_checkpoint.txt").write_text(str(best_path) + "\n")
-    if (run.dir / "metrics.jsonl").exists():
+        (run.dir / BEST_FILE).write_text(best_uri + "\n")
+    if is_uri(run.storage) and storage.exists(storage.join(run.home, METRICS_FILE)):  # what rank 0 published
+        (run.dir / METRICS_FILE).write_bytes(storage.read_bytes(storage.join(run.home, METRICS_FILE)))
+    if (run.dir / METRICS_FILE).exists():
         plot_training(final_history(read_metrics(run.dir)), run.dir / "curves.png", title=run.name)
-    return TrainResult(run.dir, best_path, best_metrics, evals)
+    run.publish(BEST_FILE, "curves.png")
+    return TrainResult(run.dir, best_path, best_metrics, evals, run.home, best_uri)
 
 
 # ----------------------------------------------------------------------------- helpers of the steps
@@ -268,9 +297,8 @@ def _storage(cfg: TrainConfig) -> str:
 
 
 def run_exists(cfg: TrainConfig) -> bool:
-    """Whether the run `cfg.run.name` has started already in its (local) storage."""
-    run_dir = Path(_storage(cfg)) / run_name(cfg)
-    return not is_uri(cfg.run.storage_path) and run_dir.exists() and any(run_dir.iterdir())
+    """Whether the run `cfg.run.name` has started already in its storage (a folder or a URI)."""
+    return storage.is_nonempty_dir(storage.join(_storage(cfg), run_name(cfg)))
 
 
 def check_resources(scale: ScaleConfig, cluster: dict[str, float]) -> None:
@@ -342,7 +370,7 @@ def _fit_in_worker(config: dict[str, Any]) -> None:
     model = SwipeModel(config["model_cfg"], keys, alphabet.size)
     model.features.set_stats(*config["stats"])
     if config["init_from"]:  # the starting weights (an absolute path: workers run elsewhere), this dataset's keys
-        model = load_model(config["init_from"], "cpu", parse_layouts(config["layouts_json"]))[0].train()
+        model = load_model(resolve_checkpoint(config["init_from"]), "cpu", parse_layouts(config["layouts_json"]))[0].train()
     trie: Trie = ray.get(config["trie"])
     module = SwipeModule(model, cfg.optim, cfg.run.max_steps, cfg.run.val_every, alphabet, trie,
                          config["decode_batch"], config["decode_words"], cfg.run.val_beam)
@@ -361,7 +389,8 @@ def _fit_in_worker(config: dict[str, Any]) -> None:
         gradient_clip_val=cfg.optim.grad_clip or None, enable_checkpointing=False,
         enable_progress_bar=False, enable_model_summary=False, log_every_n_steps=10,
         logger=build_loggers(config["run_dir"], config["name"], cfg.tracking, config["record"], rank) or False,
-        callbacks=[ReportEveryValidation(alphabet, config["layouts_json"], config["record"])])
+        callbacks=[ReportEveryValidation(alphabet, config["layouts_json"], config["record"],
+                                         config["run_dir"], config["run_home"])])
     trainer = prepare_trainer(trainer)
     resume_from, step = _resume_point(rank)
     if rank == 0:
@@ -389,8 +418,11 @@ class ReportEveryValidation(pl.Callback):
     """After each validation every rank reports metrics (a barrier); rank 0 attaches a
     self-describing checkpoint, which Ray keeps if it is among the best by val/swipe_mrr."""
 
-    def __init__(self, alphabet: Alphabet, layouts_json: dict, record: dict):
+    def __init__(self, alphabet: Alphabet, layouts_json: dict, record: dict, run_dir: str = "", run_home: str = ""):
+        """`run_home`: the run's URI on object storage, where rank 0 publishes metrics.jsonl
+        after each validation (its disk may be on any node); "" for a local run."""
         self.alphabet, self.layouts_json, self.record = alphabet, layouts_json, record
+        self.run_dir, self.run_home = run_dir, run_home
 
     def on_validation_end(self, trainer: pl.Trainer, module: SwipeModule) -> None:
         if trainer.sanity_checking:
@@ -406,3 +438,6 @@ class ReportEveryValidation(pl.Callback):
             checkpoint = ray.train.Checkpoint.from_directory(tmp)
         ray.train.report(metrics, checkpoint=checkpoint)
         shutil.rmtree(tmp, ignore_errors=True)
+        history = Path(self.run_dir) / METRICS_FILE
+        if trainer.global_rank == 0 and self.run_home and history.exists():
+            storage.write_bytes(storage.join(self.run_home, METRICS_FILE), history.read_bytes())

@@ -23,6 +23,7 @@ import hashlib
 import itertools
 import json
 import math
+import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -33,6 +34,7 @@ import pandas as pd
 import ray
 import yaml
 
+from swipe import storage
 from swipe.cluster.session import ensure_ray, scoped_env
 from swipe.config import ConfigError, build_config, config_to_dict, merge
 from swipe.provenance import run_stamp
@@ -77,11 +79,12 @@ class SweepConfig:
 
 @dataclass
 class SweepResult:
-    sweep_dir: Path
+    sweep_dir: Path  # local: the sweep's folder, or the scratch folder its results were written in
     trials: pd.DataFrame  # one row per trial
     table: pd.DataFrame  # one row per configuration, best first
     best_config: Path
     wall_s: float
+    sweep_home: str = ""  # where the sweep lives: sweep_dir, or its URI
 
 
 # ----------------------------------------------------------------------------- the space
@@ -189,11 +192,12 @@ def run_sweep(cfg: SweepConfig, callbacks: Sequence[Any] = ()) -> SweepResult:
     t0 = time.perf_counter()
     local = ensure_ray(cfg.num_cpus)
     name = cfg.name or f"sweep-{run_stamp()}"
-    root = Path(cfg.storage_path).resolve()
-    sweep_dir = root / name
-    if sweep_dir.exists() and not cfg.resume:
+    root = cfg.storage_path if storage.is_uri(cfg.storage_path) else str(Path(cfg.storage_path).resolve())
+    home = storage.join(root, name)  # a folder or a URI: Tune's experiments, the trials' runs, the results
+    exists = storage.is_nonempty_dir(home)
+    if exists and not cfg.resume:
         raise FileExistsError(f"sweep {name!r} exists in {root}; pass --resume to continue it, or a new name")
-    if cfg.resume and not sweep_dir.exists():
+    if cfg.resume and not exists:
         raise FileNotFoundError(f"cannot resume: no sweep {name!r} in {root}")
     found = variants(cfg)
     run = cfg.train.run
@@ -205,10 +209,11 @@ def run_sweep(cfg: SweepConfig, callbacks: Sequence[Any] = ()) -> SweepResult:
         total = replace(scale, num_workers=scale.num_workers * cfg.max_concurrent,
                         cpus_per_worker=scale.cpus_per_worker + cfg.trial_cpus / scale.num_workers)
         check_resources(total, ray.cluster_resources())
-    sweep_dir.mkdir(parents=True, exist_ok=True)
-    (sweep_dir / "sweep.yaml").write_text(yaml.safe_dump(config_to_dict(replace(cfg, name=name)), sort_keys=False))
+    storage.write_text(storage.join(home, "sweep.yaml"), yaml.safe_dump(config_to_dict(replace(cfg, name=name)),
+                                                                         sort_keys=False))
     final_step = max_t * run.val_every
-    parts = sorted(sweep_dir.glob("part-*"), key=lambda p: int(p.name.split("-")[1]))
+    parts = sorted((d for d in storage.list_dirs(home) if storage.basename(d).startswith("part-")),
+                   key=lambda p: int(storage.basename(p).split("-")[1]))
     earlier = [collect_trials(_load_part(p), final_step) for p in parts]
     finished = {t for df in earlier if len(df) for t in df.loc[df["status"].isin(FINISHED), "trial"]}
     todo = [{"variant": v, "seed": s} for v in found for s in range(cfg.num_seeds)
@@ -218,31 +223,35 @@ def run_sweep(cfg: SweepConfig, callbacks: Sequence[Any] = ()) -> SweepResult:
                                    grace_period=cfg.asha.grace_validations, reduction_factor=cfg.asha.reduction_factor)
                      if cfg.asha.enabled else FIFOScheduler())
         space = {"trial": tune.grid_search(todo), "base": config_to_dict(cfg.train), "sweep": name,
-                 "runs_dir": str(sweep_dir / "runs")}
+                 "runs_dir": storage.join(home, "runs")}
         tuner = tune.Tuner(
             tune.with_resources(_trial, {"CPU": cfg.trial_cpus}), param_space=space,
             tune_config=tune.TuneConfig(metric=METRIC, mode="max", scheduler=scheduler,
                                         max_concurrent_trials=cfg.max_concurrent),
-            run_config=tune.RunConfig(name=f"part-{len(parts) + 1}", storage_path=str(sweep_dir), verbose=cfg.verbose,
+            run_config=tune.RunConfig(name=f"part-{len(parts) + 1}", storage_path=home, verbose=cfg.verbose,
                                       callbacks=list(callbacks),
                                       failure_config=tune.FailureConfig(max_failures=cfg.max_failures)))
         # trials keep the job's working directory (Tune would enter each trial's folder), so the
         # config's relative paths mean the same in every trial; Tune forwards this to them
         with scoped_env(RAY_CHDIR_TO_TRIAL_DIR="0"):
             grid = tuner.fit()
-        earlier.append(collect_trials(_load_part(Path(grid.experiment_path)), final_step))
+        earlier.append(collect_trials(_load_part(storage.join(home, f"part-{len(parts) + 1}")), final_step))
     trials = latest_trials(earlier)
     table = summarize_trials(trials)
+    sweep_dir = Path(home) if not storage.is_uri(home) else Path(tempfile.mkdtemp(prefix="swipe-sweep-")) / name
+    sweep_dir.mkdir(parents=True, exist_ok=True)
     write_results(cfg, name, sweep_dir, trials, table)
-    return SweepResult(sweep_dir, trials, table, sweep_dir / "best_config.yaml", time.perf_counter() - t0)
+    if storage.is_uri(home):  # the results beside the experiments
+        storage.upload_tree(sweep_dir, home)
+    return SweepResult(sweep_dir, trials, table, sweep_dir / "best_config.yaml", time.perf_counter() - t0, home)
 
 
-def _load_part(path: Path) -> Any:
+def _load_part(path: str) -> Any:
     """The trials of one part, read from its folder (nothing runs): a Tune ExperimentAnalysis,
     whose Trial objects carry the status that the Results of a ResultGrid lack."""
     from ray.tune import ExperimentAnalysis
 
-    return ExperimentAnalysis(str(path))
+    return ExperimentAnalysis(path)
 
 
 def latest_trials(parts: list[pd.DataFrame]) -> pd.DataFrame:
@@ -284,8 +293,10 @@ def collect_trials(analysis: Any, final_step: int) -> pd.DataFrame:
                      "config": label(variant), "variant": variant, "seed": seed, "status": status,
                      "best_val_swipe_mrr": float(best[METRIC]) if has else float("nan"),
                      "step_at_best": int(best["step"]) if has else 0, "last_step": last_step,
-                     "checkpoint": str(best.get("checkpoint_path", "")) if has else "",
-                     "run": str(Path(r.config["runs_dir"]) / trial_key(variant, seed)),
+                     "checkpoint": storage.join(r.config["runs_dir"], trial_key(variant, seed),
+                                                storage.basename(best["checkpoint_path"]))
+                     if has and best.get("checkpoint_path") else "",
+                     "run": storage.join(r.config["runs_dir"], trial_key(variant, seed)),
                      "curve": list(zip(df["step"].astype(int), df[METRIC].astype(float))) if has else [],
                      "error": str(r.error).splitlines()[0] if r.error else ""})
     return pd.DataFrame(rows)

@@ -21,6 +21,8 @@ from pytorch_lightning.utilities import rank_zero_only
 SECRET_ENV = ("WANDB_API_KEY",)
 
 
+METRICS_FILE = "metrics.jsonl"  # in a run's folder: one JSON object per logging call
+
 @dataclass(frozen=True)
 class TrackingConfig:
     """Where metrics go besides metrics.jsonl."""
@@ -54,7 +56,7 @@ class JsonlLogger(Logger):
 
     def __init__(self, run_dir: str | Path):
         super().__init__()
-        self.path = Path(run_dir) / "metrics.jsonl"
+        self.path = Path(run_dir) / METRICS_FILE
 
     @property
     def name(self) -> str:
@@ -106,14 +108,14 @@ RESUMED = "resumed_at_step"  # a marker row: the run (re)started from its checkp
 def mark_restart(run_dir: str | Path, step: int) -> None:
     """Note in metrics.jsonl that training (re)starts at optimizer step `step` (0: from
     scratch), so `final_history` can drop what the lost attempt logged after its checkpoint."""
-    path = Path(run_dir) / "metrics.jsonl"
+    path = Path(run_dir) / METRICS_FILE
     if path.exists():  # a first start has nothing to supersede
         _append_row(path, step, {RESUMED: step})
 
 
 def read_metrics(run_dir: str | Path) -> list[dict[str, float]]:
     """The rows of a run's metrics.jsonl, as logged (with restart markers and what they supersede)."""
-    path = Path(run_dir) / "metrics.jsonl"
+    path = Path(run_dir) / METRICS_FILE
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 

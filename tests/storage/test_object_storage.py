@@ -1,0 +1,103 @@
+"""Object storage end to end against a real S3-protocol server on localhost (moto): the
+README's commands, run line by line in this process on the session's Ray, then the storage
+layer's own calls on the same server."""
+
+from __future__ import annotations
+
+import json
+import re
+import runpy
+import shlex
+import sys
+
+import pyarrow.parquet as pq
+import pytest
+
+from swipe import storage
+from swipe.evaluate.predictions import read_info, read_predictions
+from swipe.model.checkpoint import BEST_FILE, load_meta, resolve_checkpoint
+
+MARKER = "<!-- object storage commands: tests/storage/test_object_storage.py runs these -->"
+
+
+def readme_commands(root) -> list[str]:
+    """The `python …` lines of the README's object-storage block, continuations joined and
+    comments dropped."""
+    text = (root / "README.md").read_text()
+    assert MARKER in text, "the README lost its object-storage block"
+    block = text.split(MARKER, 1)[1].split("```", 2)[1]
+    lines = re.sub(r"\\\n\s*", " ", block).splitlines()
+    return [re.split(r"\s+#\s", ln, maxsplit=1)[0].strip() for ln in lines if ln.startswith("python ")]
+
+
+def run_job(line: str, capsys) -> str:
+    """Run `python SCRIPT ARGS` as its own __main__, in this process (it joins the session's
+    Ray as a job joins a cluster's); returns what it printed."""
+    argv = shlex.split(line)[1:]
+    before = sys.argv
+    sys.argv = argv
+    try:
+        runpy.run_path(argv[0], run_name="__main__")
+    finally:
+        sys.argv = before
+    out = capsys.readouterr().out
+    print(out)  # shown when the test fails
+    return out
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_readme_commands_run_on_s3(s3, ray_session, in_root, capsys):
+    cmds = readme_commands(in_root)
+    assert [c.split()[1] for c in cmds] == ["jobs/make_dataset.py", "jobs/train.py", "jobs/train.py",
+                                            "jobs/predict.py", "jobs/predict.py", "jobs/evaluate.py",
+                                            "tune/sweep.py", "tune/sweep.py"], cmds
+    data, first, resume, predict, again, evaluate, sweep, sweep_resume = cmds
+
+    run_job(data, capsys)
+    assert storage.exists("s3://swipe/datasets/tiny/dataset.json")
+
+    out = run_job(first, capsys)
+    run = "s3://swipe/runs/tiny1"
+    assert f"run: {run}" in out
+    assert {"config.yaml", "metrics.jsonl", BEST_FILE} <= {storage.basename(f) for f in storage.list_files(run)}
+    best = storage.read_text(storage.join(run, BEST_FILE)).strip()
+    assert best.startswith(run + "/checkpoint_") and storage.exists(storage.join(best, "model.json"))
+    with pytest.raises(FileExistsError, match="--resume"):  # a used name on S3 is refused
+        run_job(first, capsys)
+
+    run_job(resume, capsys)
+    history = storage.read_text(storage.join(run, "metrics.jsonl"))
+    rows = [json.loads(ln) for ln in history.splitlines() if ln.strip()]
+    assert [r["resumed_at_step"] for r in rows if "resumed_at_step" in r] == [10], rows
+    assert {r["step"] for r in rows if "val/loss" in r} == {9, 19}
+    best = storage.read_text(storage.join(run, BEST_FILE)).strip()
+    assert load_meta(resolve_checkpoint(run))["step"] == load_meta(resolve_checkpoint(best))["step"] in (10, 20)
+
+    out = run_job(predict, capsys)
+    pred = "s3://swipe/predictions/tiny1"
+    info = read_info(pred)
+    assert info["checkpoint"] == run and info["rows_in"] == info["rows_out"] + info["rows_rejected"] > 0
+    n = read_predictions(pred).num_rows
+    shards = len(storage.list_files("s3://swipe/datasets/tiny/test", ".parquet"))
+    assert n == info["rows_out"] and f"{shards} shards written, 0 already done" in out
+    out = run_job(again, capsys)
+    assert f"0 shards written, {shards} already done" in out and read_predictions(pred).num_rows == n
+
+    out = run_job(evaluate, capsys)
+    assert f"report: {pred}/report.md" in out and storage.exists(f"{pred}/report_by_length.png")
+    table = pq.read_table(storage.open_input("s3://swipe/predictions.parquet")).to_pylist()
+    assert [r["predictions"] for r in table] == [pred]
+
+    out = run_job(sweep, capsys)
+    home = "s3://swipe/sweeps/sw1"
+    assert f"sweep: {home}" in out
+    assert {"results.md", "results.csv", "best_config.yaml", "sweep.yaml"} <= \
+        {storage.basename(f) for f in storage.list_files(home)}
+    assert [storage.basename(d) for d in storage.list_dirs(home)] == ["part-1", "runs"]
+    trial_runs = storage.list_dirs(storage.join(home, "runs"))
+    assert len(trial_runs) == 2 and all(storage.exists(storage.join(r, BEST_FILE)) for r in trial_runs)
+    results = storage.read_text(storage.join(home, "results.md"))
+    out = run_job(sweep_resume, capsys)  # every trial finished: nothing runs, the results are re-read from S3
+    assert [storage.basename(d) for d in storage.list_dirs(home)] == ["part-1", "runs"]
+    assert storage.read_text(storage.join(home, "results.md")) == results
