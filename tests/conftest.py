@@ -36,16 +36,53 @@ def yandex() -> dict[str, Layout]:
     return load_layouts(ROOT / "data/layouts/yandex_cup.json")
 
 
-@pytest.fixture(scope="session")
-def ray_session():
-    """One local Ray for the whole session (starting Ray costs seconds). With its dashboard,
-    which serves the State API: without it, the workers of a Tune trial that ASHA stopped
-    are never released and the next trial's data reads wait forever for a CPU."""
+def start_local_ray() -> None:
+    """The session's Ray: local, 2 CPUs, with its dashboard, which serves the State API:
+    without it, the workers of a Tune trial that ASHA stopped are never released and the
+    next trial's data reads wait forever for a CPU."""
     import ray
 
     ray.init(address="local", num_cpus=2, include_dashboard=True, log_to_driver=False)
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """One local Ray for the whole session (starting Ray costs seconds). The multi-node tests
+    stop it for their own cluster and start it again after them."""
+    import ray
+
+    if not ray.is_initialized():
+        start_local_ray()
     yield ray
     ray.shutdown()
+
+
+NODE = {"num_cpus": 2, "object_store_memory": 300 * 2**20}  # each worker node of the multi-node cluster
+
+
+@pytest.fixture(scope="module")
+def multinode(s3):
+    """A Ray cluster of three nodes on this machine (ray.cluster_utils.Cluster): a head with
+    no CPUs, where this process is the driver, as on a cluster whose head only schedules,
+    and two worker nodes (`NODE`). Nothing runs on the driver's node, and no node shares a
+    disk with another by the code's design: data, runs and checkpoints are on the `s3`
+    server. The session's local Ray is stopped for it, and started again after it."""
+    import ray
+    from ray.cluster_utils import Cluster
+
+    had_local = ray.is_initialized()
+    ray.shutdown()
+    cluster = Cluster(initialize_head=True, head_node_args={
+        "num_cpus": 0, "include_dashboard": True, "object_store_memory": 200 * 2**20})
+    nodes = [cluster.add_node(**NODE) for _ in range(2)]
+    ray.init(address=cluster.address, log_to_driver=False)
+    cluster.wait_for_nodes()
+    cluster.worker_nodes_started = nodes
+    yield cluster
+    ray.shutdown()
+    cluster.shutdown()
+    if had_local:
+        start_local_ray()
 
 
 @pytest.fixture()

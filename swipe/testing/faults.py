@@ -1,8 +1,11 @@
-"""Fault injection for tests and `bench.py reliability`: kill a Ray actor's process mid-job.
+"""Fault injection for tests and `bench.py reliability`: kill a Ray actor's process, or
+remove a whole node of a multi-node cluster, mid-job.
 
 A SIGKILL is what a preempted node or an out-of-memory kill does to a worker: no cleanup,
-no exception inside the process. Actors are found by class name through the State API
-(which needs the dashboard process: `ray[default]`).
+no exception inside the process. Removing a node (`ray.cluster_utils.Cluster.remove_node`)
+ends its raylet, object store and every worker on it at once, as a lost spot instance
+does. Actors are found by class name through the State API (which needs the dashboard
+process: `ray[default]`).
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
+
+from swipe import storage
 
 # class names as Ray 2.60 reports them
 TRAIN_WORKER = "RayTrainWorker"  # one per Ray Train worker (rank)
@@ -33,15 +38,26 @@ def alive_actor_pids(class_name: str) -> list[int]:
     return sorted(a.pid for a in actors if class_name in a.class_name and a.pid)
 
 
+def actor_nodes(class_name: str) -> dict[str, str]:
+    """Node id of every actor (alive or ended) whose class name contains `class_name`, by actor id."""
+    import ray
+    from ray.util.state import list_actors
+
+    address = ray.get_runtime_context().gcs_address
+    return {a.actor_id: a.node_id for a in list_actors(address=address, detail=True, limit=10_000)
+            if class_name in a.class_name}
+
+
 def train_checkpoint_registered(run_dir: str | Path) -> bool:
-    """Whether Ray Train's controller has registered a checkpoint of the run in `run_dir`.
+    """Whether Ray Train's controller has registered a checkpoint of the run in `run_dir`
+    (a folder or a URI).
 
     A checkpoint folder appears while rank 0 uploads it; the controller takes the report in
     only at its next poll of the workers. A worker group that dies in between restarts from
     the checkpoint before (measured: a kill right after the folder appeared restarted at 0)."""
-    snap = Path(run_dir) / "checkpoint_manager_snapshot.json"
+    snap = storage.join(run_dir, "checkpoint_manager_snapshot.json")
     try:
-        return json.loads(snap.read_text()).get("latest_checkpoint_result") is not None
+        return json.loads(storage.read_text(snap)).get("latest_checkpoint_result") is not None
     except (OSError, ValueError):
         return False
 
@@ -93,3 +109,49 @@ class Killer:
         if self._thread is not None:
             self._thread.join(timeout_s)
         return self.killed
+
+
+@dataclass
+class NodeRemover:
+    """Removes `node` from a `ray.cluster_utils.Cluster` once `ready()` holds, from a
+    background thread. (A replacement must be added from the main thread: starting a node
+    installs signal handlers.)"""
+
+    cluster: Any
+    node: Any
+    ready: Callable[[], bool] = lambda: True
+    timeout_s: float = 300.0
+    removed: list[str] = field(default_factory=list)  # node ids
+    error: str | None = None
+    _thread: threading.Thread | None = None
+
+    def start(self) -> "NodeRemover":
+        self._thread = threading.Thread(target=self._run, daemon=True, name="remove-node")
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + self.timeout_s
+        while not self._ready_now():
+            if time.monotonic() > deadline:
+                self.error = f"the moment to remove the node never came within {self.timeout_s:g} s ({self.error})"
+                return
+            time.sleep(0.1)
+        try:
+            self.cluster.remove_node(self.node, allow_graceful=False)
+            self.removed.append(self.node.node_id)
+        except Exception as e:  # noqa: BLE001 — reported by the caller
+            self.error = f"{type(e).__name__}: {e}"
+
+    def _ready_now(self) -> bool:
+        try:
+            return self.ready()
+        except Exception as e:  # noqa: BLE001 — ready() may read storage that is not there yet
+            self.error = f"{type(e).__name__}: {e}"
+            return False
+
+    def join(self, timeout_s: float = 120.0) -> list[str]:
+        """The node ids removed (empty if the moment never came)."""
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+        return self.removed

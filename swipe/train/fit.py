@@ -70,6 +70,8 @@ class ScaleConfig:
     threads_per_worker: int = 0  # torch intra-op threads; 0 = max(1, ceil(cpus_per_worker))
     gpus_per_worker: float = 1.0  # with use_gpu
     precision: Literal["32-true", "bf16-mixed", "16-mixed"] = "32-true"
+    # where the workers go: PACK fills a node first; SPREAD puts them on as many nodes as it can
+    placement_strategy: Literal["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"] = "PACK"
 
 
 @dataclass(frozen=True)
@@ -253,7 +255,7 @@ def build_trainer(cfg: TrainConfig, run: Run, data: TrainData, callbacks: Sequen
     return TorchTrainer(
         _train_loop, train_loop_config=loop_cfg,
         scaling_config=ScalingConfig(num_workers=cfg.scale.num_workers, use_gpu=cfg.scale.use_gpu,
-                                     resources_per_worker=resources),
+                                     resources_per_worker=resources, placement_strategy=cfg.scale.placement_strategy),
         run_config=RayRunConfig(name=run.name, storage_path=run.storage,
                                 checkpoint_config=CheckpointConfig(num_to_keep=cfg.run.keep_checkpoints,
                                                                    checkpoint_score_attribute="val/swipe_mrr",
