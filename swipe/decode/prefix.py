@@ -60,7 +60,7 @@ def complete_from_prefixes(search: Search, state: DecoderState, batch_size: int,
     alive = torch.isfinite(beams.total).cpu().numpy()
     rows, ids = [], []
     for i in range(batch_size):
-        found = words_under(trie, [int(n) for n, ok in zip(beams.nodes[i], alive[i]) if ok], cfg.max_words)
+        found = words_under(trie, [int(n) for n, ok in zip(beams.nodes[i].tolist(), alive[i]) if ok], cfg.max_words)
         rows += [i] * len(found)
         ids += found
     out: Candidates = [[] for _ in range(batch_size)]

@@ -81,6 +81,73 @@ def _top(score: Tensor, k: int) -> tuple[Tensor, Tensor]:
     return values[..., :k], idx[..., :k]
 
 
+# ----------------------------------------------------------------------------- the trie on the device
+class DeviceTrie:
+    """The trie's arrays as tensors on the decoding device, with `step` and `allowed` in torch,
+    so that a search step neither copies a mask from the host nor waits for the device.
+
+    On the CPU the tensors are views of the trie's own arrays (zero-copy: an actor's trie
+    stays the one mapped from the object store); on a GPU they are copied there once per
+    trie and device (`of`). Both loops have fixed lengths, read off the trie once, so no
+    step asks the device how far it got."""
+
+    _made: dict[tuple[int, str], tuple[Any, "DeviceTrie"]] = {}
+
+    def __init__(self, trie: Trie, device: str | torch.device):
+        import warnings
+
+        with warnings.catch_warnings():  # read-only arrays (the object store's): torch only reads them
+            warnings.simplefilter("ignore", UserWarning)
+            t = lambda a: torch.from_numpy(np.asarray(a)).to(device)  # noqa: E731
+            self.node_token, self.first_child, self.node_word = t(trie.node_token), t(trie.first_child), t(trie.node_word)
+        children = np.diff(np.asarray(trie.first_child, dtype=np.int64))
+        self.max_children = max(1, int(children.max()) if len(children) else 1)
+        self.search_steps = int(np.ceil(np.log2(self.max_children + 1)))  # binary search in ≤ this many halvings
+        self.n_nodes, self.vocab = trie.n_nodes, trie.alphabet.size
+        self.slots = torch.arange(self.max_children, device=device)
+
+    @classmethod
+    def of(cls, trie: Trie, device: str | torch.device) -> "DeviceTrie":
+        import weakref
+
+        key = (id(trie), str(device))
+        ref, made = cls._made.get(key, (None, None))
+        if ref is None or ref() is not trie:
+            made = cls(trie, device)
+            cls._made[key] = (weakref.ref(trie), made)
+        return made
+
+    def step(self, nodes: Tensor, tokens: Tensor) -> Tensor:
+        """As Trie.step: the child of each node by each token, −1 if none (or if the node is −1)."""
+        ok = nodes >= 0
+        safe = torch.where(ok, nodes, 0)
+        lo, hi = self.first_child[safe].long(), self.first_child[safe + 1].long()
+        end, last = hi, self.n_nodes - 1
+        for _ in range(self.search_steps):
+            active = lo < hi
+            mid = (lo + hi) // 2
+            less = active & (self.node_token[mid.clamp(max=last)] < tokens)
+            lo = torch.where(less, mid + 1, lo)
+            hi = torch.where(active & ~less, mid, hi)
+        found = ok & (lo < end) & (self.node_token[lo.clamp(max=last)] == tokens)
+        return torch.where(found, lo, -1)
+
+    def allowed(self, nodes: Tensor) -> Tensor:
+        """As Trie.allowed_next_tokens: (R, V) bool, each node's children's tokens, EOS where a
+        word ends; a −1 node allows nothing."""
+        ok = nodes >= 0
+        safe = torch.where(ok, nodes, 0)
+        lo, hi = self.first_child[safe].long(), self.first_child[safe + 1].long()
+        child = lo[:, None] + self.slots  # (R, C): every slot a node may have a child in
+        real = (child < hi[:, None]) & ok[:, None]
+        token = torch.where(real, self.node_token[child.clamp(max=self.n_nodes - 1)].long(), self.vocab)
+        mask = torch.zeros(len(nodes), self.vocab + 1, dtype=torch.bool, device=nodes.device)
+        mask.scatter_(1, token, True)  # slots without a child write the spare column, dropped
+        mask = mask[:, : self.vocab]
+        mask[:, EOS] = ok & (self.node_word[safe] >= 0)
+        return mask
+
+
 # ----------------------------------------------------------------------------- the beam state
 @dataclass
 class BeamState:
@@ -96,7 +163,7 @@ class BeamState:
     total: Tensor  # Σ log p
     length: Tensor  # tokens counted by length normalisation (EOS included)
     finished: Tensor  # bool: EOS emitted
-    nodes: np.ndarray | None  # (B·K,) trie node of each beam's prefix; None without a trie
+    nodes: Tensor | None  # (B·K,) trie node of each beam's prefix, on the device; None without a trie
     decoder: DecoderState  # its rows follow the beams
 
     def settled(self) -> Tensor:
@@ -113,16 +180,16 @@ class BeamState:
         rows = (torch.arange(b, device=parent.device)[:, None] * k + parent).flatten()  # each beam's parent row
         nodes = None
         if trie is not None:
-            prev = self.nodes[rows.cpu().numpy()]
-            moving = (~finished).flatten().cpu().numpy()  # EOS and PAD do not move in the trie
-            nodes = np.where(moving, trie.step(prev, tok.flatten().cpu().numpy()), prev)
+            prev = self.nodes[rows]
+            moving = (~finished).flatten()  # EOS and PAD do not move in the trie
+            nodes = torch.where(moving, DeviceTrie.of(trie, prev.device).step(prev, tok.flatten()), prev)
         tokens = torch.cat([self.tokens.gather(1, parent[..., None].expand_as(self.tokens)), tok[..., None]], -1)
         return BeamState(self.swipes, tokens, total, length, finished, nodes, decoder.reorder_beams(rows))
 
     def keep(self, keep: Tensor) -> "BeamState":
         """Only the swipes at batch rows `keep` (B',) stay, and the decoder's rows with them."""
         k = self.total.shape[1]
-        nodes = None if self.nodes is None else self.nodes.reshape(-1, k)[keep.cpu().numpy()].reshape(-1)
+        nodes = None if self.nodes is None else self.nodes.reshape(-1, k)[keep].reshape(-1)
         return BeamState(self.swipes[keep], self.tokens[keep], self.total[keep], self.length[keep],
                          self.finished[keep], nodes, self.decoder.keep_swipes(keep))
 
@@ -136,14 +203,14 @@ class Beams:
     total: Tensor  # (N, K)
     length: Tensor  # (N, K)
     finished: Tensor  # (N, K)
-    nodes: np.ndarray | None  # (N, K) trie nodes; None without a trie
+    nodes: Tensor | None  # (N, K) trie nodes; None without a trie
 
     @classmethod
     def empty(cls, n: int, k: int, steps: int, device: str | torch.device, with_nodes: bool) -> "Beams":
         return cls(torch.full((n, k, steps), PAD, dtype=torch.long, device=device),
                    torch.full((n, k), float("-inf"), device=device), torch.ones(n, k, device=device),
                    torch.zeros(n, k, dtype=torch.bool, device=device),
-                   np.zeros((n, k), dtype=np.int64) if with_nodes else None)
+                   torch.zeros((n, k), dtype=torch.long, device=device) if with_nodes else None)
 
     def put(self, state: BeamState, rows: Tensor | None = None) -> None:
         """Record the beams of the swipes at batch rows `rows` of `state` (None: all of them)."""
@@ -153,14 +220,13 @@ class Beams:
         self.total[s], self.length[s], self.finished[s] = pick(state.total), pick(state.length), pick(state.finished)
         if self.nodes is not None:
             nodes = state.nodes.reshape(state.total.shape)
-            self.nodes[s.cpu().numpy()] = nodes if rows is None else nodes[rows.cpu().numpy()]
+            self.nodes[s] = nodes if rows is None else nodes[rows]
 
 
-def _mask(search: Search, logp: Tensor, nodes: np.ndarray | None, step: int) -> Tensor:
+def _mask(search: Search, logp: Tensor, nodes: Tensor | None, step: int) -> Tensor:
     """Next-token log-probabilities (R, V) with every token that may not follow at −inf."""
     if search.trie is not None:
-        allowed = torch.from_numpy(search.trie.allowed_next_tokens(nodes)).to(logp.device)
-        logp = logp.masked_fill(~allowed, float("-inf"))
+        logp = logp.masked_fill(~DeviceTrie.of(search.trie, logp.device).allowed(nodes), float("-inf"))
     elif step == 0:
         logp[:, EOS] = float("-inf")  # no empty word (the trie holds none)
     logp[:, :EOS] = float("-inf")  # PAD and BOS are never emitted
@@ -173,12 +239,12 @@ def _start(search: Search, state: DecoderState, batch_size: int, k: int) -> Beam
     """Step 0: one hypothesis (BOS) per swipe, whose k best tokens become its k beams."""
     dev, b = search.device, batch_size
     logits, state = search.step_logits(torch.full((b,), BOS, dtype=torch.long, device=dev), state)
-    root = np.zeros(b, dtype=np.int64)
+    root = torch.zeros(b, dtype=torch.long, device=dev)
     logp = _mask(search, torch.log_softmax(logits.float(), -1), root, 0)  # (B, V)
     top, tok = _top(logp, k)  # (B, K)
     nodes = None
     if search.trie is not None:
-        nodes = search.trie.step(np.zeros(b * k, dtype=np.int64), tok.flatten().cpu().numpy())
+        nodes = DeviceTrie.of(search.trie, dev).step(torch.zeros(b * k, dtype=torch.long, device=dev), tok.flatten())
     return BeamState(torch.arange(b, device=dev), tok[..., None], top, torch.ones(b, k, device=dev),
                      tok == EOS, nodes, state.expand_beams(k))
 
@@ -229,6 +295,7 @@ def rank(beams: Beams, search: Search, cfg: BeamConfig) -> Candidates:
     score = _norm(beams.total, beams.length, cfg.length_alpha).cpu().numpy()
     tokens, finished = beams.tokens.cpu().numpy(), beams.finished.cpu().numpy()
     trie = search.trie
+    nodes = beams.nodes.cpu().numpy() if beams.nodes is not None else None
     out = []
     for i in range(score.shape[0]):
         cands: dict[str, float] = {}
@@ -238,7 +305,7 @@ def rank(beams: Beams, search: Search, cfg: BeamConfig) -> Candidates:
             word = search.alphabet.decode(tokens[i, j])
             s = float(score[i, j])
             if trie is not None and cfg.freq_weight:
-                s += cfg.freq_weight * float(trie.word_logfreq[trie.node_word[beams.nodes[i, j]]])
+                s += cfg.freq_weight * float(trie.word_logfreq[trie.node_word[nodes[i, j]]])
             cands[word] = max(s, cands.get(word, -np.inf))
         out.append(sorted(cands.items(), key=lambda kv: -kv[1])[: cfg.top_k])
     return out

@@ -147,3 +147,21 @@ def test_finished_swipes_leave_the_batch_without_changing_results():
     # swipe i ends "a"·(i+1) and "b"·… at call i+1; its third beam one call later. Without
     # leaving, every call would decode all 12 rows until the longest word had ended.
     assert rows_seen == [4, 12, 12, 6, 3]
+
+
+def test_the_device_trie_steps_and_masks_as_the_host_trie_does():
+    """DeviceTrie (torch, no host round trip) against Trie's numpy, on every kind of node."""
+    import numpy as np
+
+    from swipe.decode.search import DeviceTrie
+    from swipe.lexicon import Alphabet, LexiconConfig, build_lexicon_trie
+
+    trie = build_lexicon_trie(LexiconConfig(top_n=3000), Alphabet("abcdefghijklmnopqrstuvwxyz'"))
+    dev = DeviceTrie.of(trie, "cpu")
+    assert DeviceTrie.of(trie, "cpu") is dev  # made once per trie and device
+    rng = np.random.default_rng(0)
+    nodes = np.concatenate([[-1, 0], rng.integers(0, trie.n_nodes, 500)])
+    tokens = rng.integers(0, trie.alphabet.size, len(nodes))
+    got = dev.step(torch.from_numpy(nodes), torch.from_numpy(tokens)).numpy()
+    assert (got == trie.step(nodes, tokens)).all() and (got >= 0).any() and (got == -1).any()
+    assert (dev.allowed(torch.from_numpy(nodes)).numpy() == trie.allowed_next_tokens(nodes)).all()
