@@ -11,4 +11,11 @@ def _reliability() -> dict:
     return run_reliability()
 
 
-BENCHMARKS: dict[str, Callable[[], dict]] = {**_SPEED, "reliability": _reliability}
+def _reliability_nodes() -> dict:
+    from bench.reliability import run_node_losses
+
+    return run_node_losses()
+
+
+BENCHMARKS: dict[str, Callable[[], dict]] = {**_SPEED, "reliability": _reliability,
+                                             "reliability_nodes": _reliability_nodes}

@@ -8,6 +8,11 @@ Faults (on a local Ray, a tiny synthetic dataset, the tiny model):
   sweep    a Tune trial's process SIGKILLed once Train has registered a checkpoint of its
            run (max_failures=1); survived if the retry ends the run from a checkpoint
   job      `ray job stop` of a prediction job on a `ray start --head` cluster, then resubmitted
+Node losses (a head and two worker nodes, ray.cluster_utils.Cluster; data, runs and
+checkpoints on a local S3-protocol server):
+  node_predict  a worker node removed once the first shard is written: every row once
+  node_train    a worker node removed once Train has registered a checkpoint (max_failures=1):
+                survived if the run ends at max_steps, restarted from a checkpoint
 Bad input (swipe.testing.damage, `seeds` draws of every kind, mixed with good rows):
   import   JSONL lines through the importer's parse + validate
   rows     Arrow rows through the prediction actor's checks and decoder
@@ -40,7 +45,8 @@ TINY_TRAIN = ["model.preset=tiny", "run.max_steps=30", "run.val_every=10", "data
 class Tally:
     def __init__(self) -> None:
         self.figures = {"faults_injected": 0, "faults_unsurvived": 0, "bad_inputs_tried": 0,
-                        "bad_inputs_unhandled": 0, "rows_lost": 0}
+                        "bad_inputs_unhandled": 0, "rows_lost": 0, "node_losses_injected": 0,
+                        "node_losses_survived": 0}
         self.scenarios: dict[str, dict[str, Any]] = {}
 
     def fault(self, name: str, injected: int, survived: bool, rows_lost: int = 0, **detail: Any) -> None:
@@ -48,6 +54,9 @@ class Tally:
         self.figures["faults_injected"] += injected
         self.figures["faults_unsurvived"] += int(injected == 0 or not survived)  # a fault that never landed is a failure too
         self.figures["rows_lost"] += rows_lost
+        if name.startswith("node_"):  # a whole node lost (raylet, object store, every worker on it)
+            self.figures["node_losses_injected"] += injected
+            self.figures["node_losses_survived"] += injected if survived else 0
         self.scenarios[f"fault_{name}"] = {"injected": injected, "survived": survived, "rows_lost": rows_lost, **detail}
         print(f"[reliability] fault {name}: injected {injected}, survived {survived}, rows lost {rows_lost}", flush=True)
 
@@ -70,6 +79,86 @@ def _validations(run_dir: str | Path) -> list[int]:
 def _plan(kinds: list[str], seeds: int) -> list[tuple[str, int]]:
     """Every kind `seeds` times, each followed by a good row."""
     return [p for k in kinds for s in range(seeds) for p in ((k, s), ("good", 1000 + s))]
+
+
+def run_node_losses(workdir: str | None = None) -> dict[str, Any]:
+    """`bench.py reliability_nodes`: the node-loss faults alone (a few minutes)."""
+    from swipe.decode.search import BeamConfig
+    from swipe.evaluate.predict import PredictConfig
+    from swipe.lexicon import LexiconConfig
+
+    t0 = time.perf_counter()
+    tally = Tally()
+    pcfg = PredictConfig(split="train", concurrency=2, batch_size=8, beam=BeamConfig(beam_size=8, top_k=2),
+                         lexicon=LexiconConfig(top_n=200))
+    _node_losses(tally, Path(workdir or tempfile.mkdtemp(prefix="swipe-reliability-")), pcfg)
+    return tally.figures | {"wall_s": round(time.perf_counter() - t0, 1), "scenarios": tally.scenarios}
+
+
+def _node_losses(tally: Tally, root: Path, pcfg: Any) -> None:
+    """The node-loss faults, on a cluster of three nodes whose storage is a local S3 server."""
+    import json
+    import os
+
+    import ray
+    import torch
+
+    from swipe.data.dataset import load_manifest
+    from swipe.keyboard import parse_layouts
+    from swipe.lexicon import Alphabet
+    from swipe.model.checkpoint import save_model_dir
+    from swipe.model.features import KeyTable
+    from swipe.model.transformer import ModelConfig, SwipeModel
+
+    from swipe import storage
+    from swipe.config import load_config
+    from swipe.data.dataset import read_split
+    from swipe.data.make import MakeDatasetConfig, make_dataset
+    from swipe.evaluate.predict import predict
+    from swipe.evaluate.predictions import read_predictions
+    from swipe.lexicon import LexiconConfig
+    from swipe.testing.faults import train_checkpoint_registered
+    from swipe.testing.multinode import start_cluster, through_node_loss
+    from swipe.testing.s3 import LocalS3, free_port, s3_env
+    from swipe.train.fit import TrainConfig, train
+
+    port = free_port()
+    os.environ.update(s3_env(port))  # before the nodes start: they inherit it
+    with LocalS3(port, ("swipe",)):
+        cluster = start_cluster(2)
+        try:
+            ds, ck = "s3://swipe/reliability/ds", "s3://swipe/reliability/ckpt"
+            make_dataset(MakeDatasetConfig(out=ds, n_swipes=1600, shard_rows=200, lexicon=LexiconConfig(top_n=200)))
+            manifest = load_manifest(ds)
+            alphabet = Alphabet(manifest["alphabet"])
+            torch.manual_seed(0)
+            model = SwipeModel(ModelConfig(preset="tiny", max_word_len=12),
+                               KeyTable.build(parse_layouts(manifest["layouts"]), alphabet), alphabet.size)
+            storage.upload_tree(save_model_dir(root / "ckpt_nodes", model, alphabet, manifest["layouts"], {"step": 0}), ck)
+            out = "s3://swipe/reliability/pred"
+            r, removed, _ = through_node_loss(cluster, 0, lambda: bool(storage.list_files(out, ".parquet")),
+                                              lambda: predict(replace(pcfg, checkpoint=ck, dataset=ds, out=out,
+                                                                      cpus_per_actor=1.0)))
+            ids = read_predictions(out)["id"].to_pylist()
+            want = read_split(ds, "train")["id"].to_pylist()
+            lost = len(set(want) - set(ids)) + len(ids) - len(set(ids))
+            tally.fault("node_predict", len(removed), lost == 0 and r.rows_in == r.rows_out, lost)
+
+            home = "s3://swipe/reliability/runs/nodeloss"
+            tcfg = load_config(TrainConfig, None, TINY_TRAIN + [
+                f"data.dataset={ds}", "run.storage_path=s3://swipe/reliability/runs", "run.name=nodeloss",
+                "scale.num_workers=2", "scale.placement_strategy=SPREAD", "run.max_failures=1"])
+            result, removed, _ = through_node_loss(cluster, 1, lambda: train_checkpoint_registered(home),
+                                                   lambda: train(tcfg))
+            rows = [json.loads(ln) for ln in storage.read_text(f"{home}/metrics.jsonl").splitlines()]
+            restarts = [int(x["resumed_at_step"]) for x in rows if "resumed_at_step" in x]
+            last = int(result.best_metrics.get("step", 0)) if result.best_metrics else 0
+            steps = {int(x["step"]) for x in rows if "val/loss" in x}
+            tally.fault("node_train", len(removed), len(restarts) == 1 and restarts[0] > 0
+                        and max(steps) == tcfg.run.max_steps - 1, resumed_at_step=restarts, best_step=last)
+        finally:
+            ray.shutdown()
+            cluster.shutdown()
 
 
 def run_reliability(seeds: int = 20, workdir: str | None = None) -> dict[str, Any]:
@@ -202,6 +291,7 @@ def run_reliability(seeds: int = 20, workdir: str | None = None) -> dict[str, An
                                    split="train")
     tally.fault("job", int(sub.predict_interrupted), sub.ok(), sub.duplicate_rows + sub.missing_rows,
                 train=sub.train_status, predict=sub.predict_status)
+    _node_losses(tally, root, pcfg)
 
     return tally.figures | {"wall_s": round(time.perf_counter() - t0, 1), "scenarios": tally.scenarios,
                             "workdir": str(root)}

@@ -8,7 +8,9 @@
     python jobs/bench.py share      # trie_mb, extra_mb_per_actor_shared / _copied (4 actors)
     python jobs/bench.py tune       # the quick sweep: trials, trials_completed, trials_stopped_early, …
     python jobs/bench.py reliability  # faults_injected, faults_unsurvived, bad_inputs_tried,
-                                      # bad_inputs_unhandled, rows_lost (the last three must be 0)
+                                      # bad_inputs_unhandled, rows_lost (the last three must be 0),
+                                      # node_losses_injected, node_losses_survived
+    python jobs/bench.py reliability_nodes  # the node losses alone: a head and two nodes, storage on local S3
     python jobs/bench.py --list     # the names, one per line (make bench runs them all)
 
 The benchmarks live in bench/, beside the library: they are not part of `swipe`.

@@ -57,27 +57,19 @@ def ray_session():
     ray.shutdown()
 
 
-NODE = {"num_cpus": 2, "object_store_memory": 300 * 2**20}  # each worker node of the multi-node cluster
-
-
 @pytest.fixture(scope="module")
 def multinode(s3):
-    """A Ray cluster of three nodes on this machine (ray.cluster_utils.Cluster): a head with
-    no CPUs, where this process is the driver, as on a cluster whose head only schedules,
-    and two worker nodes (`NODE`). Nothing runs on the driver's node, and no node shares a
-    disk with another by the code's design: data, runs and checkpoints are on the `s3`
-    server. The session's local Ray is stopped for it, and started again after it."""
+    """A Ray cluster of three nodes on this machine (swipe.testing.multinode): a head with no
+    CPUs, where this process is the driver, and two worker nodes. Nothing runs on the
+    driver's node, and no node relies on another's disk: data, runs and checkpoints are on
+    the `s3` server. The session's local Ray is stopped for it, and started again after it."""
     import ray
-    from ray.cluster_utils import Cluster
+
+    from swipe.testing.multinode import start_cluster
 
     had_local = ray.is_initialized()
     ray.shutdown()
-    cluster = Cluster(initialize_head=True, head_node_args={
-        "num_cpus": 0, "include_dashboard": True, "object_store_memory": 200 * 2**20})
-    nodes = [cluster.add_node(**NODE) for _ in range(2)]
-    ray.init(address=cluster.address, log_to_driver=False)
-    cluster.wait_for_nodes()
-    cluster.worker_nodes_started = nodes
+    cluster = start_cluster(2)
     yield cluster
     ray.shutdown()
     cluster.shutdown()

@@ -14,7 +14,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import NODE
 from swipe import storage
 from swipe.config import load_config
 from swipe.data.dataset import load_manifest, read_split
@@ -28,7 +27,8 @@ from swipe.model.checkpoint import save_model_dir
 from swipe.model.features import KeyTable
 from swipe.model.transformer import ModelConfig, SwipeModel
 from swipe.testing.memory import probe_trie
-from swipe.testing.faults import PREDICT_ACTOR, TRAIN_WORKER, NodeRemover, actor_nodes, train_checkpoint_registered
+from swipe.testing.faults import PREDICT_ACTOR, TRAIN_WORKER, actor_nodes, train_checkpoint_registered
+from swipe.testing.multinode import through_node_loss
 from swipe.train.fit import TrainConfig, train
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
@@ -134,12 +134,9 @@ def test_a_node_removed_during_training_continues_from_a_checkpoint(multinode, d
     import json
 
     home = "s3://swipe/multinode/runs/nodeloss"
-    victim = multinode.worker_nodes_started[1]
-    remover = NodeRemover(multinode, victim, ready=lambda: train_checkpoint_registered(home)).start()
-    train(_train_cfg("nodeloss", 40, max_failures=1))
-    assert remover.join() == [victim.node_id], remover.error
-    multinode.worker_nodes_started[1] = multinode.add_node(**NODE)  # the autoscaler's replacement
-    multinode.wait_for_nodes()
+    _, removed, error = through_node_loss(multinode, 1, lambda: train_checkpoint_registered(home),
+                                          lambda: train(_train_cfg("nodeloss", 40, max_failures=1)))
+    assert len(removed) == 1, error
     rows = [json.loads(ln) for ln in storage.read_text(f"{home}/metrics.jsonl").splitlines()]
     restarts = [r["resumed_at_step"] for r in rows if "resumed_at_step" in r]
     assert len(restarts) == 1 and restarts[0] >= 10, restarts  # from a checkpoint, not from step 0
@@ -148,15 +145,11 @@ def test_a_node_removed_during_training_continues_from_a_checkpoint(multinode, d
 
 def test_a_node_removed_during_prediction_loses_and_doubles_no_row(multinode, dataset):
     out = "s3://swipe/multinode/pred_nodeloss"
-    victim = multinode.worker_nodes_started[0]
-    done = lambda: bool(storage.list_files(out, ".parquet"))  # noqa: E731 — the first shard is in
-    remover = NodeRemover(multinode, victim, ready=done).start()
-    result = predict(PredictConfig(checkpoint=CKPT, dataset=DS, split="train", out=out, concurrency=2,
-                                   cpus_per_actor=1.0, batch_size=8, beam=BeamConfig(beam_size=8, top_k=2),
-                                   lexicon=LexiconConfig(top_n=200)))
-    assert remover.join() == [victim.node_id], remover.error
-    multinode.worker_nodes_started[0] = multinode.add_node(**NODE)
-    multinode.wait_for_nodes()
+    cfg = PredictConfig(checkpoint=CKPT, dataset=DS, split="train", out=out, concurrency=2, cpus_per_actor=1.0,
+                        batch_size=8, beam=BeamConfig(beam_size=8, top_k=2), lexicon=LexiconConfig(top_n=200))
+    result, removed, error = through_node_loss(multinode, 0, lambda: bool(storage.list_files(out, ".parquet")),
+                                               lambda: predict(cfg))
+    assert len(removed) == 1, error
     ids = read_predictions(out)["id"].to_pylist()
     assert sorted(ids) == sorted(read_split(DS, "train")["id"].to_pylist())  # every row, exactly once
     assert result.rows_in == result.rows_out and result.rows_rejected == 0
