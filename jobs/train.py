@@ -6,15 +6,15 @@
 """
 
 from swipe.cli import parse_job_args
+from swipe.console import table
 from swipe.train.fit import TrainConfig, train
 
 if __name__ == "__main__":
     cfg = parse_job_args(TrainConfig, __doc__, resume_key="run.resume")
     result = train(cfg)
-    print(f"\nrun: {result.run_home}\nbest checkpoint: {result.best_uri or None}")
     shown = ("step", "val/loss", "val/token_acc", "val/swipe_mrr", "val/acc@1")
-    print("best validation: " + ", ".join(f"{k}={result.best_metrics[k]:.4g}" for k in shown
-                                           if k in result.best_metrics))
-    for name, m in result.evals.items():
-        print(f"{name:>14}: swipe_mrr={m['swipe_mrr']:.4f}  acc@1={m['acc@1']:.4f}  "
-              f"(n={int(m['n'])}, reference in lexicon: {m['reference_in_lexicon']:.1%})")
+    rows = [("run", result.run_home), ("best checkpoint", result.best_uri or "none")]
+    rows += [(f"best {k}", f"{result.best_metrics[k]:.4g}") for k in shown if k in result.best_metrics]
+    rows += [(name, f"swipe_mrr {m['swipe_mrr']:.4f}  acc@1 {m['acc@1']:.4f}  (n={int(m['n'])}, "
+                    f"reference in lexicon: {m['reference_in_lexicon']:.1%})") for name, m in result.evals.items()]
+    print("\n" + table(rows, "training result"))

@@ -7,6 +7,7 @@ import dataclasses
 from typing import TypeVar
 
 from swipe.config import ConfigError, config_to_dict, load_config
+from swipe.console import quiet
 
 T = TypeVar("T")
 
@@ -34,9 +35,12 @@ def parse_job_args(cls: type[T], description: str, argv: list[str] | None = None
     parser.add_argument("--config", help="YAML config file (defaults apply where it is silent)")
     parser.add_argument("overrides", nargs="*", metavar="key=value",
                         help="overrides applied after the config file, e.g. n_swipes=1000")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show every warning and Ray's INFO logs (swipe.console filters them otherwise)")
     if resume_key:
         parser.add_argument("--resume", action="store_true", help=f"continue the named run ({resume_key}=true)")
     args = parser.parse_intermixed_args(argv)
+    quiet(args.verbose)  # the edge: before Ray or Lightning say anything
     overrides = args.overrides + ([f"{resume_key}=true"] if resume_key and args.resume else [])
     try:
         cfg = load_config(cls, args.config, overrides)

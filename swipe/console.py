@@ -45,6 +45,44 @@ def quiet(verbose_: bool | None = None) -> None:
         warnings.filterwarnings("ignore", message=_escape(message))
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    # "token authentication is enabled": a private local Ray keeps its token, nothing to do
+    logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
+    os.environ.setdefault("WANDB_SILENT", "true")  # W&B's notices about its own settings; errors still show
+    # Ray Train prints a worker's print() twice (once itself, once through its logger) unless this is off
+    os.environ.setdefault("RAY_TRAIN_ENABLE_PRINT_PATCH", "0")
+    _quiet_ray_data()
+    logging.getLogger("ray").addFilter(_NotYours())
+    for h in logging.getLogger("ray").handlers:
+        h.addFilter(_NotYours())
+
+
+RAY_NOTICES = ("Progress bars disabled", "Progress bars for operators disabled")  # we print our own progress
+
+
+def _quiet_ray_data() -> None:
+    """Ray Data's console handler at WARNING, without RAY_NOTICES, in every process that
+    configures Ray Data's logging after this one (its env var reaches a local Ray's workers,
+    and Ray Data's own actors, which no code of ours runs in)."""
+    import json
+    import tempfile
+
+    from swipe.cluster.ray_compat import ray_data_logging_config, reconfigure_ray_data_logging
+
+    config = ray_data_logging_config()
+    config["filters"]["swipe_notices"] = {"()": f"{__name__}._NotYours"}
+    config["handlers"]["console"]["level"] = "WARNING"
+    config["handlers"]["console"]["filters"].append("swipe_notices")
+    path = os.path.join(tempfile.gettempdir(), "swipe-ray-data-logging.json")  # JSON is YAML
+    with open(path + ".tmp", "w") as f:
+        json.dump(config, f)
+    os.replace(path + ".tmp", path)
+    os.environ["RAY_DATA_LOGGING_CONFIG"] = path
+    reconfigure_ray_data_logging()
+
+
+class _NotYours(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(RAY_NOTICES)
 
 
 def _escape(text: str) -> str:

@@ -14,3 +14,20 @@ def train_report_logger() -> str:
     from ray.train.v2._internal.execution import context
 
     return context.__file__
+
+
+def ray_data_logging_config() -> dict:
+    """A copy of Ray Data's default logging config (dictConfig form), which any process reads
+    from the file named by RAY_DATA_LOGGING_CONFIG instead, when set. (Ray 2.60.)"""
+    import copy
+
+    from ray.data._internal import logging as data_logging
+
+    return copy.deepcopy(data_logging.DEFAULT_CONFIG)
+
+
+def reconfigure_ray_data_logging() -> None:
+    """Apply RAY_DATA_LOGGING_CONFIG in this process now (Ray Data reads it on import)."""
+    from ray.data._internal import logging as data_logging
+
+    data_logging.configure_logging()

@@ -20,11 +20,14 @@ def ensure_ray(num_cpus: int | None = None) -> bool:
     """
     if ray.is_initialized():
         return not os.environ.get("RAY_ADDRESS")
+    from swipe.console import quiet, ray_logging_config
+
+    quiet()
     if os.environ.get("RAY_ADDRESS"):
-        ray.init(logging_level=logging.WARNING)
+        ray.init(logging_level=logging.WARNING, logging_config=ray_logging_config())
         return False
     # the dashboard process also serves the State API, which Train and Tune use to clean up
-    ray.init(address="local", num_cpus=num_cpus, logging_level=logging.WARNING)
+    ray.init(address="local", num_cpus=num_cpus, logging_level=logging.WARNING, logging_config=ray_logging_config())
     return True
 
 

@@ -19,6 +19,7 @@ import ray
 
 from swipe import storage
 from swipe.cluster.session import ensure_ray
+from swipe.console import Progress
 from swipe.config import config_to_dict
 from swipe.data.checks import Rejects, ValidationConfig, format_counts, validate
 from swipe.data.dataset import (
@@ -170,15 +171,16 @@ def _input_hash(src: ImportSource) -> str:
 
 
 def _gather(refs: list, label: str) -> list[ShardResult]:
-    """Wait for tasks in completion order, printing progress."""
-    results, pending, t0 = [], list(refs), time.perf_counter()
+    """Wait for tasks in completion order, printing progress (shards done, rows/s) every few
+    seconds and at the end."""
+    results, pending = [], list(refs)
+    progress = Progress("dataset", len(refs), label, every_s=5.0)
     while pending:
         done, pending = ray.wait(pending, num_returns=1)
         results.extend(ray.get(done))
         rows = sum(r.rows_in for r in results)
-        el = time.perf_counter() - t0
-        print(f"  [{len(results)}/{len(refs)} {label}] {rows} rows, {rows / max(el, 1e-9):,.0f} rows/s",
-              flush=True)
+        rate = rows / max(time.monotonic() - progress.t0, 1e-9)
+        progress.update(len(results), f"{rows:,} rows, {rate:,.0f} rows/s", force=not pending)
     return results
 
 

@@ -34,6 +34,7 @@ import torch
 from swipe import storage
 from swipe.cluster.session import ensure_ray
 from swipe.config import config_to_dict
+from swipe.console import Progress, quiet
 from swipe.data.checks import ValidationConfig, validate
 from swipe.data.dataset import check_shards, load_manifest, write_table
 from swipe.data.swipes import SCHEMA, SwipeBatch, conform
@@ -89,6 +90,7 @@ class Predictor:
         then a TemplateIndex and `layouts_json` is required. With `fused` (and `template`, its
         matcher), `trie_ref` is (Trie, TemplateIndex) and both decoders' candidates are fused."""
         torch.set_num_threads(1)
+        quiet()  # the actor's edge (swipe.console)
         # the lexicon's arrays are mapped from the object store: shared by the node's actors, read-only.
         # (Ray Data hands constructor arguments over unresolved; a plain actor gets them resolved.)
         lexicon = ray.get(trie_ref) if isinstance(trie_ref, ray.ObjectRef) else trie_ref
@@ -261,11 +263,15 @@ def predict(cfg: PredictConfig, trie: Trie | None = None) -> PredictResult:
         args = ("" if template else _for_actors(cfg.checkpoint, checkpoint), trie_ref, cfg.beam, cfg.max_points, cfg.decode_batch, manifest["layouts"],
                 cfg.template if template or fused else None, cfg.fused if fused else None)
         ds = ds.map_batches(Predictor, fn_constructor_args=args,
-                            batch_size=None, batch_format="numpy", concurrency=cfg.concurrency,
+                            batch_size=None, batch_format="numpy",
+                            compute=ray.data.ActorPoolStrategy(size=cfg.concurrency),
                             num_cpus=cfg.cpus_per_actor, num_gpus=cfg.gpus_per_actor or None)
         pending: dict[str, list[pa.Table]] = {}
-        written = 0
+        written = done_rows = 0
+        progress = Progress("predict", sum(rows_of[p] for p in todo), "rows")
         for block in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
+            done_rows += block.num_rows
+            progress.update(done_rows, f"{written}/{len(todo)} shards")
             for path in set(block["path"].to_pylist()):
                 pending.setdefault(path, []).append(block.filter(pc.equal(block["path"], path)))
                 got = sum(t.num_rows for t in pending[path])
@@ -274,7 +280,7 @@ def predict(cfg: PredictConfig, trie: Trie | None = None) -> PredictResult:
                 if got == rows_of[path]:  # complete: write once
                     _write_shard(pa.concat_tables(pending.pop(path)), out, path)
                     written += 1
-                    print(f"  [{written}/{len(todo)} shards] {out_name(path)}", flush=True)
+        progress.update(done_rows, f"{written}/{len(todo)} shards", force=True)
         if pending:
             raise RuntimeError(f"incomplete shards after the stream ended: {sorted(pending)}")
     rows_out = sum(pq.ParquetFile(storage.open_input(storage.join(out, out_name(p)))).metadata.num_rows

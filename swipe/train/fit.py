@@ -39,6 +39,7 @@ from ray.train.torch import TorchTrainer
 from swipe.cluster.ray_compat import train_report_logger
 from swipe.cluster.session import ensure_ray, quiet_loggers
 from swipe.config import build_config, config_to_dict
+from swipe.console import Progress, quiet, ray_logging_config
 from swipe.data.dataset import checked_split_files, head_batch, load_manifest, split_files
 from swipe.data.swipes import SwipeBatch
 from swipe.decode.search import greedy_words
@@ -261,6 +262,7 @@ def build_trainer(cfg: TrainConfig, run: Run, data: TrainData, callbacks: Sequen
                                                                    checkpoint_score_attribute="val/swipe_mrr",
                                                                    checkpoint_score_order="max"),
                                 failure_config=FailureConfig(max_failures=cfg.run.max_failures),
+                                logging_config=ray_logging_config(),  # the controller's INFO lines: to its log files
                                 callbacks=list(callbacks)),
         datasets=datasets, dataset_config=RayDataConfig(datasets_to_split=["train"], execution_options=ingest))
 
@@ -355,6 +357,7 @@ QUIET = ["ray.train", "ray.data", "pytorch_lightning"]  # per-report INFO lines 
 
 def _train_loop(config: dict[str, Any]) -> None:
     """Runs in every Ray Train worker: Lightning inside, DDP across workers."""
+    quiet()  # the worker's edge: swipe.console's list, unless the job runs --verbose
     with quiet_loggers(QUIET + [train_report_logger()]):
         _fit_in_worker(config)
 
@@ -392,7 +395,8 @@ def _fit_in_worker(config: dict[str, Any]) -> None:
         enable_progress_bar=False, enable_model_summary=False, log_every_n_steps=10,
         logger=build_loggers(config["run_dir"], config["name"], cfg.tracking, config["record"], rank) or False,
         callbacks=[ReportEveryValidation(alphabet, config["layouts_json"], config["record"],
-                                         config["run_dir"], config["run_home"])])
+                                         config["run_dir"], config["run_home"])]
+        + ([ConsoleProgress(cfg.run.max_steps)] if rank == 0 else []))
     trainer = prepare_trainer(trainer)
     resume_from, step = _resume_point(rank)
     if rank == 0:
@@ -414,6 +418,28 @@ def _resume_point(rank: int) -> tuple[str | None, int]:
     if rank == 0:
         print(f"[train] resuming from {ckpt.path} (step {step})", flush=True)
     return str(local / TRAINER_FILE), step
+
+
+class ConsoleProgress(pl.Callback):
+    """Rank 0's progress line: step of max_steps, steps/s, ETA, the smoothed training loss and
+    the last validation (every 15 s, and after each validation)."""
+
+    def __init__(self, max_steps: int, every_s: float = 15.0):
+        self.progress = Progress("train", max_steps, "steps", every_s)
+        self.val = ""
+
+    def on_train_start(self, trainer: pl.Trainer, module: SwipeModule) -> None:
+        self.progress.start_count = trainer.global_step  # a resumed run's rate counts its own steps
+
+    def on_train_batch_end(self, trainer: pl.Trainer, module: SwipeModule, *args: Any) -> None:
+        loss = trainer.callback_metrics.get("train/loss")
+        self.progress.update(trainer.global_step, (f"loss {float(loss):.3f}" if loss is not None else "") + self.val)
+
+    def on_validation_end(self, trainer: pl.Trainer, module: SwipeModule) -> None:
+        m = trainer.callback_metrics
+        if not trainer.sanity_checking and "val/swipe_mrr" in m:
+            self.val = f"  val/loss {float(m['val/loss']):.3f}  val/swipe_mrr {float(m['val/swipe_mrr']):.4f}"
+            self.progress.update(trainer.global_step, self.val.strip(), force=True)
 
 
 class ReportEveryValidation(pl.Callback):

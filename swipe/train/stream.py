@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 import ray.data
+
+from swipe.console import verbose
 import torch
 from ray.data.collate_fn import ArrowBatchCollateFn
 
@@ -57,7 +59,7 @@ def train_dataset(files: list[str], key_width: dict[str, float], cfg: DataConfig
               .map_batches(Augment(key_width, cfg.augment, e), batch_format="pyarrow", batch_size=1024)
               for e in range(epochs)]
     ds = passes[0].union(*passes[1:]) if len(passes) > 1 else passes[0]
-    ds.context.enable_progress_bars = False  # this dataset's own context: the process's stays as it is
+    _console(ds)
     return ds
 
 
@@ -65,5 +67,12 @@ def val_dataset(files: list[str], cfg: DataConfig) -> ray.data.Dataset:
     """Validation rows: the first `val_rows` of the split (0: all), so every run and every
     trial of a sweep validates on the same rows; read once, kept in the object store."""
     ds = ray.data.from_arrow(head_table(files, cfg.val_rows))
-    ds.context.enable_progress_bars = False
+    _console(ds)
     return ds
+
+
+def _console(ds: ray.data.Dataset) -> None:
+    """This dataset's own context (the process's stays as it is): no progress bars in the
+    workers' output (training prints its own progress), no execution plan unless --verbose."""
+    ds.context.enable_progress_bars = False
+    ds.context.print_on_execution_start = verbose()

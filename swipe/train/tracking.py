@@ -96,9 +96,12 @@ def build_loggers(run_dir: str | Path, run_name: str, cfg: TrackingConfig, confi
         # The mode goes to wandb.init, not the environment (Ray does not forward WANDB_MODE to
         # workers, and Lightning's offline=True would set it process-wide).
         run_id = hashlib.sha1(f"{run_name}:{Path(run_dir).resolve()}".encode()).hexdigest()[:16]
-        loggers.append(WandbLogger(project=cfg.project, name=run_name, group=cfg.group, id=run_id, resume="allow",
-                                   tags=list(cfg.tags), save_dir=str(run_dir), mode=mode,
-                                   settings=wandb.Settings(silent=True), config=scrub(config)))
+        wb = WandbLogger(project=cfg.project, name=run_name, group=cfg.group, id=run_id, resume="allow",
+                         tags=list(cfg.tags), save_dir=str(run_dir), mode=mode,
+                         settings=wandb.Settings(silent=True), config=scrub(config))
+        # Lightning 2.6 always passes anonymous=None, which wandb 0.31 warns has no effect
+        wb._wandb_init.pop("anonymous", None)
+        loggers.append(wb)
     return loggers
 
 
