@@ -16,8 +16,10 @@ def start_cluster(workers: int = 2) -> Any:
     import ray
     from ray.cluster_utils import Cluster
 
-    cluster = Cluster(initialize_head=True, head_node_args={
-        "num_cpus": 0, "include_dashboard": True, "object_store_memory": 200 * 2**20})
+    from swipe.testing.s3 import free_port
+
+    cluster = Cluster(initialize_head=True, head_node_args={  # its own dashboard port: another Ray may hold 8265
+        "num_cpus": 0, "include_dashboard": True, "dashboard_port": free_port(), "object_store_memory": 200 * 2**20})
     cluster.worker_nodes_started = [cluster.add_node(**NODE) for _ in range(workers)]
     ray.init(address=cluster.address, log_to_driver=False)
     cluster.wait_for_nodes()
@@ -33,9 +35,11 @@ def through_node_loss(cluster: Any, index: int, ready: Callable[[], bool], job: 
 
     victim = cluster.worker_nodes_started[index]
     remover = NodeRemover(cluster, victim, ready=ready).start()
-    result = job()
-    removed = remover.join()
-    if removed:
-        cluster.worker_nodes_started[index] = cluster.add_node(**NODE)
-        cluster.wait_for_nodes()
+    try:
+        result = job()
+    finally:  # a failed job leaves the cluster whole too
+        removed = remover.join()
+        if removed:
+            cluster.worker_nodes_started[index] = cluster.add_node(**NODE)
+            cluster.wait_for_nodes()
     return result, removed, remover.error

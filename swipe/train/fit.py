@@ -393,7 +393,8 @@ def _fit_in_worker(config: dict[str, Any]) -> None:
         strategy=RayDDPStrategy(), plugins=[RayLightningEnvironment()], precision=cfg.scale.precision,
         gradient_clip_val=cfg.optim.grad_clip or None, enable_checkpointing=False,
         enable_progress_bar=False, enable_model_summary=False, log_every_n_steps=10,
-        logger=build_loggers(config["run_dir"], config["name"], cfg.tracking, config["record"], rank) or False,
+        logger=build_loggers(config["run_dir"], config["name"], cfg.tracking, config["record"], rank,
+                             config["run_home"]) or False,
         callbacks=[ReportEveryValidation(alphabet, config["layouts_json"], config["record"],
                                          config["run_dir"], config["run_home"])]
         + ([ConsoleProgress(cfg.run.max_steps)] if rank == 0 else []))

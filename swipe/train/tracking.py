@@ -82,8 +82,9 @@ def _append_row(path: Path, step: int | None, values: dict[str, Any]) -> None:
 
 
 def build_loggers(run_dir: str | Path, run_name: str, cfg: TrackingConfig, config: dict[str, Any],
-                  rank: int) -> list[Logger]:
-    """metrics.jsonl + (maybe) W&B, on rank 0 only; other ranks log nothing."""
+                  rank: int, run_home: str = "") -> list[Logger]:
+    """metrics.jsonl + (maybe) W&B, on rank 0 only; other ranks log nothing. `run_home`: the
+    run's URI on object storage, which names its W&B run (its local folder is scratch)."""
     if rank != 0:
         return []
     loggers: list[Logger] = [JsonlLogger(run_dir)]
@@ -95,7 +96,7 @@ def build_loggers(run_dir: str | Path, run_name: str, cfg: TrackingConfig, confi
         # one W&B run per training run: a restarted worker group or a resumed run continues it.
         # The mode goes to wandb.init, not the environment (Ray does not forward WANDB_MODE to
         # workers, and Lightning's offline=True would set it process-wide).
-        run_id = hashlib.sha1(f"{run_name}:{Path(run_dir).resolve()}".encode()).hexdigest()[:16]
+        run_id = hashlib.sha1(f"{run_name}:{run_home or Path(run_dir).resolve()}".encode()).hexdigest()[:16]
         wb = WandbLogger(project=cfg.project, name=run_name, group=cfg.group, id=run_id, resume="allow",
                          tags=list(cfg.tags), save_dir=str(run_dir), mode=mode,
                          settings=wandb.Settings(silent=True), config=scrub(config))

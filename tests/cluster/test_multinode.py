@@ -11,6 +11,8 @@ nodes on this machine, everything stored on the local S3 server (see the `multin
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import torch
 
@@ -71,9 +73,14 @@ def test_dataset_tasks_run_on_the_other_nodes(multinode, dataset):
     import ray
 
     driver_node = dataset
-    tasks = [t for t in list_tasks(address=ray.get_runtime_context().gcs_address, detail=True, limit=10_000)
-             if "_synth_task" in t.name and t.state == "FINISHED"]
-    assert len(tasks) == 4  # one per shard
+    deadline = time.monotonic() + 30
+    while True:  # workers report task events to the GCS every second or so
+        seen = list_tasks(address=ray.get_runtime_context().gcs_address, detail=True, limit=10_000)
+        tasks = [t for t in seen if "_synth_task" in t.name and t.state == "FINISHED"]
+        if len(tasks) >= 4 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert len(tasks) == 4, sorted({(t.name, t.state) for t in seen})  # one per shard
     assert {t.node_id for t in tasks} <= _worker_node_ids(multinode) and driver_node not in {t.node_id for t in tasks}
     assert load_manifest(DS)["rows_kept"] + load_manifest(DS).get("rows_rejected", 0) == 1600
 
@@ -135,11 +142,13 @@ def test_a_node_removed_during_training_continues_from_a_checkpoint(multinode, d
 
     home = "s3://swipe/multinode/runs/nodeloss"
     _, removed, error = through_node_loss(multinode, 1, lambda: train_checkpoint_registered(home),
-                                          lambda: train(_train_cfg("nodeloss", 40, max_failures=1)))
+                                          lambda: train(_train_cfg("nodeloss", 40, max_failures=3)))
     assert len(removed) == 1, error
     rows = [json.loads(ln) for ln in storage.read_text(f"{home}/metrics.jsonl").splitlines()]
     restarts = [r["resumed_at_step"] for r in rows if "resumed_at_step" in r]
-    assert len(restarts) == 1 and restarts[0] >= 10, restarts  # from a checkpoint, not from step 0
+    # from a checkpoint, not from step 0 (a restart placed on the lost node before Ray has
+    # noticed its loss fails at once: it may take a second try, hence max_failures=3)
+    assert restarts and all(r >= 10 for r in restarts), restarts
     assert {r["step"] for r in rows if "val/loss" in r} == {9, 19, 29, 39}
 
 
