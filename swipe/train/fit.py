@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Sequence
@@ -427,12 +428,13 @@ class ConsoleProgress(pl.Callback):
 
     def __init__(self, max_steps: int, every_s: float = 15.0):
         self.progress = Progress("train", max_steps, "steps", every_s)
+        self.progress.start_count = -1  # not started yet
         self.val = ""
 
-    def on_train_start(self, trainer: pl.Trainer, module: SwipeModule) -> None:
-        self.progress.start_count = trainer.global_step  # a resumed run's rate counts its own steps
-
     def on_train_batch_end(self, trainer: pl.Trainer, module: SwipeModule, *args: Any) -> None:
+        if self.progress.start_count < 0:  # the rate starts after the first step (start-up is not training)
+            self.progress.start_count, self.progress.t0 = trainer.global_step, time.monotonic()
+            return
         loss = trainer.callback_metrics.get("train/loss")
         self.progress.update(trainer.global_step, (f"loss {float(loss):.3f}" if loss is not None else "") + self.val)
 
