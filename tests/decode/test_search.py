@@ -157,8 +157,8 @@ def test_the_device_trie_steps_and_masks_as_the_host_trie_does():
     from swipe.lexicon import Alphabet, LexiconConfig, build_lexicon_trie
 
     trie = build_lexicon_trie(LexiconConfig(top_n=3000), Alphabet("abcdefghijklmnopqrstuvwxyz'"))
-    dev = DeviceTrie.of(trie, "cpu")
-    assert DeviceTrie.of(trie, "cpu") is dev  # made once per trie and device
+    assert DeviceTrie.of(trie, "cpu") is DeviceTrie.of(trie, "cpu")  # made once per trie and device
+    dev = DeviceTrie(trie, "cpu", kernels="torch")  # the GPU's code, here on the CPU
     rng = np.random.default_rng(0)
     nodes = np.concatenate([[-1, 0], rng.integers(0, trie.n_nodes, 500)])
     tokens = rng.integers(0, trie.alphabet.size, len(nodes))
