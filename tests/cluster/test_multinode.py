@@ -109,6 +109,7 @@ def test_predictor_actors_on_both_nodes_map_one_trie_per_node(multinode, dataset
         assert copied - got["big"][1] > 0.9 * trie_mb, (copied, got["big"][1], trie_mb)
         for a in actors.values():
             ray.kill(a)
+    print(f"trie {trie_mb:.1f} MB; extra private MB per node: {extra}")  # shown with -s
     assert all(v <= 10 for v in extra.values()), (extra, trie_mb)
 
     before = set(actor_nodes(PREDICT_ACTOR))
