@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 import warnings
 
@@ -42,7 +43,7 @@ def quiet(verbose_: bool | None = None) -> None:
     if verbose():
         return
     for message, _ in NOT_YOURS:
-        warnings.filterwarnings("ignore", message=_escape(message))
+        warnings.filterwarnings("ignore", message=re.escape(message))
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     # "token authentication is enabled": a private local Ray keeps its token, nothing to do
@@ -83,12 +84,6 @@ def _quiet_ray_data() -> None:
 class _NotYours(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         return not str(record.msg).startswith(RAY_NOTICES)
-
-
-def _escape(text: str) -> str:
-    import re
-
-    return re.escape(text)
 
 
 def ray_logging_config():
