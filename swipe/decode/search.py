@@ -1,6 +1,9 @@
 """Search: greedy and beam search over a `step_logits` callable, batched over swipes × beams.
 
-A search never sees the model. It calls `step_logits(tokens (R,), state) -> (logits (R, V),
+A search never sees the model, nor which array library it runs on: the same code runs on
+torch tensors (`backend="torch"`, the model's device) and on numpy arrays (`"numpy"`: an
+exported model's onnxruntime session, torch never imported), through `swipe.decode.arrays`.
+It calls `step_logits(tokens (R,), state) -> (logits (R, V),
 state)` once per step for all R live rows, and moves the decoder's state with the beams
 through the three methods of `DecoderState`: the model's KV cache is one such state, a
 test's fake another. With a lexicon trie, tokens that leave it get −inf and EOS is allowed
@@ -15,13 +18,18 @@ the benchmark baseline.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 import numpy as np
-import torch
-from torch import Tensor
 
+from swipe.decode.arrays import ArrayOps, Backend, array_ops
 from swipe.lexicon import BOS, EOS, PAD, Alphabet, Trie
+
+if TYPE_CHECKING:
+    import torch
+    from torch import Tensor
+else:
+    Tensor = Any  # a torch tensor or a numpy array: whichever the backend's step function takes
 
 StepFn = Callable[[Tensor, Any], tuple[Tensor, Any]]  # (tokens (R,), state) → (logits (R, V), state)
 Candidates = list[list[tuple[str, float]]]  # per swipe: (word, score), best first, each word once
@@ -54,7 +62,12 @@ class Search:
     alphabet: Alphabet
     max_len: int  # letters at most; EOS follows
     trie: Trie | None = None  # decode within the lexicon
-    device: str | torch.device = "cpu"
+    device: Any = "cpu"  # torch: the device of the step function's tensors
+    backend: Backend = "torch"  # the step function's arrays: torch tensors or numpy arrays
+
+    @property
+    def ops(self) -> ArrayOps:
+        return array_ops(self.backend, str(self.device))
 
 
 @dataclass(frozen=True)
@@ -70,92 +83,8 @@ class BeamConfig:
 GREEDY = BeamConfig(beam_size=1, top_k=1)  # the most likely token at each step
 
 
-def _norm(total: Tensor, length: Tensor, alpha: float) -> Tensor:
-    return total / length.clamp(min=1).to(total.dtype) ** alpha
-
-
-def _top(score: Tensor, k: int) -> tuple[Tensor, Tensor]:
-    """The k best of each row (values, indices), ties to the lower index (as argmax does,
-    and as the reference's stable sort does), unlike topk, whose order among ties is unspecified."""
-    values, idx = score.sort(dim=-1, descending=True, stable=True)
-    return values[..., :k], idx[..., :k]
-
-
-# ----------------------------------------------------------------------------- the trie on the device
-class DeviceTrie:
-    """The trie's arrays as tensors on the decoding device, with `step` and `allowed` in torch,
-    so that a search step neither copies a mask from the host nor waits for the device.
-
-    On a GPU the arrays are copied there once per trie and device (`of`), and both loops
-    have fixed lengths, read off the trie once, so no step asks the device how far it got.
-    On the CPU the host is the device: the tensors are zero-copy views of the trie's own
-    arrays (an actor's trie stays the one mapped from the object store) and `step` and
-    `allowed` run the trie's numpy code on them, 3–7× faster there than torch's small ops
-    (measured: 23 vs 158 µs for 192 masks); `kernels="torch"` runs the torch code anyway
-    (the test that checks it against numpy)."""
-
-    _made: dict[tuple[int, str], tuple[Any, "DeviceTrie"]] = {}
-
-    def __init__(self, trie: Trie, device: str | torch.device, kernels: Literal["auto", "torch"] = "auto"):
-        import warnings
-
-        self.trie = trie
-        self.on_host = torch.device(device).type == "cpu" and kernels == "auto"
-
-        with warnings.catch_warnings():  # read-only arrays (the object store's): torch only reads them
-            warnings.simplefilter("ignore", UserWarning)
-            t = lambda a: torch.from_numpy(np.asarray(a)).to(device)  # noqa: E731
-            self.node_token, self.first_child, self.node_word = t(trie.node_token), t(trie.first_child), t(trie.node_word)
-        children = np.diff(np.asarray(trie.first_child, dtype=np.int64))
-        self.max_children = max(1, int(children.max()) if len(children) else 1)
-        self.search_steps = int(np.ceil(np.log2(self.max_children + 1)))  # binary search in ≤ this many halvings
-        self.n_nodes, self.vocab = trie.n_nodes, trie.alphabet.size
-        self.slots = torch.arange(self.max_children, device=device)
-
-    @classmethod
-    def of(cls, trie: Trie, device: str | torch.device) -> "DeviceTrie":
-        import weakref
-
-        key = (id(trie), str(device))
-        ref, made = cls._made.get(key, (None, None))
-        if ref is None or ref() is not trie:
-            made = cls(trie, device)
-            cls._made[key] = (weakref.ref(trie), made)
-        return made
-
-    def step(self, nodes: Tensor, tokens: Tensor) -> Tensor:
-        """As Trie.step: the child of each node by each token, −1 if none (or if the node is −1)."""
-        if self.on_host:
-            return torch.from_numpy(self.trie.step(nodes.numpy(), tokens.numpy()))
-        ok = nodes >= 0
-        safe = torch.where(ok, nodes, 0)
-        lo, hi = self.first_child[safe].long(), self.first_child[safe + 1].long()
-        end, last = hi, self.n_nodes - 1
-        for _ in range(self.search_steps):
-            active = lo < hi
-            mid = (lo + hi) // 2
-            less = active & (self.node_token[mid.clamp(max=last)] < tokens)
-            lo = torch.where(less, mid + 1, lo)
-            hi = torch.where(active & ~less, mid, hi)
-        found = ok & (lo < end) & (self.node_token[lo.clamp(max=last)] == tokens)
-        return torch.where(found, lo, -1)
-
-    def allowed(self, nodes: Tensor) -> Tensor:
-        """As Trie.allowed_next_tokens: (R, V) bool, each node's children's tokens, EOS where a
-        word ends; a −1 node allows nothing."""
-        if self.on_host:
-            return torch.from_numpy(self.trie.allowed_next_tokens(nodes.numpy()))
-        ok = nodes >= 0
-        safe = torch.where(ok, nodes, 0)
-        lo, hi = self.first_child[safe].long(), self.first_child[safe + 1].long()
-        child = lo[:, None] + self.slots  # (R, C): every slot a node may have a child in
-        real = (child < hi[:, None]) & ok[:, None]
-        token = torch.where(real, self.node_token[child.clamp(max=self.n_nodes - 1)].long(), self.vocab)
-        mask = torch.zeros(len(nodes), self.vocab + 1, dtype=torch.bool, device=nodes.device)
-        mask.scatter_(1, token, True)  # slots without a child write the spare column, dropped
-        mask = mask[:, : self.vocab]
-        mask[:, EOS] = ok & (self.node_word[safe] >= 0)
-        return mask
+def _norm(ops: ArrayOps, total: Tensor, length: Tensor, alpha: float) -> Tensor:
+    return total / ops.clamp_min(length, 1.0) ** alpha
 
 
 # ----------------------------------------------------------------------------- the beam state
@@ -178,22 +107,23 @@ class BeamState:
 
     def settled(self) -> Tensor:
         """(B,) swipes with nothing left to extend: every beam finished or impossible (−inf)."""
-        return (self.finished | self.total.isneginf()).all(1)
+        return (self.finished | (self.total == float("-inf"))).all(1)
 
-    def follow(self, parent: Tensor, tok: Tensor, total: Tensor, length: Tensor, decoder: DecoderState,
-               trie: Trie | None) -> "BeamState":
+    def follow(self, ops: ArrayOps, parent: Tensor, tok: Tensor, total: Tensor, length: Tensor,
+               decoder: DecoderState, trie: Trie | None) -> "BeamState":
         """The next beams: beam j of swipe i continues beam parent[i, j] by token tok[i, j], with
         this total and length. Its tokens, finished flag, trie node and decoder rows (of the
         state after the step) are its parent's."""
         b, k = parent.shape
-        finished = self.finished.gather(1, parent) | (tok == EOS)
-        rows = (torch.arange(b, device=parent.device)[:, None] * k + parent).flatten()  # each beam's parent row
+        swipe = ops.arange(b)[:, None]
+        finished = self.finished[swipe, parent] | (tok == EOS)
+        rows = (swipe * k + parent).reshape(-1)  # each beam's parent row
         nodes = None
         if trie is not None:
             prev = self.nodes[rows]
-            moving = (~finished).flatten()  # EOS and PAD do not move in the trie
-            nodes = torch.where(moving, DeviceTrie.of(trie, prev.device).step(prev, tok.flatten()), prev)
-        tokens = torch.cat([self.tokens.gather(1, parent[..., None].expand_as(self.tokens)), tok[..., None]], -1)
+            moving = (~finished).reshape(-1)  # EOS and PAD do not move in the trie
+            nodes = ops.where(moving, ops.trie(trie).step(prev, tok.reshape(-1)), prev)
+        tokens = ops.cat([self.tokens[swipe, parent], tok[..., None]], -1)
         return BeamState(self.swipes, tokens, total, length, finished, nodes, decoder.reorder_beams(rows))
 
     def keep(self, keep: Tensor) -> "BeamState":
@@ -216,11 +146,10 @@ class Beams:
     nodes: Tensor | None  # (N, K) trie nodes; None without a trie
 
     @classmethod
-    def empty(cls, n: int, k: int, steps: int, device: str | torch.device, with_nodes: bool) -> "Beams":
-        return cls(torch.full((n, k, steps), PAD, dtype=torch.long, device=device),
-                   torch.full((n, k), float("-inf"), device=device), torch.ones(n, k, device=device),
-                   torch.zeros(n, k, dtype=torch.bool, device=device),
-                   torch.zeros((n, k), dtype=torch.long, device=device) if with_nodes else None)
+    def empty(cls, ops: ArrayOps, n: int, k: int, steps: int, with_nodes: bool) -> "Beams":
+        return cls(ops.full((n, k, steps), PAD, ops.long), ops.full((n, k), float("-inf"), ops.float32),
+                   ops.full((n, k), 1.0, ops.float32), ops.full((n, k), False, ops.bool_),
+                   ops.full((n, k), 0, ops.long) if with_nodes else None)
 
     def put(self, state: BeamState, rows: Tensor | None = None) -> None:
         """Record the beams of the swipes at batch rows `rows` of `state` (None: all of them)."""
@@ -235,44 +164,46 @@ class Beams:
 
 def _mask(search: Search, logp: Tensor, nodes: Tensor | None, step: int) -> Tensor:
     """Next-token log-probabilities (R, V) with every token that may not follow at −inf."""
+    ops = search.ops
     if search.trie is not None:
-        logp = logp.masked_fill(~DeviceTrie.of(search.trie, logp.device).allowed(nodes), float("-inf"))
+        logp = ops.where(ops.trie(search.trie).allowed(nodes), logp, float("-inf"))
     elif step == 0:
         logp[:, EOS] = float("-inf")  # no empty word (the trie holds none)
     logp[:, :EOS] = float("-inf")  # PAD and BOS are never emitted
     if step == search.max_len:  # out of room: only EOS
-        logp = logp.masked_fill(torch.arange(logp.shape[1], device=logp.device) != EOS, float("-inf"))
+        logp = ops.where(ops.arange(logp.shape[1]) == EOS, logp, float("-inf"))
     return logp
 
 
 def _start(search: Search, state: DecoderState, batch_size: int, k: int) -> BeamState:
     """Step 0: one hypothesis (BOS) per swipe, whose k best tokens become its k beams."""
-    dev, b = search.device, batch_size
-    logits, state = search.step_logits(torch.full((b,), BOS, dtype=torch.long, device=dev), state)
-    root = torch.zeros(b, dtype=torch.long, device=dev)
-    logp = _mask(search, torch.log_softmax(logits.float(), -1), root, 0)  # (B, V)
-    top, tok = _top(logp, k)  # (B, K)
+    ops, b = search.ops, batch_size
+    logits, state = search.step_logits(ops.full((b,), BOS, ops.long), state)
+    root = ops.full((b,), 0, ops.long)
+    logp = _mask(search, ops.log_softmax(logits), root, 0)  # (B, V)
+    top, tok = ops.top(logp, k)  # (B, K)
     nodes = None
     if search.trie is not None:
-        nodes = DeviceTrie.of(search.trie, dev).step(torch.zeros(b * k, dtype=torch.long, device=dev), tok.flatten())
-    return BeamState(torch.arange(b, device=dev), tok[..., None], top, torch.ones(b, k, device=dev),
+        nodes = ops.trie(search.trie).step(ops.full((b * k,), 0, ops.long), tok.reshape(-1))
+    return BeamState(ops.arange(b), tok[..., None], top, ops.full((b, k), 1.0, ops.float32),
                      tok == EOS, nodes, state.expand_beams(k))
 
 
 def _extend(search: Search, beams: BeamState, cfg: BeamConfig, step: int) -> BeamState:
     """One step: every beam's continuations scored, the K best per swipe kept, state reordered."""
+    ops = search.ops
     b, k = beams.total.shape
     v = search.alphabet.size
-    logits, decoder = search.step_logits(beams.tokens[:, :, -1].flatten(), beams.decoder)
-    logp = _mask(search, torch.log_softmax(logits.float(), -1), beams.nodes, step).view(b, k, v)
-    vocab = torch.arange(v, device=logp.device)
+    logits, decoder = search.step_logits(beams.tokens[:, :, -1].reshape(-1), beams.decoder)
+    logp = _mask(search, ops.log_softmax(logits), beams.nodes, step).reshape(b, k, v)
+    vocab = ops.arange(v)
     # a finished beam continues only by PAD, at no cost and no extra length
-    logp = torch.where(beams.finished[..., None], torch.where(vocab == PAD, 0.0, float("-inf")), logp)
-    cand_total = beams.total[..., None] + logp  # (B, K, V)
-    cand_len = (beams.length + (~beams.finished).float())[..., None].expand(b, k, v)
-    _, idx = _top(_norm(cand_total, cand_len, cfg.length_alpha).view(b, k * v), k)  # (B, K) of K·V
-    return beams.follow(idx // v, idx % v, cand_total.view(b, k * v).gather(1, idx),
-                        cand_len.reshape(b, k * v).gather(1, idx), decoder, search.trie)
+    logp = ops.where(beams.finished[..., None], ops.where(vocab == PAD, 0.0, float("-inf")), logp)
+    cand_total = (beams.total[..., None] + logp).reshape(b, k * v)  # (B, K·V)
+    cand_len = ops.broadcast((beams.length + ops.as_float(~beams.finished))[..., None], (b, k, v)).reshape(b, k * v)
+    _, idx = ops.top(_norm(ops, cand_total, cand_len, cfg.length_alpha), k)  # (B, K) of K·V
+    swipe = ops.arange(b)[:, None]
+    return beams.follow(ops, idx // v, idx % v, cand_total[swipe, idx], cand_len[swipe, idx], decoder, search.trie)
 
 
 def run_beams(search: Search, state: DecoderState, batch_size: int, cfg: BeamConfig,
@@ -282,17 +213,17 @@ def run_beams(search: Search, state: DecoderState, batch_size: int, cfg: BeamCon
     A swipe whose beams have all settled leaves the batch, so later steps decode live swipes
     only and a batch costs what its live swipes cost rather than what its longest word does.
     """
-    k = cfg.beam_size
+    k, ops = cfg.beam_size, search.ops
     beams = _start(search, state, batch_size, k)
-    out = Beams.empty(batch_size, k, search.max_len + 1, search.device, search.trie is not None)
+    out = Beams.empty(ops, batch_size, k, search.max_len + 1, search.trie is not None)
     for step in range(1, search.max_len + 1):
         settled = beams.settled()
         if bool(settled.any()):
             if bool(settled.all()):
                 out.put(beams)
                 return out
-            out.put(beams, settled.nonzero()[:, 0])
-            beams = beams.keep((~settled).nonzero()[:, 0])
+            out.put(beams, ops.nonzero(settled))
+            beams = beams.keep(ops.nonzero(~settled))
         if stop_after is not None and step >= stop_after:
             break
         beams = _extend(search, beams, cfg, step)
@@ -302,10 +233,11 @@ def run_beams(search: Search, state: DecoderState, batch_size: int, cfg: BeamCon
 
 def rank(beams: Beams, search: Search, cfg: BeamConfig) -> Candidates:
     """Finished beams → ranked, de-duplicated (word, score) lists, with the frequency prior."""
-    score = _norm(beams.total, beams.length, cfg.length_alpha).cpu().numpy()
-    tokens, finished = beams.tokens.cpu().numpy(), beams.finished.cpu().numpy()
+    ops = search.ops
+    score = ops.numpy(_norm(ops, beams.total, beams.length, cfg.length_alpha))
+    tokens, finished = ops.numpy(beams.tokens), ops.numpy(beams.finished)
     trie = search.trie
-    nodes = beams.nodes.cpu().numpy() if beams.nodes is not None else None
+    nodes = ops.numpy(beams.nodes) if beams.nodes is not None else None
     out = []
     for i in range(score.shape[0]):
         cands: dict[str, float] = {}
@@ -338,8 +270,8 @@ def greedy_decode(search: Search, state: DecoderState, batch_size: int) -> Decod
     return Decoded([w for w, _ in best], np.array([s for _, s in best], dtype=np.float32))
 
 
-# ----------------------------------------------------------------------------- with the model
-def model_search(model: torch.nn.Module, batch: dict[str, Tensor], alphabet: Alphabet, trie: Trie | None
+# ----------------------------------------------------------------------------- with the model (torch)
+def model_search(model: "torch.nn.Module", batch: dict[str, Tensor], alphabet: Alphabet, trie: Trie | None
                  ) -> tuple[Search, Tensor, Any]:
     """Encode a collated batch once: the search over the model's cached decode step, the
     memory (B, T, D) and the start of its cache."""
@@ -348,20 +280,24 @@ def model_search(model: torch.nn.Module, batch: dict[str, Tensor], alphabet: Alp
     return search, memory, model.start_cache(memory, batch["mask"])
 
 
-@torch.inference_mode()
-def greedy_words(model: torch.nn.Module, batch: dict[str, Tensor], alphabet: Alphabet,
+def greedy_words(model: "torch.nn.Module", batch: dict[str, Tensor], alphabet: Alphabet,
                  trie: Trie | None) -> Decoded:
     """Greedy decoding of a collated batch with the model's KV cache."""
-    search, memory, cache = model_search(model, batch, alphabet, trie)
-    return greedy_decode(search, cache, memory.shape[0])
+    import torch
+
+    with torch.inference_mode():
+        search, memory, cache = model_search(model, batch, alphabet, trie)
+        return greedy_decode(search, cache, memory.shape[0])
 
 
-@torch.inference_mode()
-def beam_words(model: torch.nn.Module, batch: dict[str, Tensor], alphabet: Alphabet, cfg: BeamConfig,
+def beam_words(model: "torch.nn.Module", batch: dict[str, Tensor], alphabet: Alphabet, cfg: BeamConfig,
                trie: Trie | None) -> Candidates:
     """Batched beam search of a collated batch with the model's KV cache."""
-    search, memory, cache = model_search(model, batch, alphabet, trie)
-    return beam_search(search, cache, memory.shape[0], cfg)
+    import torch
+
+    with torch.inference_mode():
+        search, memory, cache = model_search(model, batch, alphabet, trie)
+        return beam_search(search, cache, memory.shape[0], cfg)
 
 
 # ----------------------------------------------------------------------------- the oracle
@@ -372,6 +308,8 @@ def reference_beam_search(next_logits: Callable[[list[int]], Tensor], alphabet: 
     `next_logits(prefix)` returns the next-token logits (V,) after the whole prefix
     (BOS first), recomputed from scratch each time.
     """
+    import torch
+
     hyps = [([BOS], 0.0, 0, False, 0)]  # tokens, Σ log p, length, finished, trie node
     for step in range(max_len + 1):
         if all(h[3] for h in hyps):
@@ -404,19 +342,25 @@ def reference_beam_search(next_logits: Callable[[list[int]], Tensor], alphabet: 
     return sorted(out.items(), key=lambda kv: -kv[1])[: cfg.top_k]
 
 
-@torch.inference_mode()
-def reference_words(model: torch.nn.Module, batch: dict[str, Tensor], alphabet: Alphabet, cfg: BeamConfig,
+def reference_words(model: "torch.nn.Module", batch: dict[str, Tensor], alphabet: Alphabet, cfg: BeamConfig,
                     trie: Trie | None) -> Candidates:
     """The oracle over a batch: each swipe alone, the decoder re-run over the whole prefix."""
-    out = []
-    for i in range(batch["x"].shape[0]):
-        n = int(batch["mask"][i].sum())
-        one = {k: batch[k][i:i + 1, :n] for k in ("x", "y", "t", "mask")}
-        memory = model.encode(one["x"], one["y"], one["t"], one["mask"], batch["grid"][i:i + 1])
+    import torch
 
-        def next_logits(prefix: list[int]) -> Tensor:
-            tokens = torch.tensor([prefix], device=memory.device)
-            return model.decode(tokens, memory, one["mask"])[0, -1]
+    with torch.inference_mode():
+        return [_reference_one(model, batch, i, alphabet, cfg, trie) for i in range(batch["x"].shape[0])]
 
-        out.append(reference_beam_search(next_logits, alphabet, model.cfg.max_word_len, cfg, trie))
-    return out
+
+def _reference_one(model: "torch.nn.Module", batch: dict[str, Tensor], i: int, alphabet: Alphabet,
+                   cfg: BeamConfig, trie: Trie | None) -> list[tuple[str, float]]:
+    import torch
+
+    n = int(batch["mask"][i].sum())
+    one = {k: batch[k][i:i + 1, :n] for k in ("x", "y", "t", "mask")}
+    memory = model.encode(one["x"], one["y"], one["t"], one["mask"], batch["grid"][i:i + 1])
+
+    def next_logits(prefix: list[int]) -> Tensor:
+        tokens = torch.tensor([prefix], device=memory.device)
+        return model.decode(tokens, memory, one["mask"])[0, -1]
+
+    return reference_beam_search(next_logits, alphabet, model.cfg.max_word_len, cfg, trie)

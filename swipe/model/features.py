@@ -144,18 +144,25 @@ class PointFeatures(nn.Module):
         self.stats_std.copy_(torch.tensor(np.array(std, dtype=np.float32)))
 
     def forward(self, x: Tensor, y: Tensor, t: Tensor, mask: Tensor, grid: Tensor) -> Tensor:
-        raw = trajectory(x, y, t, mask, self.bbox[grid])  # (B, T, 7)
+        """Each swipe over its own grid of the key table (`grid` (B,) indexes `grid_names`)."""
+        return self.over_keys(x, y, t, mask, self.bbox[grid], self.centres[grid], self.key_tokens[grid],
+                              self.half_diag[grid])
+
+    def over_keys(self, x: Tensor, y: Tensor, t: Tensor, mask: Tensor, bbox: Tensor, centres: Tensor,
+                  tokens: Tensor, half_diag: Tensor) -> Tensor:
+        """Each swipe over keys given with it: bbox (B, 4), centres (B, K, 2), their tokens (B, K, PAD
+        for no key), half_diag (B,) — a KeyTable's rows. What an exported model takes, so that it
+        reads any layout."""
+        raw = trajectory(x, y, t, mask, bbox)  # (B, T, 7)
         dyn = (raw[..., 2:] - self.stats_mean) / self.stats_std
         traj = torch.cat([raw[..., :2], dyn], -1) * mask.unsqueeze(-1)
         fs = self.feature_set
         if fs == "traj":
             return traj
-        centres = self.centres[grid]  # (B, K, 2)
-        tokens = self.key_tokens[grid]  # (B, K)
         real_key = tokens != PAD  # (B, K)
         dx = x.unsqueeze(-1) - centres[:, None, :, 0]  # (B, T, K)
         dy = y.unsqueeze(-1) - centres[:, None, :, 1]
-        half = self.half_diag[grid][:, None, None]
+        half = half_diag[:, None, None]
         if fs in ("nearest", "traj_nearest", "google2015", "indiswipe"):
             d2 = (dx * dx + dy * dy).masked_fill(~real_key[:, None, :], float("inf"))
             near_tok = tokens.gather(1, d2.argmin(-1))  # (B, T)

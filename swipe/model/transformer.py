@@ -74,6 +74,15 @@ class Attention(nn.Module):
         o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
         return self.out(o.transpose(1, 2).reshape(b, l, self.h * self.dh))
 
+    def weights(self, query: Tensor, k: Tensor, key_mask: Tensor | None) -> Tensor:
+        """The attention weights `attend` applies (no causal mask): (B, H, L, S), rows sum to 1."""
+        b, l, _ = query.shape
+        q = self.q(query).view(b, l, self.h, self.dh).transpose(1, 2)
+        score = q @ k.transpose(-1, -2) / math.sqrt(self.dh)
+        if key_mask is not None:
+            score = score.masked_fill(~key_mask[:, None, None, :], float("-inf"))
+        return score.softmax(-1)
+
 
 class FeedForward(nn.Sequential):
     def __init__(self, d_model: int, d_ff: int, dropout: float):
@@ -159,21 +168,24 @@ class DecoderLayer(nn.Module):
         return self.cross_attn.project_kv(memory)
 
     def forward(self, x: Tensor, past: tuple[Tensor, Tensor] | None, cross_kv: tuple[Tensor, Tensor],
-                memory_mask: Tensor, beams: int = 1) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        """x (B, L, D) → (B, L, D), and the self-attention keys/values up to these positions.
+                memory_mask: Tensor, attention: list[Tensor] | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """x (B·K, L, D) → (B·K, L, D), and the self-attention keys/values up to these positions.
 
         past=None: teacher forcing over all L positions (causal). With `past` (the cached
         keys/values of earlier positions), x is the next position (L = 1), which attends to
-        them and to itself. With beams = K > 1, x has K rows per row of cross_kv.
+        them and to itself. x may have K rows (a swipe's beams) per row of cross_kv (B).
+        `attention`: a list that receives the cross-attention weights (B, H, K·L, T).
         """
         h = self.ln1(x)
         k, v = self.self_attn.project_kv(h)
         if past is not None:
             k, v = torch.cat([past[0], k], 2), torch.cat([past[1], v], 2)
         x = x + self.drop(self.self_attn.attend(h, k, v, None, causal=past is None))
-        q = self.ln2(x)
-        if beams > 1:  # (B·K, L, D) → (B, K·L, D): a swipe's beams are queries over its memory
-            q = q.reshape(-1, beams * q.shape[1], q.shape[2])
+        # (B·K, L, D) → (B, K·L, D): a swipe's beams are queries over its memory (K read off the shapes,
+        # so that an exported step takes any number of beams)
+        q = self.ln2(x).reshape(cross_kv[0].shape[0], -1, x.shape[2])
+        if attention is not None:
+            attention.append(self.cross_attn.weights(q, cross_kv[0], memory_mask))
         cross = self.cross_attn.attend(q, *cross_kv, memory_mask, causal=False).reshape(x.shape)
         x = x + self.drop(cross)
         return x + self.drop(self.ff(self.ln3(x))), (k, v)
@@ -218,7 +230,11 @@ class SwipeModel(nn.Module):
 
     def encode(self, x: Tensor, y: Tensor, t: Tensor, mask: Tensor, grid: Tensor) -> Tensor:
         """Padded points (B, T) → memory (B, T, D); padded positions are never attended to."""
-        h = self.in_proj(self.features(x, y, t, mask, grid))
+        return self.encode_features(self.features(x, y, t, mask, grid), mask)
+
+    def encode_features(self, features: Tensor, mask: Tensor) -> Tensor:
+        """Point features (B, T, F) → memory (B, T, D)."""
+        h = self.in_proj(features)
         h = self.drop(h + sinusoid(h.shape[1], h.shape[2], h.device))
         for layer in self.encoder:
             h = layer(h, mask)
@@ -228,11 +244,13 @@ class SwipeModel(nn.Module):
         pos = torch.arange(start, start + tokens.shape[1], device=tokens.device)
         return self.drop(self.tok_emb(tokens) + self.pos_emb(pos))
 
-    def decode(self, tokens: Tensor, memory: Tensor, memory_mask: Tensor) -> Tensor:
-        """Teacher-forced decoding: tokens (B, L) → logits (B, L, V); position i sees tokens ≤ i."""
+    def decode(self, tokens: Tensor, memory: Tensor, memory_mask: Tensor, attention: list[Tensor] | None = None
+               ) -> Tensor:
+        """Teacher-forced decoding: tokens (B, L) → logits (B, L, V); position i sees tokens ≤ i.
+        `attention`: a list that receives each decoder layer's cross-attention weights (B, H, L, T)."""
         h = self._embed(tokens, 0)
         for layer in self.decoder:
-            h, _ = layer(h, None, layer.memory_kv(memory), memory_mask)
+            h, _ = layer(h, None, layer.memory_kv(memory), memory_mask, attention)
         return self.head(self.dec_norm(h))
 
     def forward(self, x: Tensor, y: Tensor, t: Tensor, mask: Tensor, grid: Tensor, tokens: Tensor) -> Tensor:
@@ -253,7 +271,7 @@ class SwipeModel(nn.Module):
         new_k, new_v = [], []
         for i, layer in enumerate(self.decoder):
             h, (k, v) = layer(h, (cache.self_k[i], cache.self_v[i]), (cache.cross_k[i], cache.cross_v[i]),
-                              cache.memory_mask, cache.beams)
+                              cache.memory_mask)
             new_k.append(k)
             new_v.append(v)
         logits = self.head(self.dec_norm(h))[:, 0]

@@ -153,7 +153,7 @@ def test_the_device_trie_steps_and_masks_as_the_host_trie_does():
     """DeviceTrie (torch, no host round trip) against Trie's numpy, on every kind of node."""
     import numpy as np
 
-    from swipe.decode.search import DeviceTrie
+    from swipe.decode.device import DeviceTrie
     from swipe.lexicon import Alphabet, LexiconConfig, build_lexicon_trie
 
     trie = build_lexicon_trie(LexiconConfig(top_n=3000), Alphabet("abcdefghijklmnopqrstuvwxyz'"))
@@ -165,3 +165,40 @@ def test_the_device_trie_steps_and_masks_as_the_host_trie_does():
     got = dev.step(torch.from_numpy(nodes), torch.from_numpy(tokens)).numpy()
     assert (got == trie.step(nodes, tokens)).all() and (got >= 0).any() and (got == -1).any()
     assert (dev.allowed(torch.from_numpy(nodes)).numpy() == trie.allowed_next_tokens(nodes)).all()
+
+
+class _NumpyRows:
+    """The model's KV cache behind numpy row indices: what a numpy-backed search hands it."""
+
+    def __init__(self, cache):
+        self.cache = cache
+
+    def expand_beams(self, k):
+        return _NumpyRows(self.cache.expand_beams(k))
+
+    def reorder_beams(self, rows):
+        return _NumpyRows(self.cache.reorder_beams(torch.from_numpy(np.asarray(rows))))
+
+    def keep_swipes(self, swipes):
+        return _NumpyRows(self.cache.keep_swipes(torch.from_numpy(np.asarray(swipes))))
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_the_search_on_numpy_arrays_equals_the_search_on_torch(seed):
+    """One search, two array backends: the step function's logits as numpy arrays (an exported
+    model's) give the candidates and scores that torch tensors give."""
+    from swipe.decode.search import model_search
+
+    words, trie, model, batch = _setup(seed)
+    cfg = BeamConfig(beam_size=4, top_k=4, freq_weight=0.2)
+    with torch.inference_mode():
+        search, memory, cache = model_search(model, batch, ALPHA, trie)
+
+        def step(tokens, state):
+            logits, nxt = model.decode_step(torch.from_numpy(np.asarray(tokens)), state.cache)
+            return logits.numpy(), _NumpyRows(nxt)
+
+        on_numpy = Search(step, ALPHA, model.cfg.max_word_len, trie, backend="numpy")
+        got = beam_search(on_numpy, _NumpyRows(cache), memory.shape[0], cfg)
+        _same(got, beam_search(search, cache, memory.shape[0], cfg))
+    assert all(cands for cands in got)

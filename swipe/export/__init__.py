@@ -1,0 +1,1 @@
+"""Export: the model as ONNX graphs (an encoder and a one-step decoder) that decode without PyTorch."""
