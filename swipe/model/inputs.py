@@ -1,16 +1,21 @@
 """The model's inputs: a SwipeBatch padded into tensors, and words encoded as decoder targets.
 
 Used by training (through the Ray Data collate function), decoding, prediction and
-evaluation alike; plain numpy and torch, no Ray.
+evaluation alike; plain numpy and torch, no Ray. `pad_points` is numpy only (an exported
+model's inputs, swipe.export.runtime): torch is imported where tensors are made.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 
 from swipe.data.swipes import SwipeBatch
 from swipe.lexicon import BOS, EOS, PAD, Alphabet
+
+if TYPE_CHECKING:
+    import torch
 
 
 def collate(b: SwipeBatch, grid_index: dict[str, int], alphabet: Alphabet, max_points: int,
@@ -23,6 +28,21 @@ def collate(b: SwipeBatch, grid_index: dict[str, int], alphabet: Alphabet, max_p
     last point kept). `targets=False` for decoding: the words, if any, are references only
     (they may be long or hold characters the model lacks).
     """
+    import torch
+
+    out = {k: torch.from_numpy(v) for k, v in pad_points(b, max_points).items()}
+    try:
+        out["grid"] = torch.tensor([grid_index[g] for g in b.grid_names], dtype=torch.long)
+    except KeyError as e:
+        raise KeyError(f"grid {e.args[0]!r} is not one the model knows: {sorted(grid_index)}") from None
+    out["ids"] = torch.from_numpy(b.ids.astype(np.int64))
+    if targets and all(w is not None for w in b.words):
+        out["tokens_in"], out["tokens_out"] = encode_targets(list(b.words), alphabet, max_word_len)
+    return out
+
+
+def pad_points(b: SwipeBatch, max_points: int) -> dict[str, np.ndarray]:
+    """Swipes → padded x, y, t (B, T) float32 and mask (B, T) bool, as `collate` makes them."""
     n = len(b)
     lens = b.lengths
     keep_n = np.minimum(lens, max_points)
@@ -35,17 +55,10 @@ def collate(b: SwipeBatch, grid_index: dict[str, int], alphabet: Alphabet, max_p
     for name in ("x", "y", "t"):
         arr = np.zeros((n, t_max), np.float32)
         arr[rows, col] = getattr(b, name)[src]
-        out[name] = torch.from_numpy(arr)
+        out[name] = arr
     mask = np.zeros((n, t_max), bool)
     mask[rows, col] = True
-    out["mask"] = torch.from_numpy(mask)
-    try:
-        out["grid"] = torch.tensor([grid_index[g] for g in b.grid_names], dtype=torch.long)
-    except KeyError as e:
-        raise KeyError(f"grid {e.args[0]!r} is not one the model knows: {sorted(grid_index)}") from None
-    out["ids"] = torch.from_numpy(b.ids.astype(np.int64))
-    if targets and all(w is not None for w in b.words):
-        out["tokens_in"], out["tokens_out"] = encode_targets(list(b.words), alphabet, max_word_len)
+    out["mask"] = mask
     return out
 
 
@@ -66,4 +79,6 @@ def encode_targets(words: list[str], alphabet: Alphabet, max_word_len: int) -> t
     tin[rows, col + 1] = flat
     tout[rows, col] = flat
     tout[np.arange(n), lens] = EOS
+    import torch
+
     return torch.from_numpy(tin), torch.from_numpy(tout)

@@ -1,0 +1,125 @@
+"""Export a checkpoint to ONNX: the encoder (point features included) and a one-step decoder
+with its cache, fp32 and int8; read back by swipe.export.runtime without torch.
+
+The graphs wrap the model's own methods (`PointFeatures.over_keys`, `encode_features`,
+`DecoderLayer.memory_kv`, `decode_step`), exported by `torch.onnx.export(dynamo=True)` with
+dynamic swipes, points, keys, rows and cache length, so one file serves every layout and
+beam size. int8: onnxruntime's dynamic quantization of the weights (MatMul/Gemm).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from swipe.export.runtime import (ENCODER_INPUTS, ENCODER_OUTPUTS, EXPORT_FILE, STEP_INPUTS, STEP_OUTPUTS,
+                                  graph_file)
+from swipe.model.checkpoint import load_model, resolve_checkpoint
+from swipe.model.transformer import DecoderCache, SwipeModel
+
+OPSET = 18
+
+
+class EncoderGraph(nn.Module):
+    """Swipes and their keys → the decoder's cross-attention keys/values, stacked over layers."""
+
+    def __init__(self, model: SwipeModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: Tensor, y: Tensor, t: Tensor, mask: Tensor, bbox: Tensor, centres: Tensor,
+                key_tokens: Tensor, half_diag: Tensor) -> tuple[Tensor, Tensor]:
+        m = self.model
+        memory = m.encode_features(m.features.over_keys(x, y, t, mask, bbox, centres, key_tokens, half_diag), mask)
+        kv = [layer.memory_kv(memory) for layer in m.decoder]
+        return torch.stack([k for k, _ in kv]), torch.stack([v for _, v in kv])  # (N, B, H, T, Dh) each
+
+
+class StepGraph(nn.Module):
+    """One cached decoder step, the cache as stacked tensors (N, rows, H, S, Dh)."""
+
+    def __init__(self, model: SwipeModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, token: Tensor, self_k: Tensor, self_v: Tensor, cross_k: Tensor, cross_v: Tensor,
+                memory_mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        cache = DecoderCache(list(self_k.unbind(0)), list(self_v.unbind(0)), list(cross_k.unbind(0)),
+                             list(cross_v.unbind(0)), memory_mask)
+        logits, cache = self.model.decode_step(token, cache)
+        return logits, torch.stack(cache.self_k), torch.stack(cache.self_v)
+
+
+def _examples(model: SwipeModel) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]]:
+    """Inputs to trace with: sizes ≥ 2 on every dynamic axis (0 and 1 would be specialised)."""
+    b, t, beams, past = 2, 16, 3, 2
+    f, cfg = model.features, model.cfg
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.rand(b, t, generator=gen) * 300, torch.rand(b, t, generator=gen) * 100
+    mask = torch.ones(b, t, dtype=torch.bool)
+    mask[1, t // 2:] = False
+    enc = (x, y, torch.cumsum(torch.full((b, t), 15.0), 1), mask, f.bbox[:1].repeat(b, 1), f.centres[:1].repeat(b, 1, 1),
+           f.key_tokens[:1].repeat(b, 1), f.half_diag[:1].repeat(b))
+    with torch.no_grad():
+        cross_k, cross_v = EncoderGraph(model)(*enc)
+    n, h, dh = cfg.dec_layers, cfg.n_heads, cfg.d_model // cfg.n_heads
+    past_kv = torch.randn(n, b * beams, h, past, dh, generator=gen)
+    step = (torch.full((b * beams,), 3, dtype=torch.long), past_kv, past_kv.clone(), cross_k, cross_v, mask)
+    return enc, step
+
+
+def export_onnx(checkpoint: str | Path, out: str | Path, int8: bool = True) -> dict:
+    """Write encoder.onnx and step.onnx (and their int8 versions) with export.json into `out`."""
+    from torch.export import Dim
+
+    local = resolve_checkpoint(checkpoint)
+    model, meta = load_model(local, "cpu")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    enc_args, step_args = _examples(model)
+    swipes, points, keys = Dim("swipes", min=1, max=4096), Dim("points", min=2, max=4096), Dim("keys", min=2, max=512)
+    rows, past = Dim("rows", min=1, max=1 << 16), Dim("past", min=0, max=model.cfg.max_word_len + 2)
+    by_swipe = {0: swipes, 1: points}
+    enc_dims = {"x": by_swipe, "y": by_swipe, "t": by_swipe, "mask": by_swipe, "bbox": {0: swipes},
+                "centres": {0: swipes, 1: keys}, "key_tokens": {0: swipes, 1: keys}, "half_diag": {0: swipes}}
+    cross = {1: swipes, 3: points}
+    step_dims = {"token": {0: rows}, "self_k": {1: rows, 3: past}, "self_v": {1: rows, 3: past}, "cross_k": cross,
+                 "cross_v": cross, "memory_mask": by_swipe}
+    t0 = time.perf_counter()
+    for name, graph, args, dims, inputs, outputs in (
+            ("encoder", EncoderGraph(model), enc_args, enc_dims, ENCODER_INPUTS, ENCODER_OUTPUTS),
+            ("step", StepGraph(model), step_args, step_dims, STEP_INPUTS, STEP_OUTPUTS)):
+        torch.onnx.export(graph.eval(), args, str(out / graph_file(name, "fp32")), input_names=list(inputs),
+                          output_names=list(outputs), dynamic_shapes=dims, dynamo=True, optimize=True,
+                          opset_version=OPSET, external_data=False, verbose=False)
+        if int8:
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            quantize_dynamic(str(out / graph_file(name, "fp32")), str(out / graph_file(name, "int8")),
+                             weight_type=QuantType.QInt8)
+    cfg = model.cfg
+    info = {"format": 1, "checkpoint": str(checkpoint), "alphabet": meta["alphabet"], "model": meta["model"],
+            "grids": meta["grids"], "layouts": {g: meta["layouts"][g] for g in meta["grids"]},
+            "graph": {"layers": cfg.dec_layers, "heads": cfg.n_heads, "head_dim": cfg.d_model // cfg.n_heads,
+                      "opset": OPSET, "int8": int8, "torch": torch.__version__},
+            "export_s": round(time.perf_counter() - t0, 1)}
+    (out / EXPORT_FILE).write_text(json.dumps(info, indent=1, ensure_ascii=False))
+    return info
+
+
+def torch_step_logits(model: SwipeModel, enc_args: tuple[Tensor, ...], tokens: Tensor) -> Tensor:
+    """The torch model's logits at each step of feeding `tokens` (B, L) one at a time, from the
+    encoder graph's inputs: the reference the exported graphs are checked against.  # (B, L, V)"""
+    x, y, t, mask, bbox, centres, key_tokens, half_diag = enc_args
+    with torch.inference_mode():
+        memory = model.encode_features(model.features.over_keys(x, y, t, mask, bbox, centres, key_tokens, half_diag),
+                                       mask)
+        cache, out = model.start_cache(memory, mask), []
+        for i in range(tokens.shape[1]):
+            logits, cache = model.decode_step(tokens[:, i], cache)
+            out.append(logits)
+        return torch.stack(out, 1)
