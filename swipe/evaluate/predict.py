@@ -38,14 +38,14 @@ from swipe.console import Progress, quiet
 from swipe.data.checks import ValidationConfig, validate
 from swipe.data.dataset import check_shards, load_manifest, write_table
 from swipe.data.swipes import SCHEMA, SwipeBatch, conform
-from swipe.decode.fused import FusedConfig, fused_channels, rank_fused
-from swipe.decode.search import BeamConfig, beam_words
-from swipe.decode.template import TemplateConfig, TemplateIndex, template_words
+from swipe.decode.decoders import Lexicon, SwipeDecoder
+from swipe.decode.fused import FusedConfig
+from swipe.decode.search import BeamConfig
+from swipe.decode.template import TemplateConfig, TemplateIndex
 from swipe.evaluate.predictions import PREDICTION_INFO, PREDICTION_SCHEMA, REJECT_SCHEMA, out_name
 from swipe.keyboard import parse_layouts
 from swipe.lexicon import Alphabet, LexiconConfig, Trie, build_lexicon_trie
 from swipe.model.checkpoint import check_compatible, load_meta, load_model, resolve_checkpoint
-from swipe.model.inputs import collate
 
 MAX_BLOCKS = 20_000  # slices per Ray Data block rise above 1 only past this many
 
@@ -94,25 +94,24 @@ class Predictor:
         # the lexicon's arrays are mapped from the object store: shared by the node's actors, read-only.
         # (Ray Data hands constructor arguments over unresolved; a plain actor gets them resolved.)
         lexicon = ray.get(trie_ref) if isinstance(trie_ref, ray.ObjectRef) else trie_ref
-        self.template, self.fused, self._keys = template, fused, {}
-        if fused is not None:
-            lexicon, self.index = lexicon
-        elif template is not None:
-            self.layouts, self.index, self.model = parse_layouts(layouts_json), lexicon, None
-            self.trie, self.beam, self.max_points, self.decode_batch = None, beam, max_points, decode_batch
-            self._groups: dict[tuple[str, int], pa.Table] = {}
-            return
-        trie = lexicon
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-        checkpoint = resolve_checkpoint(checkpoint)  # a URI: this node's cached copy
-        meta = load_meta(checkpoint)
-        self.layouts = parse_layouts(layouts_json if layouts_json is not None
-                                     else {g: meta["layouts"][g] for g in meta["grids"]})
-        self.model, _ = load_model(checkpoint, device, self.layouts)
-        self.alphabet = Alphabet(meta["alphabet"])
-        self.trie, self.beam, self.max_points, self.decode_batch = trie, beam, max_points, decode_batch
-        self.grid_index = {g: i for i, g in enumerate(self.model.grid_names)}
-        self._groups: dict[tuple[str, int], pa.Table] = {}  # the last row group read
+        self.kind = "fused" if fused is not None else "template" if template is not None else "beam"
+        self.beam, self._groups = beam, {}  # _groups: the last row group read
+        model = None
+        if self.kind == "template":
+            self.lexicon = Lexicon(None, lexicon)
+            alphabet, layouts = lexicon.alphabet, parse_layouts(layouts_json)
+        else:
+            self.lexicon = Lexicon(*lexicon) if self.kind == "fused" else Lexicon(lexicon)
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+            checkpoint = resolve_checkpoint(checkpoint)  # a URI: this node's cached copy
+            meta = load_meta(checkpoint)
+            layouts = parse_layouts(layouts_json if layouts_json is not None
+                                    else {g: meta["layouts"][g] for g in meta["grids"]})
+            model, _ = load_model(checkpoint, device, layouts)
+            alphabet = Alphabet(meta["alphabet"])
+        self.layouts = layouts
+        self.decoder = SwipeDecoder(model, alphabet, layouts, template or TemplateConfig(), fused or FusedConfig(),
+                                    max_points, decode_batch)
 
     def __call__(self, units: dict[str, np.ndarray]) -> pa.Table:
         """Work units (`path`, `row_group`, `start`, `stop`) → one row out per row read."""
@@ -154,24 +153,8 @@ class Predictor:
 
 
     def _decode(self, kept: SwipeBatch) -> list[tuple[int, list[tuple[str, float]]]]:
-        """(row, candidates) for every kept row: template matching, or the model's beam search
-        over length-sorted batches (similar lengths pad less)."""
-        if self.template is not None and self.fused is None:
-            return list(zip(kept.ids, template_words(kept, self.layouts, self.index, self.template, self._keys)))
-        out = []
-        order = np.argsort(kept.lengths, kind="stable")
-        for s in range(0, len(order), self.decode_batch):
-            part = kept.take(order[s:s + self.decode_batch])
-            tensors = collate(part, self.grid_index, self.alphabet, self.max_points, self.model.cfg.max_word_len,
-                              targets=False)
-            tensors = {k: v.to(self.model.head.weight.device) for k, v in tensors.items()}
-            if self.fused is not None:
-                ch = fused_channels(self.model, tensors, part, self.alphabet, self.trie, self.index, self.layouts,
-                                    self.beam, self.template, self.fused, self._keys)
-                out += zip(part.ids, rank_fused(ch, len(part), self.fused))
-            else:
-                out += zip(part.ids, beam_words(self.model, tensors, self.alphabet, self.beam, self.trie))
-        return out
+        """(row, candidates) for every kept row."""
+        return list(zip(kept.ids, self.decoder.decode(kept, self.kind, self.lexicon, self.beam)))
 
 
 INPUT_CHECKS = ValidationConfig(require_word=False)  # unlabeled input is normal here

@@ -21,7 +21,7 @@ def probe_trie(actor: Any, copy: bool = False) -> tuple[str, float, bool]:
     memory in MB, whether any trie array is writeable, i.e. not a view of the object store)."""
     import ray
 
-    arrays = [getattr(actor.trie, a) for a in actor.trie.ARRAYS]
+    arrays = [getattr(actor.lexicon.trie, a) for a in actor.lexicon.trie.ARRAYS]
     kept = [np.array(a, copy=True) for a in arrays] if copy else arrays
     for a in kept:  # page every byte in
         int(np.asarray(a).view(np.uint8).sum())

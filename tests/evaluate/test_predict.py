@@ -99,7 +99,7 @@ def test_actors_share_a_read_only_trie(setup):
     ref = ray.put(trie)
     actor = ray.remote(Predictor).options(num_cpus=0.25).remote(ckpt, ref, BeamConfig(), 64, 32)
     flags = ray.get(actor.__ray_call__.remote(
-        lambda self: [getattr(self.trie, a).flags.writeable for a in self.trie.ARRAYS]))
+        lambda self: [getattr(self.lexicon.trie, a).flags.writeable for a in self.lexicon.trie.ARRAYS]))
     assert flags == [False] * len(trie.ARRAYS)  # views of the object store, not private copies
     ray.kill(actor)
 
