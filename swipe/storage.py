@@ -15,7 +15,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, Callable
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -121,19 +121,24 @@ def upload_tree(src: str | Path, dst: str | Path) -> None:
 
 def local_copy(path: str | Path) -> Path:
     """A local folder holding `path`'s files: the folder itself, or, for a URI, a copy in this
-    machine's cache (`SWIPE_CACHE`, default the temp dir), made once per URI. The copy is
-    made beside its place and renamed into it, so processes that ask at once (the actors of
-    one node) never read half a copy. For folders that do not change once written, such as
-    checkpoints."""
+    machine's cache (`cached_folder`), made once per URI. For folders that do not change once
+    written, such as checkpoints."""
     if not is_uri(path):
         return Path(path)
-    cache = Path(os.environ.get("SWIPE_CACHE") or Path(tempfile.gettempdir()) / "swipe-cache")
     key = hashlib.sha256(str(path).rstrip("/").encode()).hexdigest()[:16]
-    final = cache / f"{basename(path)}-{key}"
+    return cached_folder(f"{basename(path)}-{key}", lambda tmp: download_tree(path, tmp))
+
+
+def cached_folder(name: str, make: Callable[[Path], Any]) -> Path:
+    """The folder `name` in this machine's cache (`SWIPE_CACHE`, default the temp dir), made by
+    `make(folder)` the first time. It is made beside its place and renamed into it, so
+    processes that ask at once (the actors or replicas of one node) never read half of it."""
+    cache = Path(os.environ.get("SWIPE_CACHE") or Path(tempfile.gettempdir()) / "swipe-cache")
+    final = cache / name
     if not final.exists():
         cache.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=final.name + ".", dir=cache))
-        download_tree(path, tmp)
+        make(tmp)
         try:
             tmp.rename(final)
         except OSError:  # another process got there first: theirs is as good

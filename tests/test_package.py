@@ -11,13 +11,13 @@ from conftest import ROOT
 
 MODULES = sorted(m.name for m in pkgutil.walk_packages(swipe.__path__, "swipe."))
 # the modules that run on Ray (tasks, actors, Ray Data, Train, Tune); nothing else may load it
-RAY_EDGES = {"swipe.cluster.session", "swipe.data.make", "swipe.evaluate.predict", "swipe.train.fit",
+RAY_EDGES = {"swipe.cluster.session", "swipe.data.make", "swipe.evaluate.predict", "swipe.serve.app", "swipe.train.fit",
              "swipe.train.stream", "swipe.train.sweep"}
 
 
 def test_every_stage_is_a_folder():
     stages = {m.split(".")[1] for m in MODULES if m.count(".") >= 2}
-    assert {"data", "model", "train", "decode", "evaluate", "cluster", "testing"} <= stages
+    assert {"data", "model", "train", "decode", "evaluate", "serve", "export", "cluster", "testing"} <= stages
 
 
 def test_only_the_ray_edges_load_ray():

@@ -1,0 +1,1 @@
+"""Decode online: the service behind Ray Serve, its users' own words, the browser demo, a load test."""

@@ -1,0 +1,250 @@
+"""The online decoder: one swipe in, ranked words with their attention maps out. Plain Python.
+
+A replica of the Ray Serve deployment (swipe.serve.app) holds one `OnlineDecoder`: every
+configured model loaded once, the shared lexicon mapped from this node's cache (one copy
+per node, in the page cache, whichever replica made it), and the users' own words
+(swipe.serve.users). Decoding goes through swipe.decode.decoders.SwipeDecoder, the code
+batch prediction runs, so a swipe gets the same words online and offline.
+
+Requests are plain dicts (the HTTP JSON bodies); what cannot be decoded raises
+RequestError with a 4xx status and a message that says why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from swipe import storage
+from swipe.data.checks import ValidationConfig, validate
+from swipe.data.swipes import SwipeBatch
+from swipe.decode.decoders import DECODERS, Lexicon, SwipeDecoder
+from swipe.decode.template import TemplateIndex
+from swipe.keyboard import Layout, LayoutError, parse_layout, parse_layouts
+from swipe.lexicon import Alphabet, LexiconConfig, Trie, build_lexicon_trie
+from swipe.serve.users import RequestError, UserWords, UserWordsConfig
+
+INPUT_CHECKS = ValidationConfig(require_word=False)
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """What the service offers and how it runs (jobs/serve.py; configs/serve_en.yaml)."""
+
+    models: dict[str, str] = field(default_factory=lambda: {"en-small": "models/en-small"})  # name → checkpoint
+    # or run (folder or URI); the first is the default
+    decode: str = "configs/decode_en.yaml"  # a prediction config: its lexicon, beam, template and fused settings
+    layouts: tuple[str, ...] = ("data/layouts/qwerty_english.json", "data/layouts/howweswipe_devices.json")
+    users: UserWordsConfig = field(default_factory=UserWordsConfig)
+    replicas: int = 1
+    cpus_per_replica: float = 1.0
+    host: str = "127.0.0.1"  # 0.0.0.0 on a cluster's head, to be reached from outside
+    port: int = 8000
+    max_points: int = 4000  # per request (the model reads the decode config's max_points of them, subsampled)
+    max_top_k: int = 16
+    max_beam: int = 32
+    max_inline_layouts: int = 32  # inline layouts a replica keeps (the oldest is forgotten first)
+    num_cpus: int | None = None  # size of a local Ray (ignored on a cluster)
+
+
+def shared_lexicon(cfg: LexiconConfig, alphabet: Alphabet) -> Lexicon:
+    """The lexicon's trie and template index, built once per node into the cache as .npy files
+    and memory-mapped read-only: the replicas of a node share one copy of its pages."""
+    from swipe.config import config_to_dict
+
+    key = hashlib.sha256(json.dumps([config_to_dict(cfg), alphabet.chars]).encode()).hexdigest()[:16]
+    index_arrays = ("tokens", "lengths", "logfreq", "group_start", "group_words")
+
+    def make(folder: Path) -> None:
+        trie = build_lexicon_trie(cfg, alphabet)
+        index = TemplateIndex.build(trie)
+        for a in Trie.ARRAYS:
+            np.save(folder / f"trie.{a}.npy", getattr(trie, a))
+        for a in index_arrays:
+            np.save(folder / f"index.{a}.npy", getattr(index, a))
+
+    folder = storage.cached_folder(f"lexicon-{key}", make)
+    load = lambda name: np.load(folder / f"{name}.npy", mmap_mode="r")  # noqa: E731
+    trie = Trie(alphabet, **{a: load(f"trie.{a}") for a in Trie.ARRAYS})
+    return Lexicon(trie, TemplateIndex(alphabet, **{a: load(f"index.{a}") for a in index_arrays}))
+
+
+class OnlineDecoder:
+    """Every model, the shared lexicon, the users' words; `decode` serves one swipe."""
+
+    def __init__(self, cfg: ServeConfig, decode: Any, layouts_json: dict[str, Any]):
+        """`decode`: the loaded PredictConfig; `layouts_json`: the layouts on offer (name → grid);
+        model paths already resolved by the caller (absolute, or URIs)."""
+        import torch
+
+        from swipe.model.checkpoint import load_meta, load_model, resolve_checkpoint
+
+        torch.set_num_threads(1)
+        self.cfg, self.settings = cfg, decode
+        self.layouts = parse_layouts(layouts_json)
+        self.layout_json = layouts_json
+        self.inline: dict[str, Layout] = {}
+        self.decoders: dict[str, SwipeDecoder] = {}
+        self.info: dict[str, dict] = {}
+        alphabets = set()
+        for name, path in cfg.models.items():
+            local = resolve_checkpoint(path)
+            meta = load_meta(local)
+            alphabet = Alphabet(meta["alphabet"])
+            alphabets.add(alphabet.chars)
+            model, _ = load_model(local, "cpu", self.layouts)
+            self.decoders[name] = SwipeDecoder(model, alphabet, self.layouts, decode.template, decode.fused,
+                                               decode.max_points, decode.decode_batch)
+            self.info[name] = {"name": name, "checkpoint": path, "step": meta.get("step"),
+                               "parameters": sum(p.numel() for p in model.parameters()),
+                               "trained_on": (meta.get("train") or {}).get("dataset")}
+        if len(alphabets) != 1:
+            raise ValueError(f"the models' alphabets differ ({sorted(alphabets)}): one lexicon cannot serve them all")
+        self.alphabet = Alphabet(alphabets.pop())
+        self.lexicon = shared_lexicon(decode.lexicon, self.alphabet)
+        max_len = min(d.model.cfg.max_word_len for d in self.decoders.values())
+        self.users = UserWords(cfg.users, self.alphabet, max_len, self.lexicon.trie)
+        self.default_model = next(iter(cfg.models))
+        self._lock = threading.Lock()  # one decode at a time per replica: models' key tables are shared state
+
+    # ---- what is on offer
+    def options(self) -> dict:
+        return {"models": list(self.info.values()), "default_model": self.default_model,
+                "decoders": list(DECODERS), "default_decoder": self.settings.decoder,
+                "layouts": sorted(self.layouts), "default_layout": next(iter(self.layouts)),
+                "beam_size": self.settings.beam.beam_size, "top_k": self.settings.beam.top_k,
+                "lexicon_words": self.lexicon.trie.n_words,
+                "limits": {"max_points": self.cfg.max_points, "max_top_k": self.cfg.max_top_k,
+                           "max_beam": self.cfg.max_beam, "max_user_words": self.cfg.users.max_words}}
+
+    def layout(self, name: str) -> dict:
+        if name not in self.layouts:
+            raise RequestError(404, f"no layout {name!r}; GET /api/options lists them")
+        return self.layout_json[name]
+
+    # ---- decoding
+    def _layout_of(self, req: dict) -> tuple[str, Layout]:
+        spec = req.get("layout", next(iter(self.layouts)))
+        if isinstance(spec, str):
+            if spec not in self.layouts:
+                raise RequestError(404, f"no layout {spec!r}; send a layout name from GET /api/options or an inline "
+                                        f"grid object")
+            return spec, self.layouts[spec]
+        if not isinstance(spec, dict):
+            raise RequestError(400, "'layout' must be a layout name or a grid object {width, height, keys}")
+        name = "inline-" + hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
+        if name not in self.inline:
+            try:
+                layout = parse_layout(name, spec)
+            except LayoutError as e:
+                raise RequestError(422, f"inline layout refused: {e}") from None
+            missing = sorted(set(layout.letters) - set(self.alphabet.chars))
+            if missing:
+                raise RequestError(422, f"inline layout has letter keys {missing} that the models cannot read")
+            if len(self.inline) >= self.cfg.max_inline_layouts:
+                self.inline.pop(next(iter(self.inline)))
+            self.inline[name] = layout
+        return name, self.inline[name]
+
+    def _swipe(self, req: dict, name: str, layout: Layout) -> SwipeBatch:
+        pts = []
+        for axis in ("x", "y", "t"):
+            v = req.get(axis)
+            if not isinstance(v, list) or not all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in v):
+                raise RequestError(400, f"'{axis}' must be a list of numbers")
+            pts.append(v)
+        n = len(pts[0])
+        if len(pts[1]) != n or len(pts[2]) != n:
+            raise RequestError(422, f"x, y and t must have one value per point: got {len(pts[0])}, {len(pts[1])}, "
+                                    f"{len(pts[2])}")
+        if n > self.cfg.max_points:
+            raise RequestError(413, f"{n} points; a swipe may have at most {self.cfg.max_points}")
+        if not all(math.isfinite(a) for p in pts for a in p):
+            raise RequestError(422, "x, y and t must be finite numbers")
+        batch = SwipeBatch.from_lists([0], [None], [name], [pts[0]], [pts[1]], [pts[2]])
+        checked = validate(batch, {name: layout}, None, INPUT_CHECKS)
+        if len(checked.rejects):
+            raise RequestError(422, f"swipe refused: {checked.rejects.reasons[0]} ({checked.rejects.details[0]})")
+        return checked.kept
+
+    def _int(self, req: dict, key: str, default: int, low: int, high: int) -> int:
+        v = req.get(key, default)
+        if not isinstance(v, int) or isinstance(v, bool) or not low <= v <= high:
+            raise RequestError(400, f"'{key}' must be an integer from {low} to {high}, got {v!r}")
+        return v
+
+    def decode(self, req: dict) -> dict:
+        """A swipe request → its candidates (word, score, personal, attention per letter)."""
+        t0 = time.perf_counter()
+        if not isinstance(req, dict):
+            raise RequestError(400, "the body must be a JSON object")
+        model = req.get("model", self.default_model)
+        if model not in self.decoders:
+            raise RequestError(404, f"no model {model!r}; choose from {sorted(self.decoders)}")
+        kind = req.get("decoder", self.settings.decoder)
+        if kind not in DECODERS:
+            raise RequestError(400, f"no decoder {kind!r}; choose from {list(DECODERS)}")
+        beam = replace(self.settings.beam, beam_size=self._int(req, "beam_size", self.settings.beam.beam_size, 1,
+                                                                self.cfg.max_beam))
+        top_k = self._int(req, "top_k", self.settings.beam.top_k, 1, self.cfg.max_top_k)
+        user = req.get("user") or None
+        personal = self.users.lexicon(user) if user else None  # validates the name
+        name, layout = self._layout_of(req)
+        swipe = self._swipe(req, name, layout)
+        decoder = self.decoders[model]
+        with self._lock:
+            decoder.add_layouts({name: layout})
+            found = {w: (s, False) for w, s in decoder.decode(swipe, kind, self.lexicon, beam, top_k)[0]}
+            if personal is not None:  # the user's words, decoded by the same decoder over their own small lexicon
+                for w, s in decoder.decode(swipe, kind, personal, beam, top_k)[0]:
+                    if w not in found or s > found[w][0]:
+                        found[w] = (s, True)
+            ranked = sorted(found.items(), key=lambda kv: -kv[1][0])[:top_k]
+            out = self._with_attention(decoder, swipe, [w for w, _ in ranked], req.get("attention", True))
+        cands = [{"word": w, "score": round(float(s), 4), "personal": p, **({"attention": a} if a is not None else {})}
+                 for (w, (s, p)), a in zip(ranked, out["maps"])]
+        return {"model": model, "decoder": kind, "layout": name, "beam_size": beam.beam_size, "user": user,
+                "candidates": cands, "points": out["points"], "ms": round(1000 * (time.perf_counter() - t0), 2)}
+
+    def _with_attention(self, decoder: SwipeDecoder, swipe: SwipeBatch, words: list[str], wanted: bool) -> dict:
+        """Each word's attention (letters × points, 3 decimals) over the points the model read."""
+        from swipe.decode.attention import attention_maps
+
+        tensors = decoder.tensors(swipe)
+        n = int(tensors["mask"][0].sum())
+        points = {"x": tensors["x"][0, :n].tolist(), "y": tensors["y"][0, :n].tolist()}
+        if not wanted or not words:
+            return {"points": points, "maps": [None] * len(words)}
+        maps = attention_maps(decoder.model, tensors, 0, words, self.alphabet)
+        return {"points": points, "maps": [np.round(m, 3).tolist() for m in maps]}
+
+
+def resolve_paths(cfg: ServeConfig, root: Path | None = None) -> ServeConfig:
+    """Local paths made absolute (replicas may run in another working directory); URIs as given."""
+    root = root or Path.cwd()
+    absolute = lambda p: p if storage.is_uri(p) else str((root / p).resolve())  # noqa: E731
+    return replace(cfg, models={k: absolute(v) for k, v in cfg.models.items()}, decode=absolute(cfg.decode),
+                   layouts=tuple(absolute(p) for p in cfg.layouts),
+                   users=replace(cfg.users, store=absolute(cfg.users.store)))
+
+
+def load_offer(cfg: ServeConfig) -> tuple[Any, dict[str, Any]]:
+    """The decode settings (a PredictConfig) and the layouts on offer (name → grid), read once by the driver."""
+    from swipe.config import load_config
+    from swipe.evaluate.predict import PredictConfig
+
+    settings = load_config(PredictConfig, cfg.decode)
+    layouts: dict[str, Any] = {}
+    for path in cfg.layouts:
+        layouts.update(json.loads(storage.read_text(path)))
+    parse_layouts(layouts)  # a bad file fails here, not in every replica
+    return settings, layouts
+
