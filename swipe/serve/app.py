@@ -37,6 +37,14 @@ def _refused(_request: Any, e: RequestError) -> JSONResponse:
     return JSONResponse({"detail": str(e)}, status_code=e.status)
 
 
+def _words(body: Any) -> list:
+    """The word list of a users/words body. (Defined before the class: Serve's ingress copies the
+    class with the module globals it sees at decoration.)"""
+    if not isinstance(body, dict) or "words" not in body:
+        raise RequestError(400, "the body must be a JSON object {\"words\": [...]}")
+    return body["words"]
+
+
 @serve.deployment(name="SwipeDecoder", max_ongoing_requests=8, health_check_period_s=5)
 @serve.ingress(api)
 class SwipeService:
@@ -79,12 +87,6 @@ class SwipeService:
     @api.delete("/api/users/{user}/words")
     def remove_words(self, user: str, body: Any = Body(...)) -> dict:
         return self.decoder.users.remove(user, _words(body))
-
-
-def _words(body: Any) -> list:
-    if not isinstance(body, dict) or "words" not in body:
-        raise RequestError(400, "the body must be a JSON object {\"words\": [...]}")
-    return body["words"]
 
 
 def build_app(cfg: ServeConfig, settings: Any, layouts_json: dict[str, Any]) -> serve.Application:

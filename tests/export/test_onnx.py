@@ -1,0 +1,109 @@
+"""The exported model against PyTorch on real dev swipes (same top-k, logits within 1e-4), and
+its onnxruntime path decoding in a process where torch cannot be imported."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from swipe.data.importers.yandex import parse_yandex_lines
+from swipe.decode.search import BeamConfig, beam_words
+from swipe.export.onnx import export_onnx, torch_step_logits
+from swipe.export.runtime import OnnxModel
+from swipe.keyboard import load_layouts
+from swipe.lexicon import Alphabet, LexiconConfig, build_lexicon_trie
+from swipe.model.checkpoint import load_model
+from swipe.model.inputs import collate, encode_targets, pad_points
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.slow
+ROWS = np.arange(0, 3024, 63)  # 48 real swipes, spread over the 31 people and their keyboards
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    out = tmp_path_factory.mktemp("export")
+    export_onnx(ROOT / "models/en-small", out, int8=True)
+    devices = load_layouts(ROOT / "data/layouts/howweswipe_devices.json")
+    lines = (ROOT / "data/samples/howweswipe_en_dev.jsonl").read_bytes().splitlines()
+    batch, _, _ = parse_yandex_lines([lines[i] for i in ROWS], 0, devices, "dev")
+    model, meta = load_model(ROOT / "models/en-small", "cpu", devices)
+    alphabet = Alphabet(meta["alphabet"])
+    return out, batch, devices, model, alphabet, build_lexicon_trie(LexiconConfig(), alphabet)
+
+
+def _torch_topk(model, batch, alphabet, trie, cfg):
+    grid = {g: i for i, g in enumerate(model.grid_names)}
+    torch.set_num_threads(1)
+    return beam_words(model, collate(batch, grid, alphabet, 128, model.cfg.max_word_len, targets=False), alphabet, cfg,
+                      trie)
+
+
+def test_exported_logits_and_top_k_equal_torch_on_real_swipes(exported):
+    folder, batch, devices, model, alphabet, trie = exported
+    ort = OnnxModel(folder, "fp32")
+    # logits at every step of spelling each swipe's word, from the same padded inputs
+    points = pad_points(batch, 128)
+    layouts = [devices[g] for g in batch.grid_names]
+    state = ort.encode(points, layouts)
+    tokens_in, _ = encode_targets(list(batch.words), alphabet, model.cfg.max_word_len)
+    got = []
+    for i in range(tokens_in.shape[1]):
+        logits, state = ort.step(tokens_in[:, i].numpy(), state)
+        got.append(logits)
+    keys = [ort.keys_of(lay) for lay in layouts]
+    width = max(k["centres"].shape[1] for k in keys)
+    pad = lambda a, axis: np.pad(a, [(0, 0)] + [(0, width - a.shape[1]) if d == 1 else (0, 0)  # noqa: E731
+                                                for d in range(1, a.ndim)])
+    enc = [torch.from_numpy(points[k]) for k in ("x", "y", "t", "mask")] + [
+        torch.from_numpy(np.concatenate([k["bbox"] for k in keys])),
+        torch.from_numpy(np.concatenate([pad(k["centres"], 1) for k in keys])),
+        torch.from_numpy(np.concatenate([pad(k["key_tokens"], 1) for k in keys])),
+        torch.from_numpy(np.concatenate([k["half_diag"] for k in keys]))]
+    want = torch_step_logits(model, tuple(enc), tokens_in).numpy()
+    spelled = (tokens_in != 0).numpy()  # PAD positions after a word's end are not compared
+    diff = np.abs(np.stack(got, 1) - want)[spelled]
+    assert diff.max() < 1e-4, diff.max()
+    # and the beam's top 4 of each swipe, with the full English lexicon
+    cfg = BeamConfig(beam_size=6, top_k=4)
+    ours = ort.beam_words(batch, devices, cfg, trie)
+    ref = _torch_topk(model, batch, alphabet, trie, cfg)
+    assert [[w for w, _ in c] for c in ours] == [[w for w, _ in c] for c in ref]
+    np.testing.assert_allclose([s for c in ours for _, s in c], [s for c in ref for _, s in c], atol=1e-4)
+    assert sum(bool(c) and c[0][0] == w for c, w in zip(ours, batch.words)) >= len(ROWS) // 4  # it reads people
+
+
+def test_onnxruntime_decodes_without_torch(exported):
+    """The exported path in a fresh interpreter where `import torch` fails: the same words as torch."""
+    folder, batch, devices, model, alphabet, trie = exported
+    code = f"""
+import json, sys
+sys.modules["torch"] = None  # any import of torch now raises ImportError
+import numpy as np
+from swipe.data.importers.yandex import parse_yandex_lines
+from swipe.decode.search import BeamConfig
+from swipe.export.runtime import OnnxModel
+from swipe.keyboard import load_layouts
+from swipe.lexicon import LexiconConfig, build_lexicon_trie
+devices = load_layouts("data/layouts/howweswipe_devices.json")
+lines = open("data/samples/howweswipe_en_dev.jsonl", "rb").read().splitlines()
+batch, _, _ = parse_yandex_lines([lines[i] for i in {ROWS.tolist()}], 0, devices, "dev")
+out = {{}}
+for precision in ("fp32", "int8"):
+    m = OnnxModel({str(folder)!r}, precision)
+    trie = build_lexicon_trie(LexiconConfig(), m.alphabet)
+    out[precision] = [[w for w, _ in c] for c in m.beam_words(batch, devices, BeamConfig(beam_size=6, top_k=4), trie)]
+assert sys.modules["torch"] is None
+print(json.dumps(out))
+"""
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    words = json.loads(run.stdout.strip().splitlines()[-1])
+    ref = [[w for w, _ in c] for c in _torch_topk(model, batch, alphabet, trie, BeamConfig(beam_size=6, top_k=4))]
+    assert words["fp32"] == ref
+    top1 = np.mean([a[:1] == b[:1] for a, b in zip(words["int8"], ref)])
+    assert top1 >= 0.75, top1  # int8 weights move some near-ties, not most words

@@ -1,0 +1,124 @@
+"""The online decoder without Ray: the words batch prediction gives, refusals with their reasons,
+personal words (decoded at once, bounded, validated, kept across a restart), inline layouts."""
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from swipe.data.swipes import SwipeBatch
+from swipe.evaluate.predict import Predictor
+from swipe.keyboard import load_layouts
+from swipe.serve.service import OnlineDecoder, ServeConfig, load_offer, resolve_paths
+from swipe.serve.users import RequestError, UserWordsConfig
+from swipe.testing.swipes import ideal_swipe
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def _service(store, max_words=1000) -> OnlineDecoder:
+    cfg = resolve_paths(ServeConfig(users=UserWordsConfig(store=str(store), max_words=max_words)), ROOT)
+    return OnlineDecoder(cfg, *load_offer(cfg))
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    return _service(tmp_path_factory.mktemp("users"))
+
+
+@pytest.fixture(scope="module")
+def qwerty_layout():
+    return load_layouts(ROOT / "data/layouts/qwerty_english.json")["qwerty_english"]
+
+
+def _dev_rows(n=12):
+    lines = (ROOT / "data/samples/howweswipe_en_dev.jsonl").read_text().splitlines()
+    return [json.loads(lines[i]) for i in np.linspace(0, len(lines) - 1, n).astype(int)]
+
+
+def _request(row, **extra):
+    c = row["curve"]
+    return {"x": c["x"], "y": c["y"], "t": c["t"], "layout": c["grid_name"], **extra}
+
+
+@pytest.mark.parametrize("decoder", ["fused", "beam", "template"])
+def test_online_words_are_batch_predictions_words(service, decoder):
+    """One swipe through the service and the same swipes through a prediction actor: the same words."""
+    rows = _dev_rows()
+    settings = service.settings
+    lexicon = service.lexicon
+    trie_ref = {"fused": (lexicon.trie, lexicon.index), "beam": lexicon.trie, "template": lexicon.index}[decoder]
+    predictor = Predictor(service.cfg.models["en-small"] if decoder != "template" else "", trie_ref, settings.beam,
+                          settings.max_points, settings.decode_batch,
+                          {g: service.layout_json[g] for g in {r["curve"]["grid_name"] for r in rows}},
+                          settings.template if decoder in ("template", "fused") else None,
+                          settings.fused if decoder == "fused" else None)
+    swipes = SwipeBatch.from_lists(list(range(len(rows))), [r["word"] for r in rows],
+                                   [r["curve"]["grid_name"] for r in rows], *([r["curve"][a] for r in rows] for a in "xyt"))
+    table = swipes.to_arrow().append_column("path", pa.array(["dev"] * len(rows)))
+    batch_words = predictor.decode_table(table)["candidates"].to_pylist()
+    online = [[c["word"] for c in service.decode(_request(r, decoder=decoder, attention=False))["candidates"]]
+              for r in rows]
+    assert online == batch_words
+    assert sum(c[:1] == [r["word"]] for c, r in zip(online, rows)) >= 3  # and they read people's swipes
+
+
+def test_each_letter_has_an_attention_map_over_the_points_read(service):
+    out = service.decode(_request(_dev_rows(1)[0], decoder="fused"))
+    n = len(out["points"]["x"])
+    for c in out["candidates"]:
+        att = np.array(c["attention"])
+        assert att.shape == (len(c["word"]), n)
+        np.testing.assert_allclose(att.sum(1), 1.0, atol=0.01)  # a distribution over the points per letter
+
+
+@pytest.mark.parametrize("change, status, says", [
+    (dict(x=[1, 2], y=[1], t=[0, 1]), 422, "one value per point"),
+    (dict(x="1,2"), 400, "'x' must be a list of numbers"),
+    (dict(layout="dvorak"), 404, "no layout 'dvorak'"),
+    (dict(model="gpt"), 404, "no model 'gpt'"),
+    (dict(decoder="viterbi"), 400, "no decoder 'viterbi'"),
+    (dict(beam_size=0), 400, "'beam_size' must be an integer from 1 to 32"),
+    (dict(x=[0.0] * 5000, y=[0.0] * 5000, t=list(range(5000))), 413, "at most 4000"),
+    (dict(x=[1.0, float("nan")], y=[1.0, 2.0], t=[0.0, 1.0]), 422, "finite"),
+    (dict(x=[5.0, 5.0], y=[5.0, 5.0], t=[3.0, 3.0]), 422, "swipe refused"),
+    (dict(layout={"width": 10, "keys": []}), 422, "inline layout refused"),
+    (dict(user="../etc"), 400, "user name"),
+])
+def test_bad_requests_are_refused_with_a_reason(service, qwerty_layout, change, status, says):
+    req = ideal_swipe(qwerty_layout, "hello") | {"layout": "qwerty_english"} | change
+    with pytest.raises(RequestError) as e:
+        service.decode(req)
+    assert e.value.status == status and says in str(e.value), str(e.value)
+
+
+def test_an_inline_layout_decodes(service, qwerty_layout):
+    grid = json.loads(json.dumps(qwerty_layout.grid))
+    for key in grid["keys"]:  # the same keyboard, twice the size: a layout the service was never given
+        key["hitbox"] = {k: 2 * v for k, v in key["hitbox"].items()}
+    grid["width"], grid["height"] = 2 * grid["width"], 2 * grid["height"]
+    out = service.decode(ideal_swipe(qwerty_layout, "people", scale=2.0) | {"layout": grid})
+    assert out["layout"].startswith("inline-") and out["candidates"][0]["word"] == "people"
+
+
+def test_personal_words_decode_at_once_are_bounded_and_survive_a_restart(tmp_path, qwerty_layout):
+    service = _service(tmp_path / "users", max_words=3)
+    req = ideal_swipe(qwerty_layout, "zorblat") | {"layout": "qwerty_english", "user": "ann"}
+    assert "zorblat" not in [c["word"] for c in service.decode(req)["candidates"]]
+    assert service.users.add("ann", ["Zorblat", "quibbix"])["added"] == ["zorblat", "quibbix"]
+    top = service.decode(req)["candidates"][0]
+    assert top["word"] == "zorblat" and top["personal"]
+    assert "zorblat" not in [c["word"] for c in service.decode(req | {"user": "bo"})["candidates"]]  # ann's only
+    with pytest.raises(RequestError, match="characters \\['é'\\] are not in the alphabet") as e:
+        service.users.add("ann", ["café"])
+    assert e.value.status == 422
+    with pytest.raises(RequestError, match="would pass the limit of 3"):
+        service.users.add("ann", ["jaxter", "plimb"])
+    assert service.users.words("ann") == ["zorblat", "quibbix"]  # nothing half-added
+    restarted = _service(tmp_path / "users", max_words=3)  # a new replica: words from the store
+    assert restarted.decode(req)["candidates"][0]["word"] == "zorblat"
+    service.users.remove("ann", ["zorblat"])
+    assert "zorblat" not in [c["word"] for c in restarted.decode(req)["candidates"]]  # every replica sees it
