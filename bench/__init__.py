@@ -17,5 +17,18 @@ def _reliability_nodes() -> dict:
     return run_node_losses()
 
 
+def _export() -> dict:
+    from bench.online import bench_export
+
+    return bench_export()
+
+
+def _serve() -> dict:
+    from bench.online import bench_serve
+
+    return bench_serve()
+
+
 BENCHMARKS: dict[str, Callable[[], dict]] = {**_SPEED, "reliability": _reliability,
-                                             "reliability_nodes": _reliability_nodes}
+                                             "reliability_nodes": _reliability_nodes, "export": _export,
+                                             "serve": _serve}

@@ -11,6 +11,10 @@
                                       # bad_inputs_unhandled, rows_lost (the last three must be 0),
                                       # node_losses_injected, node_losses_survived
     python jobs/bench.py reliability_nodes  # the node losses alone: a head and two nodes, storage on local S3
+    python jobs/bench.py export     # single-swipe p50/p95 ms and swipes/s of torch, onnxruntime fp32 and int8
+                                    # (torch_p50_ms, ort_fp32_p50_ms, ort_int8_p50_ms, …), parity_topk_equal,
+                                    # int8_acc1_delta: the shipped model, beam 6, 307k words, one thread
+    python jobs/bench.py serve      # the Serve app under a bounded load: requests_per_s, p50_ms, p99_ms, errors
     python jobs/bench.py --list     # the names, one per line (make bench runs them all)
 
 The benchmarks live in bench/, beside the library: they are not part of `swipe`.

@@ -205,3 +205,35 @@ def plot_sweep(trials, keys: list[str], path: str | Path, title: str = "") -> Pa
     if title:
         fig.suptitle(title, fontsize=10)
     return _save(fig, path, 110)
+
+
+def attention_figure(layout: Layout, x: np.ndarray, y: np.ndarray, word: str, attention: np.ndarray,
+                     title: str = "", cols: int = 5) -> Figure:
+    """One panel per letter of `word`: the swipe's points coloured and sized by the attention
+    that letter paid to them (`attention` (letters, points), rows sum to 1), its key outlined."""
+    n = len(word)
+    cols = min(cols, n)
+    rows = -(-n // cols)
+    fig = Figure(figsize=(2.6 * cols, 1.9 * rows + (0.35 if title else 0)))
+    axes = fig.subplots(rows, cols, squeeze=False)
+    centre = dict(zip(layout.letters, layout.letter_centres))
+    for i, ax in enumerate(axes.flat):
+        if i >= n:
+            ax.set_axis_off()
+            continue
+        draw_layout(ax, layout)
+        ax.plot(x, y, color="#888888", linewidth=0.8, zorder=2)
+        w = attention[i] / max(float(attention[i].max()), 1e-9)
+        ax.scatter(x, y, c=w, cmap="Reds", vmin=0, vmax=1, s=4 + 40 * w, zorder=3, edgecolors="none")
+        if word[i] in centre:
+            cx, cy = centre[word[i]]
+            ax.scatter([cx], [cy], s=160, facecolors="none", edgecolors="#1f5fbf", linewidths=1.2, zorder=4)
+        ax.set_title(f"{i + 1}: '{word[i]}'", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    return fig
+
+
+def plot_attention(layout: Layout, x: np.ndarray, y: np.ndarray, word: str, attention: np.ndarray, path: str | Path,
+                   title: str = "") -> Path:
+    return _save(attention_figure(layout, x, y, word, attention, title), path, dpi=100)

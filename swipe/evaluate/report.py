@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from swipe import storage
 from swipe.config import build_config
@@ -43,6 +45,7 @@ class EvaluateConfig:
     sweep_rows: int = 300  # swipes decoded per beam size in the sweep
     options: bool = True  # also compare Levenshtein repair and prefix completion on those swipes
     samples: int = 24  # sample predictions in the W&B table (misses first)
+    attention: int = 2  # attention-map pictures of this many hits and as many misses (0: none; needs a model)
     registry: str = "runs/predictions.parquet"  # the prediction table rows are merged into ("": none)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
@@ -109,6 +112,12 @@ def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
         md += ["", f"## Decoding options vs constrained beam search ({cfg.sweep_rows} swipes)", "",
                "| decoder | " + " | ".join(METRICS) + " |", "| --- |" + " ---: |" * len(METRICS)]
         md += [f"| {d} | " + " | ".join(f"{m[k]:.3f}" for k in METRICS) + " |" for d, m in options.items()]
+    pictures = _attention_pictures(cfg, info, meta, preds, out) if cfg.attention and meta else []
+    if pictures:
+        charts += pictures
+        md += ["", "## Where each letter looked (decoder cross-attention; hits, then misses)", "",
+               "Each panel: the swipe's points coloured by the attention the model's letter paid to them, "
+               "that letter's key ringed.", ""]
     md += [""] + [f"![{c.stem}]({c.name})" for c in charts]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".md").write_text("\n".join(md) + "\n")
@@ -136,6 +145,42 @@ def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
         result["registry_rows"] = len(register(cfg.registry, rows))
     _log_wandb(cfg, info, result, preds, meta, out.parent)
     return result
+
+
+def _attention_pictures(cfg: EvaluateConfig, info: dict, meta: dict, preds: Any, out: Path) -> list[Path]:
+    """Attention maps of the model's top word for the first `cfg.attention` hits and misses."""
+    from swipe.decode.attention import attention_maps
+    from swipe.plot import plot_attention
+
+    layouts = parse_layouts(load_manifest(info["dataset"])["layouts"])
+    model, _ = load_model(info["local_checkpoint"], layouts=layouts)
+    alphabet = Alphabet(meta["alphabet"])
+    picked: dict[str, list[tuple[int, str, str]]] = {"hit": [], "miss": []}
+    for i, (cands, word) in enumerate(zip(preds["candidates"].to_pylist(), preds["word"].to_pylist())):
+        kind = "hit" if cands and cands[0] == word else "miss"
+        if word is not None and cands and len(picked[kind]) < cfg.attention and set(cands[0]) <= set(alphabet.chars):
+            picked[kind].append((int(preds["id"][i].as_py()), word, cands[0]))
+    wanted = {i for rows in picked.values() for i, _, _ in rows}
+    if not wanted:
+        return []
+    table = read_split(info["dataset"], info["split"])
+    table = table.filter(pc.is_in(table["id"], value_set=pa.array(sorted(wanted), pa.int64())))
+    batch = SwipeBatch.from_arrow(table)
+    where = {int(i): r for r, i in enumerate(batch.ids)}
+    tensors = collate(batch, {g: i for i, g in enumerate(model.grid_names)}, alphabet,
+                      info.get("config", {}).get("max_points", 128), model.cfg.max_word_len, targets=False)
+    paths = []
+    for kind, rows in picked.items():
+        for n, (swipe_id, word, decoded) in enumerate(rows, 1):
+            r = where[swipe_id]
+            (att,) = attention_maps(model, tensors, r, [decoded], alphabet)
+            k = int(tensors["mask"][r].sum())
+            title = (f"hit: '{word}'" if kind == "hit" else f"miss: swiped '{word}', decoded '{decoded}'") + \
+                f" ({batch.grid_names[r]}, swipe {swipe_id})"
+            paths.append(plot_attention(layouts[batch.grid_names[r]], tensors["x"][r, :k].numpy(),
+                                        tensors["y"][r, :k].numpy(), decoded, att,
+                                        out.with_name(f"{out.name}_attention_{kind}_{n}.png"), title))
+    return paths
 
 
 def user_summary(by_user: dict[Any, dict[str, float]], worst: int = 5) -> list[str]:

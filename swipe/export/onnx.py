@@ -9,9 +9,14 @@ beam size. int8: onnxruntime's dynamic quantization of the weights (MatMul/Gemm)
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import logging
 import time
+import warnings
 from pathlib import Path
+from typing import Iterator
 
 import torch
 from torch import Tensor, nn
@@ -72,6 +77,24 @@ def _examples(model: SwipeModel) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]
     return enc, step
 
 
+@contextlib.contextmanager
+def _exporter_quiet() -> Iterator[None]:
+    """The exporter's progress lines and warnings about its own internals (axis renames,
+    torchvision ops, "run pre-processing before quantization") are not the user's: kept out
+    of the console. Errors still raise."""
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        loggers = [logging.getLogger(), logging.getLogger("torch.onnx")]
+        levels = [lg.level for lg in loggers]
+        for lg in loggers:
+            lg.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            for lg, level in zip(loggers, levels):
+                lg.setLevel(level)
+
+
 def export_onnx(checkpoint: str | Path, out: str | Path, int8: bool = True) -> dict:
     """Write encoder.onnx and step.onnx (and their int8 versions) with export.json into `out`."""
     from torch.export import Dim
@@ -90,23 +113,28 @@ def export_onnx(checkpoint: str | Path, out: str | Path, int8: bool = True) -> d
     step_dims = {"token": {0: rows}, "self_k": {1: rows, 3: past}, "self_v": {1: rows, 3: past}, "cross_k": cross,
                  "cross_v": cross, "memory_mask": by_swipe}
     t0 = time.perf_counter()
+    files = []
     for name, graph, args, dims, inputs, outputs in (
             ("encoder", EncoderGraph(model), enc_args, enc_dims, ENCODER_INPUTS, ENCODER_OUTPUTS),
             ("step", StepGraph(model), step_args, step_dims, STEP_INPUTS, STEP_OUTPUTS)):
-        torch.onnx.export(graph.eval(), args, str(out / graph_file(name, "fp32")), input_names=list(inputs),
-                          output_names=list(outputs), dynamic_shapes=dims, dynamo=True, optimize=True,
-                          opset_version=OPSET, external_data=False, verbose=False)
+        with _exporter_quiet():
+            torch.onnx.export(graph.eval(), args, str(out / graph_file(name, "fp32")), input_names=list(inputs),
+                              output_names=list(outputs), dynamic_shapes=dims, dynamo=True, optimize=True,
+                              opset_version=OPSET, external_data=False, verbose=False)
+        files.append(graph_file(name, "fp32"))
         if int8:
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
-            quantize_dynamic(str(out / graph_file(name, "fp32")), str(out / graph_file(name, "int8")),
-                             weight_type=QuantType.QInt8)
+            with _exporter_quiet():
+                quantize_dynamic(str(out / graph_file(name, "fp32")), str(out / graph_file(name, "int8")),
+                                 weight_type=QuantType.QInt8)
+            files.append(graph_file(name, "int8"))
     cfg = model.cfg
     info = {"format": 1, "checkpoint": str(checkpoint), "alphabet": meta["alphabet"], "model": meta["model"],
             "grids": meta["grids"], "layouts": {g: meta["layouts"][g] for g in meta["grids"]},
             "graph": {"layers": cfg.dec_layers, "heads": cfg.n_heads, "head_dim": cfg.d_model // cfg.n_heads,
                       "opset": OPSET, "int8": int8, "torch": torch.__version__},
-            "export_s": round(time.perf_counter() - t0, 1)}
+            "files": files, "export_s": round(time.perf_counter() - t0, 1)}
     (out / EXPORT_FILE).write_text(json.dumps(info, indent=1, ensure_ascii=False))
     return info
 

@@ -122,6 +122,10 @@ def test_evaluate_writes_report_charts_and_wandb(setup, tmp_path):
         assert part in report
     assert (tmp_path / "p" / "report_by_length.png").stat().st_size > 1000
     assert (tmp_path / "p" / "report_beam.png").stat().st_size > 1000
+    # attention maps of the model's word for up to 2 hits and 2 misses, linked from the report
+    pictures = sorted(p.name for p in (tmp_path / "p").glob("report_attention_*.png"))
+    assert pictures and all(n in report for n in pictures) and "## Where each letter looked" in report
+    assert {n.split("_")[2] for n in pictures} <= {"hit", "miss"} and len(pictures) <= 4
     assert set(r["beam_sweep"]) == {1, 2} and r["overall"]["n"] > 0
     assert set(r["decoding_options"]) == {"beam_lexicon", "beam + levenshtein_repair", "complete_from_prefixes"}
     # seen/unseen against the training split the checkpoint names: val holds held-out words

@@ -1,0 +1,132 @@
+"""Online decoding benchmarks: one swipe at a time through torch, onnxruntime fp32 and int8
+(`export`), and the Ray Serve application under a bounded load (`serve`).
+
+Both use the shipped model (models/en-small), beam 6, the full English lexicon (307k
+words) and one CPU thread per decoder; swipes are the real dev sample on their own keyboards.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+SHIPPED = "models/en-small"
+SAMPLE = "data/samples/howweswipe_en_dev.jsonl"
+DEVICES = "data/layouts/howweswipe_devices.json"
+
+
+def _dev_swipes(n: int | None):
+    from swipe.data.importers.yandex import parse_yandex_lines
+    from swipe.keyboard import load_layouts
+
+    devices = load_layouts(DEVICES)
+    lines = Path(SAMPLE).read_bytes().splitlines()
+    rows = np.arange(len(lines)) if n is None or n >= len(lines) else np.linspace(0, len(lines) - 1, n).astype(int)
+    batch, _, _ = parse_yandex_lines([lines[i] for i in rows], 0, devices, "dev")
+    return batch, devices
+
+
+def _pct(ms: list[float], q: float) -> float:
+    return round(float(np.percentile(ms, q)), 2)
+
+
+def bench_export(n_swipes: int | None = None, batch_size: int = 32) -> dict:
+    """Single-swipe latency (p50/p95, ms) and batched throughput (swipes/s, batches of
+    `batch_size` in length order) of the beam search with the model in torch eager, in
+    onnxruntime fp32 and int8; acc@1 of each on the dev swipes (all 3024 unless `n_swipes`),
+    and whether onnxruntime fp32 gives torch's top 4 on every one (`parity_topk_equal`)."""
+    import torch
+
+    from swipe.decode.search import BeamConfig, beam_words
+    from swipe.export.onnx import export_onnx
+    from swipe.export.runtime import OnnxModel
+    from swipe.lexicon import Alphabet, LexiconConfig, build_lexicon_trie
+    from swipe.model.checkpoint import load_model
+    from swipe.model.inputs import collate
+
+    torch.set_num_threads(1)
+    batch, devices = _dev_swipes(n_swipes)
+    model, meta = load_model(SHIPPED, "cpu", devices)
+    alphabet = Alphabet(meta["alphabet"])
+    trie = build_lexicon_trie(LexiconConfig(), alphabet)
+    cfg = BeamConfig(beam_size=6, top_k=4)
+    grid = {g: i for i, g in enumerate(model.grid_names)}
+    folder = Path(tempfile.mkdtemp(prefix="swipe-export-"))
+    info = export_onnx(SHIPPED, folder, int8=True)
+    decoders = {
+        "torch": lambda b: beam_words(model, collate(b, grid, alphabet, 128, model.cfg.max_word_len, targets=False),
+                                      alphabet, cfg, trie)}
+    for precision in ("fp32", "int8"):
+        ort = OnnxModel(folder, precision, threads=1)
+        decoders[f"ort_{precision}"] = lambda b, m=ort: m.beam_words(b, devices, cfg, trie)
+    one = [batch.take(np.array([i])) for i in range(len(batch))]
+    order = np.argsort(batch.lengths, kind="stable")
+    batches = [batch.take(order[s:s + batch_size]) for s in range(0, len(order), batch_size)]
+    out: dict = {}
+    words: dict[str, list] = {}
+    for name, decode in decoders.items():
+        decode(one[0])  # warm-up
+        ms, got = [], []
+        for swipe in one:
+            t0 = time.perf_counter()
+            got.append(decode(swipe)[0])
+            ms.append(1000 * (time.perf_counter() - t0))
+        t0 = time.perf_counter()
+        for b in batches:
+            decode(b)
+        out[f"{name}_p50_ms"], out[f"{name}_p95_ms"] = _pct(ms, 50), _pct(ms, 95)
+        out[f"{name}_swipes_per_s"] = round(len(batch) / (time.perf_counter() - t0), 1)
+        out[f"{name}_acc1"] = round(float(np.mean([bool(c) and c[0][0] == w for c, w in zip(got, batch.words)])), 4)
+        words[name] = [[w for w, _ in c] for c in got]
+    for name in ("ort_fp32", "ort_int8"):
+        out[f"{name.removeprefix('ort_')}_acc1_delta"] = round(out[f"{name}_acc1"] - out["torch_acc1"], 4)
+        out[f"{name}_topk_equal_share"] = round(float(np.mean([a == b for a, b in zip(words[name], words["torch"])])), 4)
+    sizes = {f"{p}_mb": round(sum((folder / f"{g}{'' if p == 'fp32' else '.int8'}.onnx").stat().st_size
+                                  for g in ("encoder", "step")) / 2 ** 20, 2) for p in ("fp32", "int8")}
+    return out | {"parity_topk_equal": out["ort_fp32_topk_equal_share"] == 1.0, "onnx_" + "fp32_mb": sizes["fp32_mb"],
+                  "onnx_int8_mb": sizes["int8_mb"], "export_s": info["export_s"], "n_swipes": len(batch),
+                  "beam_size": cfg.beam_size, "lexicon_words": trie.n_words, "threads": 1,
+                  "target_ort_p50_ms": 15, "ort_fp32_meets_target": out["ort_fp32_p50_ms"] <= 15}
+
+
+def bench_serve(requests: int = 300, concurrency: int = 4, replicas: int = 1, decoder: str = "beam") -> dict:
+    """The Serve application on a local Ray (the shipped model, configs/serve_en.yaml's settings,
+    `replicas` replicas of one CPU each) under `requests` POSTs of real dev swipes from
+    `concurrency` clients: requests/s, p50/p99 latency (ms, client side), errors; and the
+    latency of one client alone (`one_client_*`: no queueing). Requests ask for attention maps,
+    as the demo's do."""
+    from ray import serve
+
+    from swipe.config import load_config
+    from swipe.serve.app import start
+    from swipe.serve.load import load_test
+    from swipe.serve.service import ServeConfig
+    from swipe.serve.users import UserWordsConfig
+    from swipe.testing.s3 import free_port
+
+    cfg = load_config(ServeConfig, "configs/serve_en.yaml")
+    from dataclasses import replace
+
+    cfg = replace(cfg, port=free_port(), replicas=replicas,
+                  users=replace(cfg.users, store=tempfile.mkdtemp(prefix="swipe-users-")))
+    t0 = time.perf_counter()
+    url = start(cfg, name="bench")
+    start_s = time.perf_counter() - t0
+    lines = Path(SAMPLE).read_text().splitlines()
+    rows = [json.loads(lines[i]) for i in np.linspace(0, len(lines) - 1, 200).astype(int)]
+    bodies = [{"x": r["curve"]["x"], "y": r["curve"]["y"], "t": r["curve"]["t"], "layout": r["curve"]["grid_name"],
+               "decoder": decoder, "beam_size": 6} for r in rows]
+    load_test(url, bodies[:8], 8, 1)  # warm-up
+    alone = load_test(url, bodies, 50, 1).figures()  # one client: latency without queueing
+    result = load_test(url, bodies, requests, concurrency)
+    serve.shutdown()
+    return result.figures() | {"one_client_p50_ms": alone["p50_ms"], "one_client_p99_ms": alone["p99_ms"],
+                               "one_client_errors": alone["errors"], "concurrency": concurrency, "replicas": replicas, "decoder": decoder, "beam_size": 6,
+                               "start_s": round(start_s, 1), "error_examples": result.error_examples}
+
+
+BENCHMARKS = {"export": bench_export, "serve": bench_serve}
