@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 RUN    := quickstart-$(shell date -u +%Y%m%dT%H%M%S)
 
-.PHONY: setup quickstart test bench sweep clean
+.PHONY: setup quickstart test bench sweep executorch demo clean
 
 setup: $(STAMP)
 
@@ -48,6 +48,15 @@ quickstart: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q --durations=12; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; exit 1; fi; exit $$rc
+
+# The ExecuTorch export (optional extra, not in `make test`): install it, then run its tests.
+executorch: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,executorch]'
+	$(PY) -m pytest -q tests/export/test_executorch.py
+
+# The online decoder and its browser demo on a local Ray: http://127.0.0.1:8000/ (Ctrl-C stops it).
+demo: $(STAMP)
+	$(PY) jobs/serve.py --config configs/serve_en.yaml
 
 # The quick Ray Tune sweep (≤ 15 minutes here); makes the synthetic set first if missing.
 sweep: $(STAMP)

@@ -38,7 +38,8 @@ def bench_export(n_swipes: int | None = None, batch_size: int = 32) -> dict:
     """Single-swipe latency (p50/p95, ms) and batched throughput (swipes/s, batches of
     `batch_size` in length order) of the beam search with the model in torch eager, in
     onnxruntime fp32 and int8; acc@1 of each on the dev swipes (all 3024 unless `n_swipes`),
-    and whether onnxruntime fp32 gives torch's top 4 on every one (`parity_topk_equal`)."""
+    and whether onnxruntime fp32 gives torch's top 4 on every one (`parity_topk_equal`). With the
+    optional executorch extra installed, the ExecuTorch programs too (`et_*`, portable kernels)."""
     import torch
 
     from swipe.decode.search import BeamConfig, beam_words
@@ -63,6 +64,14 @@ def bench_export(n_swipes: int | None = None, batch_size: int = 32) -> dict:
     for precision in ("fp32", "int8"):
         ort = OnnxModel(folder, precision, threads=1)
         decoders[f"ort_{precision}"] = lambda b, m=ort: m.beam_words(b, devices, cfg, trie)
+    import importlib.util
+
+    if importlib.util.find_spec("executorch") is not None:  # the optional extra (`make executorch`)
+        from swipe.export.executorch import EtModel, export_executorch
+
+        export_executorch(SHIPPED, folder / "executorch")
+        et = EtModel(folder / "executorch")
+        decoders["et"] = lambda b: et.beam_words(b, devices, cfg, trie)
     one = [batch.take(np.array([i])) for i in range(len(batch))]
     order = np.argsort(batch.lengths, kind="stable")
     batches = [batch.take(order[s:s + batch_size]) for s in range(0, len(order), batch_size)]
@@ -82,7 +91,7 @@ def bench_export(n_swipes: int | None = None, batch_size: int = 32) -> dict:
         out[f"{name}_swipes_per_s"] = round(len(batch) / (time.perf_counter() - t0), 1)
         out[f"{name}_acc1"] = round(float(np.mean([bool(c) and c[0][0] == w for c, w in zip(got, batch.words)])), 4)
         words[name] = [[w for w, _ in c] for c in got]
-    for name in ("ort_fp32", "ort_int8"):
+    for name in [d for d in decoders if d != "torch"]:
         out[f"{name.removeprefix('ort_')}_acc1_delta"] = round(out[f"{name}_acc1"] - out["torch_acc1"], 4)
         out[f"{name}_topk_equal_share"] = round(float(np.mean([a == b for a, b in zip(words[name], words["torch"])])), 4)
     sizes = {f"{p}_mb": round(sum((folder / f"{g}{'' if p == 'fp32' else '.int8'}.onnx").stat().st_size
