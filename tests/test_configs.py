@@ -24,6 +24,10 @@ def _kind(name: str):
         return ReportConfig
     if base.startswith(("predict_", "decode_")):
         return PredictConfig
+    if base.startswith("serve_"):
+        from swipe.serve.service import ServeConfig
+
+        return ServeConfig
     return TrainConfig
 
 

@@ -23,7 +23,7 @@ from torch import Tensor
 
 from swipe.data.swipes import SwipeBatch
 from swipe.decode.search import BeamConfig, Candidates, Search, beam_search
-from swipe.export.onnx import EncoderGraph, StepGraph, _examples, _exporter_quiet
+from swipe.export.onnx import EncoderGraph, StepGraph, _examples, _exporter_quiet, dynamic_shapes
 from swipe.keyboard import Layout, parse_layouts
 from swipe.lexicon import Alphabet, Trie
 from swipe.model.checkpoint import load_model, resolve_checkpoint
@@ -37,22 +37,17 @@ MIN_POINTS = 3  # torch.export specialises fewer: shorter swipes are padded (mas
 
 def export_executorch(checkpoint: str | Path, out: str | Path) -> dict:
     """Write encoder.pte and step.pte with executorch.json into `out`."""
+    import logging
+
+    logging.getLogger("torchao").setLevel(logging.ERROR)  # its CUDA kernels' absence, on import: not ours
     from executorch.exir import to_edge_transform_and_lower
-    from torch.export import Dim, export
+    from torch.export import export
 
     model, meta = load_model(resolve_checkpoint(checkpoint), "cpu")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     enc_args, step_args = _examples(model)
-    swipes, points = Dim("swipes", min=1, max=MAX_SWIPES), Dim("points", min=MIN_POINTS, max=MAX_POINTS)
-    keys, rows = Dim("keys", min=2, max=MAX_KEYS), Dim("rows", min=1, max=MAX_ROWS)
-    past = Dim("past", min=0, max=model.cfg.max_word_len + 2)
-    by_swipe = {0: swipes, 1: points}
-    enc_dims = {"x": by_swipe, "y": by_swipe, "t": by_swipe, "mask": by_swipe, "bbox": {0: swipes},
-                "centres": {0: swipes, 1: keys}, "key_tokens": {0: swipes, 1: keys}, "half_diag": {0: swipes}}
-    cross = {1: swipes, 3: points}
-    step_dims = {"token": {0: rows}, "self_k": {1: rows, 3: past}, "self_v": {1: rows, 3: past}, "cross_k": cross,
-                 "cross_v": cross, "memory_mask": by_swipe}
+    enc_dims, step_dims = dynamic_shapes(model, MAX_SWIPES, (MIN_POINTS, MAX_POINTS), MAX_KEYS, MAX_ROWS)
     t0 = time.perf_counter()
     for name, graph, args, dims in (("encoder", EncoderGraph(model), enc_args, enc_dims),
                                     ("step", StepGraph(model), step_args, step_dims)):

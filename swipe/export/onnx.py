@@ -95,23 +95,31 @@ def _exporter_quiet() -> Iterator[None]:
                 lg.setLevel(level)
 
 
-def export_onnx(checkpoint: str | Path, out: str | Path, int8: bool = True) -> dict:
-    """Write encoder.onnx and step.onnx (and their int8 versions) with export.json into `out`."""
+def dynamic_shapes(model: SwipeModel, swipes: int, points: tuple[int, int], keys: int, rows: int
+                   ) -> tuple[dict, dict]:
+    """The dynamic axes of the encoder's and the step's inputs, with these bounds (torch.export Dims)."""
     from torch.export import Dim
 
+    sw, pt = Dim("swipes", min=1, max=swipes), Dim("points", min=points[0], max=points[1])
+    ky, rw = Dim("keys", min=2, max=keys), Dim("rows", min=1, max=rows)
+    past = Dim("past", min=0, max=model.cfg.max_word_len + 2)
+    by_swipe = {0: sw, 1: pt}
+    enc = {"x": by_swipe, "y": by_swipe, "t": by_swipe, "mask": by_swipe, "bbox": {0: sw},
+           "centres": {0: sw, 1: ky}, "key_tokens": {0: sw, 1: ky}, "half_diag": {0: sw}}
+    cross = {1: sw, 3: pt}
+    step = {"token": {0: rw}, "self_k": {1: rw, 3: past}, "self_v": {1: rw, 3: past}, "cross_k": cross,
+            "cross_v": cross, "memory_mask": by_swipe}
+    return enc, step
+
+
+def export_onnx(checkpoint: str | Path, out: str | Path, int8: bool = True) -> dict:
+    """Write encoder.onnx and step.onnx (and their int8 versions) with export.json into `out`."""
     local = resolve_checkpoint(checkpoint)
     model, meta = load_model(local, "cpu")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     enc_args, step_args = _examples(model)
-    swipes, points, keys = Dim("swipes", min=1, max=4096), Dim("points", min=2, max=4096), Dim("keys", min=2, max=512)
-    rows, past = Dim("rows", min=1, max=1 << 16), Dim("past", min=0, max=model.cfg.max_word_len + 2)
-    by_swipe = {0: swipes, 1: points}
-    enc_dims = {"x": by_swipe, "y": by_swipe, "t": by_swipe, "mask": by_swipe, "bbox": {0: swipes},
-                "centres": {0: swipes, 1: keys}, "key_tokens": {0: swipes, 1: keys}, "half_diag": {0: swipes}}
-    cross = {1: swipes, 3: points}
-    step_dims = {"token": {0: rows}, "self_k": {1: rows, 3: past}, "self_v": {1: rows, 3: past}, "cross_k": cross,
-                 "cross_v": cross, "memory_mask": by_swipe}
+    enc_dims, step_dims = dynamic_shapes(model, swipes=4096, points=(2, 4096), keys=512, rows=1 << 16)
     t0 = time.perf_counter()
     files = []
     for name, graph, args, dims, inputs, outputs in (
