@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -118,8 +119,6 @@ def bench_serve(requests: int = 300, concurrency: int = 4, replicas: int = 1, de
     from swipe.testing.s3 import free_port
 
     cfg = load_config(ServeConfig, "configs/serve_en.yaml")
-    from dataclasses import replace
-
     cfg = replace(cfg, port=free_port(), replicas=replicas,
                   users=replace(cfg.users, store=tempfile.mkdtemp(prefix="swipe-users-")))
     t0 = time.perf_counter()

@@ -78,6 +78,14 @@ class SwipeDecoder:
         if self.model is not None:
             self._set_model_keys()
 
+    def drop_layouts(self, names: list[str]) -> None:
+        """Forget these layouts (an online service's inline layouts, once it has too many)."""
+        gone = [n for n in names if self.layouts.pop(n, None) is not None]
+        for n in gone:
+            self._keys.pop(n, None)
+        if gone and self.model is not None:
+            self._set_model_keys()
+
     def decode(self, batch: SwipeBatch, kind: DecoderKind, lexicon: Lexicon, beam: BeamConfig,
                top_k: int | None = None) -> Candidates:
         """Per swipe of `batch`, in its order: up to top_k (word, score), best first. `top_k`

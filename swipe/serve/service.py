@@ -149,8 +149,11 @@ class OnlineDecoder:
             missing = sorted(set(layout.letters) - set(self.alphabet.chars))
             if missing:
                 raise RequestError(422, f"inline layout has letter keys {missing} that the models cannot read")
-            if len(self.inline) >= self.cfg.max_inline_layouts:
-                self.inline.pop(next(iter(self.inline)))
+            if len(self.inline) >= self.cfg.max_inline_layouts:  # the oldest goes, from every model's keys too
+                oldest = next(iter(self.inline))
+                del self.inline[oldest]
+                for decoder in self.decoders.values():
+                    decoder.drop_layouts([oldest])
             self.inline[name] = layout
         return name, self.inline[name]
 
@@ -197,10 +200,10 @@ class OnlineDecoder:
         top_k = self._int(req, "top_k", self.settings.beam.top_k, 1, self.cfg.max_top_k)
         user = req.get("user") or None
         personal = self.users.lexicon(user) if user else None  # validates the name
-        name, layout = self._layout_of(req)
-        swipe = self._swipe(req, name, layout)
         decoder = self.decoders[model]
-        with self._lock:
+        with self._lock:  # requests of one replica run in threads; layouts and key tables are shared
+            name, layout = self._layout_of(req)
+            swipe = self._swipe(req, name, layout)
             decoder.add_layouts({name: layout})
             found = {w: (s, False) for w, s in decoder.decode(swipe, kind, self.lexicon, beam, top_k)[0]}
             if personal is not None:  # the user's words, decoded by the same decoder over their own small lexicon

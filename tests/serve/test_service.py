@@ -19,8 +19,9 @@ from conftest import ROOT
 pytestmark = pytest.mark.slow
 
 
-def _service(store, max_words=1000) -> OnlineDecoder:
-    cfg = resolve_paths(ServeConfig(users=UserWordsConfig(store=str(store), max_words=max_words)), ROOT)
+def _service(store, max_words=1000, max_inline_layouts=32) -> OnlineDecoder:
+    cfg = resolve_paths(ServeConfig(users=UserWordsConfig(store=str(store), max_words=max_words),
+                                    max_inline_layouts=max_inline_layouts), ROOT)
     return OnlineDecoder(cfg, *load_offer(cfg))
 
 
@@ -95,13 +96,19 @@ def test_bad_requests_are_refused_with_a_reason(service, qwerty_layout, change, 
     assert e.value.status == status and says in str(e.value), str(e.value)
 
 
-def test_an_inline_layout_decodes(service, qwerty_layout):
-    grid = json.loads(json.dumps(qwerty_layout.grid))
-    for key in grid["keys"]:  # the same keyboard, twice the size: a layout the service was never given
-        key["hitbox"] = {k: 2 * v for k, v in key["hitbox"].items()}
-    grid["width"], grid["height"] = 2 * grid["width"], 2 * grid["height"]
-    out = service.decode(ideal_swipe(qwerty_layout, "people", scale=2.0) | {"layout": grid})
-    assert out["layout"].startswith("inline-") and out["candidates"][0]["word"] == "people"
+def test_inline_layouts_decode_and_are_bounded(tmp_path, qwerty_layout):
+    service = _service(tmp_path / "users", max_inline_layouts=2)
+    known = len(service.decoders["en-small"].layouts)
+    for scale in (2.0, 1.5, 0.8):  # the same keyboard at sizes the service was never given
+        grid = json.loads(json.dumps(qwerty_layout.grid))
+        for key in grid["keys"]:
+            key["hitbox"] = {k: scale * v for k, v in key["hitbox"].items()}
+        grid["width"], grid["height"] = scale * grid["width"], scale * grid["height"]
+        out = service.decode(ideal_swipe(qwerty_layout, "people", scale=scale) | {"layout": grid})
+        assert out["layout"].startswith("inline-") and out["candidates"][0]["word"] == "people"
+    assert len(service.inline) == 2  # the oldest was forgotten, by the models' key tables too
+    assert len(service.decoders["en-small"].layouts) == known + 2
+    assert len(service.decoders["en-small"].model.grid_names) == known + 2
 
 
 def test_personal_words_decode_at_once_are_bounded_and_survive_a_restart(tmp_path, qwerty_layout):
