@@ -55,7 +55,6 @@ class ArrayOps(Protocol):
 
     def clamp_min(self, x: Any, low: float) -> Any: ...
 
-
     def nonzero(self, x: Any) -> Any:
         """Indices of the True entries of a 1-D bool array."""
         ...

@@ -3,12 +3,12 @@
 A search never sees the model, nor which array library it runs on: the same code runs on
 torch tensors (`backend="torch"`, the model's device) and on numpy arrays (`"numpy"`: an
 exported model's onnxruntime session, torch never imported), through `swipe.decode.arrays`.
-It calls `step_logits(tokens (R,), state) -> (logits (R, V),
-state)` once per step for all R live rows, and moves the decoder's state with the beams
-through the three methods of `DecoderState`: the model's KV cache is one such state, a
-test's fake another. With a lexicon trie, tokens that leave it get −inf and EOS is allowed
-only where a word ends, so every candidate is a lexicon word. PAD and BOS are never emitted,
-nor an empty word, by any search here.
+It calls `step_logits(tokens (R,), state) -> (logits (R, V), state)` once per step for all
+R live rows, and moves the decoder's state with the beams through the three methods of
+`DecoderState`: the model's KV cache is one such state, an exported model's `OrtCache`
+another, a test's fake a third. With a lexicon trie, tokens that leave it get −inf and EOS
+is allowed only where a word ends, so every candidate is a lexicon word. PAD and BOS are
+never emitted, nor an empty word, by any search here.
 
 One `BeamState` is the search in progress; greedy decoding is the same search with one
 beam. `reference_beam_search` (plain Python, one swipe, no cache) is the test oracle and
