@@ -113,6 +113,8 @@ def test_a_bounded_load_test_has_no_errors(app):
 
 def test_the_demo_decodes_a_swipe_in_chromium(app):
     why = browser_missing()
+    if why and os.environ.get("SWIPE_BROWSER_REQUIRED"):
+        pytest.fail(f"SWIPE_BROWSER_REQUIRED is set (.ci/run installed the browser), yet {why}")
     if why:
         pytest.skip(why)
     from selenium.webdriver.common.by import By
