@@ -74,9 +74,19 @@ def _quiet_ray_data() -> None:
     config["handlers"]["console"]["level"] = "WARNING"
     config["handlers"]["console"]["filters"].append("swipe_notices")
     path = os.path.join(tempfile.gettempdir(), "swipe-ray-data-logging.json")  # JSON is YAML
-    with open(path + ".tmp", "w") as f:
-        json.dump(config, f)
-    os.replace(path + ".tmp", path)
+    # Every process on a node writes the same file, often at once (the workers of one training
+    # run start together): each writes its own temporary file and renames it over the path, so
+    # a reader never sees a half-written file and no writer renames another's temporary away.
+    fd, tmp = tempfile.mkstemp(prefix="swipe-ray-data-logging.", suffix=".tmp", dir=os.path.dirname(path))
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(config, f)
+        os.chmod(tmp, 0o644)  # mkstemp makes it 0600; another user's Ray on this node reads it too
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
     os.environ["RAY_DATA_LOGGING_CONFIG"] = path
     reconfigure_ray_data_logging()
 
