@@ -48,6 +48,20 @@ def actor_nodes(class_name: str) -> dict[str, str]:
             if class_name in a.class_name}
 
 
+def actor_group_nodes(class_name: str) -> dict[str, list[str]]:
+    """The nodes of the actors (alive or ended) whose class name contains `class_name`, by
+    placement group: the workers of one Ray Train attempt share one group, a restart gets a new one."""
+    import ray
+    from ray.util.state import list_actors
+
+    address = ray.get_runtime_context().gcs_address
+    groups: dict[str, list[str]] = {}
+    for a in list_actors(address=address, detail=True, limit=10_000):
+        if class_name in a.class_name and a.placement_group_id:
+            groups.setdefault(a.placement_group_id, []).append(a.node_id)
+    return groups
+
+
 def train_checkpoint_registered(run_dir: str | Path) -> bool:
     """Whether Ray Train's controller has registered a checkpoint of the run in `run_dir`
     (a folder or a URI).

@@ -86,7 +86,7 @@ def test_two_workers_learn_checkpoint_log_and_survive_a_killed_worker(tiny_datas
     assert "val" in result.evals and result.evals["val"]["n"] == 48
 
 
-def test_seeded_runs_repeat_and_resume_continues(tiny_dataset, tmp_path):
+def test_seeded_runs_repeat_and_a_fine_tune_starts_from_the_weights(tiny_dataset, tmp_path):
     a = train(_cfg(tiny_dataset, tmp_path, "seed_a", workers=1, steps=10))
     b = train(_cfg(tiny_dataset, tmp_path, "seed_b", workers=1, steps=10))
     pick = lambda rows: [(r["step"], r["val/loss"], r["val/swipe_mrr"]) for r in rows if "val/loss" in r]  # noqa: E731
@@ -97,9 +97,6 @@ def test_seeded_runs_repeat_and_resume_continues(tiny_dataset, tmp_path):
     assert pick(read_metrics(tuned.run_dir))[0][1] == pytest.approx(pick(read_metrics(b.run_dir))[0][1], abs=1e-4)
     with pytest.raises(FileExistsError, match="--resume"):
         train(_cfg(tiny_dataset, tmp_path, "seed_a", workers=1, steps=10))
-    resumed = train(_cfg(tiny_dataset, tmp_path, "seed_a", workers=1, steps=20, resume=True))
-    steps = [r["step"] for r in read_metrics(resumed.run_dir) if "val/loss" in r]
-    assert steps == [9, 19]  # one validation before, one after resuming at step 10
-    assert [r["resumed_at_step"] for r in read_metrics(resumed.run_dir) if "resumed_at_step" in r] == [10]
-    assert load_meta(resumed.best_checkpoint)["step"] in (10, 20)
+    # --resume itself (on from step 10 to 20) is tested once, on object storage, by the README's
+    # commands (tests/storage/test_object_storage.py): the same asserts, the same code path
 
