@@ -38,26 +38,26 @@ def alive_actor_pids(class_name: str) -> list[int]:
     return sorted(a.pid for a in actors if class_name in a.class_name and a.pid)
 
 
-def actor_nodes(class_name: str) -> dict[str, str]:
-    """Node id of every actor (alive or ended) whose class name contains `class_name`, by actor id."""
+def _actors_ever(class_name: str) -> list:
+    """The State API's record of every actor (alive or ended) whose class name contains `class_name`."""
     import ray
     from ray.util.state import list_actors
 
     address = ray.get_runtime_context().gcs_address
-    return {a.actor_id: a.node_id for a in list_actors(address=address, detail=True, limit=10_000)
-            if class_name in a.class_name}
+    return [a for a in list_actors(address=address, detail=True, limit=10_000) if class_name in a.class_name]
+
+
+def actor_nodes(class_name: str) -> dict[str, str]:
+    """Node id of every actor (alive or ended) whose class name contains `class_name`, by actor id."""
+    return {a.actor_id: a.node_id for a in _actors_ever(class_name)}
 
 
 def actor_group_nodes(class_name: str) -> dict[str, list[str]]:
     """The nodes of the actors (alive or ended) whose class name contains `class_name`, by
     placement group: the workers of one Ray Train attempt share one group, a restart gets a new one."""
-    import ray
-    from ray.util.state import list_actors
-
-    address = ray.get_runtime_context().gcs_address
     groups: dict[str, list[str]] = {}
-    for a in list_actors(address=address, detail=True, limit=10_000):
-        if class_name in a.class_name and a.placement_group_id:
+    for a in _actors_ever(class_name):
+        if a.placement_group_id:
             groups.setdefault(a.placement_group_id, []).append(a.node_id)
     return groups
 
