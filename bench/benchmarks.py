@@ -96,6 +96,7 @@ def bench_data(dataset: str = "data/datasets/synth_en", batch_size: int = 64, tr
     from swipe.model.inputs import collate
     from swipe.model.transformer import ModelConfig, SwipeModel
     from swipe.train.module import smoothed_cross_entropy
+    from swipe.train.fit import TrainConfig, build_input_spec
     from swipe.train.stream import DataConfig, PadCollate, train_dataset
 
     manifest = load_manifest(dataset)
@@ -105,7 +106,8 @@ def bench_data(dataset: str = "data/datasets/synth_en", batch_size: int = 64, tr
     cfg = DataConfig(dataset=dataset, batch_size=batch_size)
     torch.manual_seed(0)
     model = SwipeModel(ModelConfig(preset="small"), keys, alphabet.size)
-    coll = PadCollate(keys.index(), alphabet, cfg.max_points, model.cfg.max_word_len)
+    spec = build_input_spec(TrainConfig(data=cfg))  # what a model trained with this config would read
+    coll = PadCollate(keys.index(), alphabet, spec, model.cfg.max_word_len)
 
     ensure_ray()
     key_width = {g: lay.key_width for g, lay in layouts.items()}
@@ -120,7 +122,7 @@ def bench_data(dataset: str = "data/datasets/synth_en", batch_size: int = 64, tr
 
     torch.set_num_threads(1)  # one training worker on one core, as on this machine
     b = SwipeBatch.from_arrow(read_split(dataset, "val").slice(0, batch_size))
-    batch = collate(b, keys.index(), alphabet, cfg.max_points, model.cfg.max_word_len)
+    batch = collate(b, keys.index(), alphabet, spec, model.cfg.max_word_len)
     opt = torch.optim.AdamW(model.parameters(), 1e-3)
     times = []
     for _ in range(train_steps):
@@ -238,12 +240,13 @@ def bench_decode(n_swipes: int = 256, n_reference: int = 16, batch_size: int | N
         from swipe.config import load_config
         from swipe.decode.fused import fused_channels, rank_fused
         from swipe.model.checkpoint import load_model
+        from swipe.model.spec import load_spec
 
         dcfg = load_config(PredictConfig, "configs/decode_en.yaml")
-        ship, _ = load_model(shipped, "cpu", layouts)
+        ship, ship_meta = load_model(shipped, "cpu", layouts)
         grid_index = {g: i for i, g in enumerate(ship.grid_names)}
         parts = [swipes.take(np.arange(s, min(s + batch_size, n_swipes))) for s in range(0, n_swipes, batch_size)]
-        sb = [(p, collate(p, grid_index, alphabet, dcfg.max_points, ship.cfg.max_word_len)) for p in parts]
+        sb = [(p, collate(p, grid_index, alphabet, load_spec(ship_meta), ship.cfg.max_word_len)) for p in parts]
         out["shipped_beam"] = rate(lambda b: beam_words(ship, b[1], alphabet, dcfg.beam, trie), sb, n_swipes)
         out["shipped_fused"] = rate(lambda b: rank_fused(fused_channels(ship, b[1], b[0], alphabet, trie, index, layouts,
                                                                         dcfg.beam, dcfg.template, dcfg.fused, cache),

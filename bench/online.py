@@ -49,6 +49,7 @@ def bench_export(n_swipes: int | None = None, batch_size: int = 32) -> dict:
     from swipe.lexicon import Alphabet, LexiconConfig, build_lexicon_trie
     from swipe.model.checkpoint import load_model
     from swipe.model.inputs import collate
+    from swipe.model.spec import load_spec
 
     torch.set_num_threads(1)
     batch, devices = _dev_swipes(n_swipes)
@@ -60,8 +61,8 @@ def bench_export(n_swipes: int | None = None, batch_size: int = 32) -> dict:
     folder = Path(tempfile.mkdtemp(prefix="swipe-export-"))
     info = export_onnx(SHIPPED, folder, int8=True)
     decoders = {
-        "torch": lambda b: beam_words(model, collate(b, grid, alphabet, 128, model.cfg.max_word_len, targets=False),
-                                      alphabet, cfg, trie)}
+        "torch": lambda b: beam_words(model, collate(b, grid, alphabet, load_spec(meta), model.cfg.max_word_len,
+                                                     targets=False), alphabet, cfg, trie)}
     for precision in ("fp32", "int8"):
         ort = OnnxModel(folder, precision, threads=1)
         decoders[f"ort_{precision}"] = lambda b, m=ort: m.beam_words(b, devices, cfg, trie)

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from swipe.model.spec import InputSpec, PointSpec
 from swipe.testing import damage
 
 TINY_TRAIN = ["model.preset=tiny", "run.max_steps=30", "run.val_every=10", "data.batch_size=16",
@@ -134,7 +135,9 @@ def _node_losses(tally: Tally, root: Path, pcfg: Any) -> None:
             torch.manual_seed(0)
             model = SwipeModel(ModelConfig(preset="tiny", max_word_len=12),
                                KeyTable.build(parse_layouts(manifest["layouts"]), alphabet), alphabet.size)
-            storage.upload_tree(save_model_dir(root / "ckpt_nodes", model, alphabet, manifest["layouts"], {"step": 0}), ck)
+            spec = InputSpec(lexicon=LexiconConfig(top_n=200))
+            storage.upload_tree(save_model_dir(root / "ckpt_nodes", model, alphabet, manifest["layouts"], spec,
+                                               {"step": 0}), ck)
             out = "s3://swipe/reliability/pred"
             r, removed, _ = through_node_loss(cluster, 0, lambda: bool(storage.list_files(out, ".parquet")),
                                               lambda: predict(replace(pcfg, checkpoint=ck, dataset=ds, out=out,
@@ -199,8 +202,9 @@ def run_reliability(seeds: int = 20, workdir: str | None = None) -> dict[str, An
     tally.bad("import", sum(k != "good" for k, _ in plan), len(wrong), len(lost), kinds=len(damage.LINE_KINDS))
 
     model = SwipeModel(ModelConfig(preset="tiny", max_word_len=12), KeyTable.build(layouts, alphabet), alphabet.size)
-    ckpt = save_model_dir(root / "ckpt_rows", model, alphabet, {layout.name: layout.grid}, {"step": 0})
-    predictor = Predictor(str(ckpt), build_trie(damage.WORDS, np.ones(len(damage.WORDS)), alphabet), BeamConfig(beam_size=2), 64, 32)
+    ckpt = save_model_dir(root / "ckpt_rows", model, alphabet, {layout.name: layout.grid}, InputSpec(PointSpec(64)), {"step": 0})
+    predictor = Predictor(str(ckpt), build_trie(damage.WORDS, np.ones(len(damage.WORDS)), alphabet),
+                          BeamConfig(beam_size=2), InputSpec(PointSpec(64)).to_dict(), 32)
     kinds = {**damage.ROW_KINDS, **damage.ARROW_KINDS, damage.FOREIGN[0]: (damage.FOREIGN[1][0], None)}
     plan = _plan(sorted(kinds), seeds)
     rows, expect = damage.damaged_rows(kinds, plan, good)
@@ -235,7 +239,7 @@ def run_reliability(seeds: int = 20, workdir: str | None = None) -> dict[str, An
     keys = KeyTable.build(parse_layouts(manifest["layouts"]), ds_alphabet)
     torch.manual_seed(0)
     ckpt = save_model_dir(root / "ckpt", SwipeModel(ModelConfig(preset="tiny", max_word_len=12), keys, ds_alphabet.size),
-                          ds_alphabet, manifest["layouts"], {"step": 0})
+                          ds_alphabet, manifest["layouts"], InputSpec(lexicon=LexiconConfig(top_n=200)), {"step": 0})
     pcfg = PredictConfig(checkpoint=str(ckpt), dataset=str(ds), split="train", concurrency=2, cpus_per_actor=0.25,
                          batch_size=8, beam=BeamConfig(beam_size=8, top_k=2), lexicon=LexiconConfig(top_n=200))
 

@@ -2,8 +2,15 @@
 
     python jobs/ship.py run=runs/en-small-cpu out=models/en-small
 
-Refuses a model over `max_mb` (the repository keeps models small) and one whose training
-data were not all synthetic unless `allow_real=true` (the shipped model is synthetic-only).
+Refuses a model over `max_mb` (the repository keeps models small), one whose training
+data were not all synthetic unless `allow_real=true` (the shipped model is synthetic-only),
+and one without an input spec (what the model reads, swipe.model.spec).
+
+A checkpoint saved before models carried their spec gets the one its recorded training
+config implies (data.max_points, index subsampling) with `add_spec=true`, written into the
+shipped model.json with where it came from:
+
+    python jobs/ship.py run=models/en-small out=models/en-small add_spec=true allow_real=true
 """
 
 import json
@@ -13,6 +20,7 @@ from pathlib import Path
 
 from swipe.cli import parse_job_args
 from swipe.model.checkpoint import META_FILE, resolve_checkpoint
+from swipe.model.spec import SPEC_KEY, spec_from_training
 
 
 @dataclass(frozen=True)
@@ -21,6 +29,7 @@ class ShipConfig:
     out: str = "models/en-small"
     max_mb: float = 5.0
     allow_real: bool = False  # ship a model trained on real swipes too
+    add_spec: bool = False  # a checkpoint without an input spec: add the one its training config implies
 
 
 def ship(cfg: ShipConfig) -> dict:
@@ -28,18 +37,28 @@ def ship(cfg: ShipConfig) -> dict:
     meta = json.loads((src / META_FILE).read_text())
     dataset = meta.get("train", {}).get("config", {}).get("data", {}).get("dataset", "")
     manifest = json.loads((Path(dataset) / "dataset.json").read_text()) if (Path(dataset) / "dataset.json").exists() else {}
-    if manifest.get("mode") != "synth" and not cfg.allow_real:
-        raise SystemExit(f"ship: {src} was trained on {dataset!r} (mode {manifest.get('mode')!r}), not a synthetic "
+    # the dataset folder, else the dataset summary the checkpoint recorded
+    mode = manifest.get("mode") or meta.get("train", {}).get("dataset", {}).get("provenance", {}).get("config", {}).get("mode")
+    if mode != "synth" and not cfg.allow_real:
+        raise SystemExit(f"ship: {src} was trained on {dataset!r} (mode {mode!r}), not a synthetic "
                          "set; set allow_real=true to ship it anyway (not as synthetic-only)")
+    if SPEC_KEY not in meta:
+        if not cfg.add_spec:
+            raise SystemExit(f"ship: {src} has no {SPEC_KEY} (what the model reads); a checkpoint saved before "
+                             "models carried one: add_spec=true adds the one its training config implies")
+        meta[SPEC_KEY] = spec_from_training(meta["train"]).to_dict()
+        meta["input_spec_source"] = "derived from train.config by jobs/ship.py add_spec=true"
+    files = [f for f in ("model.pt", META_FILE) if (src / f).exists()]
+    mb = sum((src / f).stat().st_size for f in files) / 2 ** 20  # checked before anything is written
+    if mb > cfg.max_mb:
+        raise SystemExit(f"ship: {src} holds {mb:.2f} MB, over max_mb={cfg.max_mb}")
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    files = [f for f in ("model.pt", META_FILE) if (src / f).exists()]
-    for f in files:
-        shutil.copy2(src / f, out / f)
-    mb = sum((out / f).stat().st_size for f in files) / 2 ** 20
-    if mb > cfg.max_mb:
-        raise SystemExit(f"ship: {out} holds {mb:.2f} MB, over max_mb={cfg.max_mb}")
-    return {"from": str(src), "out": str(out), "files": files, "mb": round(mb, 2), "dataset": dataset}
+    if (out / "model.pt").resolve() != (src / "model.pt").resolve():
+        shutil.copy2(src / "model.pt", out / "model.pt")
+    (out / META_FILE).write_text(json.dumps(meta, indent=1, ensure_ascii=False))
+    return {"from": str(src), "out": str(out), "files": files, "mb": round(mb, 2), "dataset": dataset,
+            "input_spec": meta[SPEC_KEY]}
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from swipe.model.checkpoint import check_compatible, load_meta, save_model_dir
 from swipe.model.features import KeyTable
 from swipe.model.transformer import ModelConfig, SwipeModel
 from swipe.testing import damage
+from swipe.model.spec import InputSpec, PointSpec
 
 SEED = st.integers(0, 2**32 - 1)
 FIXTURES_OK = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -104,9 +105,9 @@ def predictor(world, tmp_path_factory):
     good, layouts, alphabet = world
     torch.manual_seed(0)
     model = SwipeModel(ModelConfig(preset="tiny", max_word_len=12), KeyTable.build(layouts, alphabet), alphabet.size)
-    ckpt = save_model_dir(tmp_path_factory.mktemp("ckpt"), model, alphabet, layouts_to_json(layouts), {"step": 0})
+    ckpt = save_model_dir(tmp_path_factory.mktemp("ckpt"), model, alphabet, layouts_to_json(layouts), InputSpec(PointSpec(64)), {"step": 0})
     trie = build_trie(damage.WORDS, np.ones(len(damage.WORDS)), alphabet)
-    return Predictor(str(ckpt), trie, BeamConfig(beam_size=2, top_k=2), 64, 8), ckpt
+    return Predictor(str(ckpt), trie, BeamConfig(beam_size=2, top_k=2), InputSpec(PointSpec(64)).to_dict(), 8), ckpt
 
 
 ROW_KINDS = {**damage.ROW_KINDS, **damage.ARROW_KINDS, damage.FOREIGN[0]: (damage.FOREIGN[1][0], None)}

@@ -44,6 +44,9 @@ class SplitConfig:
     val_share: float = 0.05  # share of the other swipes that go to val
     test_share: float = 0.05  # … and to test
     seed: int = 0
+    # val and test by whole users (rows with a user: real people, the synthesizer's pseudo-users), so
+    # validation holds people training never saw; rows of held-out words whose user is in train go to test
+    by_user: bool = False
 
 
 def _unit_hash(key: str) -> float:
@@ -55,8 +58,9 @@ def is_heldout_word(word: str, cfg: SplitConfig) -> bool:
     return _unit_hash(f"{cfg.seed}:{word}") < cfg.heldout_word_share
 
 
-def assign_splits(ids: np.ndarray, words: list[str | None], cfg: SplitConfig) -> np.ndarray:
-    """'train' | 'val' | 'test' per row, a pure function of (id, word, cfg).  # (N,) object"""
+def assign_splits(ids: np.ndarray, words: list[str | None], cfg: SplitConfig,
+                  users: list[str | None] | None = None) -> np.ndarray:
+    """'train' | 'val' | 'test' per row, a pure function of (id, word, user, cfg).  # (N,) object"""
     cache: dict[str, bool] = {}  # words repeat: hash each distinct word once
     for w in words:
         if w is not None and w not in cache:
@@ -67,6 +71,13 @@ def assign_splits(ids: np.ndarray, words: list[str | None], cfg: SplitConfig) ->
                           np.where(u < cfg.val_share + cfg.test_share, "test", "train"))
     val_of_held = cfg.val_share / max(cfg.val_share + cfg.test_share, 1e-12)
     held_split = np.where(u < val_of_held, "val", "test")
+    if cfg.by_user and users is not None:
+        u_user = np.array([_unit_hash(f"{cfg.seed}:user:{w}") if w is not None else x
+                           for w, x in zip(users, u)])  # a row without a user: by its id, as before
+        user_split = np.where(u_user < cfg.val_share, "val",
+                              np.where(u_user < cfg.val_share + cfg.test_share, "test", "train"))
+        # a held-out word never reaches train: with a training user it goes to test
+        return np.where(user_split != "train", user_split, np.where(held, "test", "train")).astype(object)
     return np.where(held, held_split, seen_split).astype(object)
 
 

@@ -97,7 +97,7 @@ def _finish_shard(batch: SwipeBatch, rows_in: int, parse_rejects: Any, layouts: 
     rejects = parse_rejects
     rejects.extend(checked.rejects)
     kept = checked.kept
-    splits = (assign_splits(kept.ids, kept.words, cfg.split) if split == "auto"
+    splits = (assign_splits(kept.ids, kept.words, cfg.split, kept.users) if split == "auto"
               else np.full(len(kept), split, dtype=object))
     files = {}
     for name in sorted(set(splits)):

@@ -24,6 +24,7 @@ from swipe.decode.search import GREEDY, BeamConfig, Candidates
 from swipe.decode.template import LayoutKeys, TemplateConfig, TemplateIndex, template_words
 from swipe.keyboard import Layout
 from swipe.lexicon import Alphabet, Trie
+from swipe.model.spec import InputSpec
 
 if TYPE_CHECKING:
     from swipe.model.transformer import SwipeModel
@@ -50,13 +51,16 @@ class SwipeDecoder:
     """A model (None: template matching only) over a set of layouts, decoding batches of swipes.
 
     `layouts` are those the swipes may be on; a model reads them through its key table
-    (`add_layouts` extends both). Swipes are decoded in length-sorted batches of
+    (`add_layouts` extends both). `spec` is what the model reads: its own, from its model.json
+    (`load_spec`), or an explicit override. Swipes are decoded in length-sorted batches of
     `decode_batch` (similar lengths pad less)."""
 
     def __init__(self, model: "SwipeModel | None", alphabet: Alphabet, layouts: dict[str, Layout],
-                 template: TemplateConfig, fused: FusedConfig, max_points: int = 128, decode_batch: int = 32):
+                 template: TemplateConfig, fused: FusedConfig, spec: InputSpec | None, decode_batch: int = 32):
+        if model is not None and spec is None:
+            raise ValueError("a model decodes only with its input spec (swipe.model.spec.load_spec)")
         self.model, self.alphabet, self.layouts = model, alphabet, dict(layouts)
-        self.template, self.fused, self.max_points, self.decode_batch = template, fused, max_points, decode_batch
+        self.template, self.fused, self.spec, self.decode_batch = template, fused, spec, decode_batch
         self._keys: dict[str, LayoutKeys] = {}  # the matcher's per-layout key arrays, made once
         if model is not None:
             self._set_model_keys()
@@ -123,6 +127,6 @@ class SwipeDecoder:
         """The collated model inputs of these swipes, on the model's device."""
         from swipe.model.inputs import collate
 
-        tensors = collate(part, self.grid_index, self.alphabet, self.max_points, self.model.cfg.max_word_len,
+        tensors = collate(part, self.grid_index, self.alphabet, self.spec, self.model.cfg.max_word_len,
                           targets=False)
         return {k: v.to(self.model.head.weight.device) for k, v in tensors.items()}

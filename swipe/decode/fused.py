@@ -97,7 +97,7 @@ def fused_channels(model: torch.nn.Module, tensors: dict[str, Tensor], part: Swi
     each measured in every channel. The swipes are encoded once, for the beam and the scoring."""
     search, memory, cache = model_search(model, tensors, alphabet, trie)
     neural = beam_search(search, cache, memory.shape[0], replace(beam, top_k=cfg.beam_candidates, length_alpha=1.0,
-                                                                  freq_weight=0.0))
+                                                                  length_weight=0.0, freq_weight=0.0))
     matched = template_words(part, layouts, index, replace(template, top_k=cfg.template_candidates), keys)
     swipe, words, ids, shape, location = [], [], [], [], []
     for i, (a, b) in enumerate(zip(neural, matched)):

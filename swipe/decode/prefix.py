@@ -74,7 +74,7 @@ def complete_from_prefixes(search: Search, state: DecoderState, batch_size: int,
                            tout.to(search.device))
         n = torch.tensor([len(w) + 1 for w in words[s:s + 1024]], device=search.device)
         scores[s:s + 1024] = (logp / n.float() ** cfg.beam.length_alpha).cpu().numpy()
-    scores += cfg.beam.freq_weight * trie.word_logfreq[ids]
+    scores += cfg.beam.freq_weight * trie.word_logfreq[ids] + cfg.beam.length_weight * np.array([len(w) for w in words])
     for r, w, sc in zip(rows, words, scores):
         out[r].append((w, float(sc)))
     return [sorted(c, key=lambda kv: -kv[1])[: cfg.beam.top_k] for c in out]

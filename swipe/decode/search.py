@@ -76,8 +76,10 @@ class BeamConfig:
 
     beam_size: int = 6
     top_k: int = 4  # unique candidates returned per swipe
-    length_alpha: float = 1.0  # ranking score = Σ log p / length^alpha (EOS counts as a token)
-    freq_weight: float = 0.0  # + freq_weight · log relative frequency of the word (needs a trie)
+    # a finished word's score = Σ log p / length^α + β · letters + λ · log relative frequency
+    length_alpha: float = 1.0  # α: length normalisation (EOS counts as a token); also orders the beam
+    length_weight: float = 0.0  # β, per letter
+    freq_weight: float = 0.0  # λ, the lexicon's log-frequency prior (needs a trie)
 
 
 GREEDY = BeamConfig(beam_size=1, top_k=1)  # the most likely token at each step
@@ -245,7 +247,7 @@ def rank(beams: Beams, search: Search, cfg: BeamConfig) -> Candidates:
             if not finished[i, j] or not np.isfinite(score[i, j]):
                 continue
             word = search.alphabet.decode(tokens[i, j])
-            s = float(score[i, j])
+            s = float(score[i, j]) + cfg.length_weight * len(word)
             if trie is not None and cfg.freq_weight:
                 s += cfg.freq_weight * float(trie.word_logfreq[trie.node_word[nodes[i, j]]])
             cands[word] = max(s, cands.get(word, -np.inf))
@@ -334,10 +336,10 @@ def reference_beam_search(next_logits: Callable[[list[int]], Tensor], alphabet: 
     for tokens, total, length, done, node in hyps:
         if not done:
             continue
-        s = total / max(length, 1) ** cfg.length_alpha
+        word = alphabet.decode(tokens[1:])
+        s = total / max(length, 1) ** cfg.length_alpha + cfg.length_weight * len(word)
         if trie is not None and cfg.freq_weight:
             s += cfg.freq_weight * float(trie.word_logfreq[trie.node_word[node]])
-        word = alphabet.decode(tokens[1:])
         out[word] = max(s, out.get(word, -np.inf))
     return sorted(out.items(), key=lambda kv: -kv[1])[: cfg.top_k]
 

@@ -11,7 +11,6 @@ the search. The result is a config (`template:` of a prediction job) with its fi
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -26,9 +25,10 @@ from swipe.data.swipes import SwipeBatch
 from swipe.decode.fused import FusedChannels, FusedConfig, fused_channels, fused_score
 from swipe.decode.search import BeamConfig
 from swipe.decode.template import Channels, LayoutKeys, TemplateConfig, TemplateIndex, channels, score
-from swipe.evaluate.metrics import MRR_WEIGHTS
+from swipe.metrics import MRR_WEIGHTS, user_half
 from swipe.keyboard import parse_layouts
 from swipe.lexicon import Alphabet, LexiconConfig, build_lexicon_trie
+from swipe.model.spec import InputSpec
 from swipe.provenance import git_revision, now_iso
 
 PARAMS = ("sigma_shape", "sigma_location", "freq_weight", "start_radius", "end_radius")
@@ -53,12 +53,6 @@ class CalibrateConfig:
     rows: int = 0  # dev swipes used (0: all; tests use fewer)
     base: str = "configs/predict_en.yaml"  # the prediction config the tuned one is written from
     out: str = "configs/predict_template_en.yaml"  # base + decoder: template + the tuned weights; figures in its header
-
-
-def user_half(users: list[str | None], seed: int) -> np.ndarray:
-    """True for the users of the tuning half (a stable hash of the id), False for the reporting half."""
-    return np.array([int(hashlib.blake2b(f"{seed}:{u}".encode(), digest_size=8).hexdigest(), 16) % 2 == 0
-                     for u in users])
 
 
 @dataclass
@@ -233,8 +227,7 @@ class FusedCalibrateConfig:
     rounds: int = 4
     seed: int = 0  # of the split of users into halves (the template matcher's halves)
     rows: int = 0  # dev swipes used (0: all)
-    max_points: int = 128
-    decode_batch: int = 32
+    decode_batch: int = 32  # the model reads its own input spec (model.json), as prediction does
     out: str = "configs/decode_en.yaml"
 
 
@@ -250,19 +243,20 @@ class FusedCandidates:
 
 
 def collect_fused(batch: SwipeBatch, model: Any, alphabet: Alphabet, trie: Any, index: TemplateIndex,
-                  layouts: dict, beam: BeamConfig, template: TemplateConfig, fused: FusedConfig, max_points: int,
+                  layouts: dict, beam: BeamConfig, template: TemplateConfig, fused: FusedConfig, spec: InputSpec,
                   decode_batch: int) -> FusedCandidates:
-    """Both decoders' candidates for every swipe of `batch`, measured in every channel."""
-    from swipe.model.inputs import collate
+    """Both decoders' candidates for every swipe of `batch`, measured in every channel; the
+    swipes read as `spec` says, in the prediction job's batches (swipe.decode.decoders)."""
+    from swipe.decode.decoders import SwipeDecoder
 
-    grid_index = {g: i for i, g in enumerate(model.grid_names)}
+    decoder = SwipeDecoder(model, alphabet, layouts, template, fused, spec, decode_batch)
     keys: dict[str, LayoutKeys] = {}
     order = np.argsort(batch.lengths, kind="stable")  # similar lengths pad less
     parts = []
     for s in range(0, len(order), decode_batch):
         rows = order[s:s + decode_batch]
         part = batch.take(rows)
-        tensors = collate(part, grid_index, alphabet, max_points, model.cfg.max_word_len, targets=False)
+        tensors = decoder.tensors(part)
         ch = fused_channels(model, tensors, part, alphabet, trie, index, layouts, beam, template, fused, keys)
         ch.swipe = rows[ch.swipe]  # positions in `batch`
         parts.append(ch)
@@ -277,7 +271,7 @@ def calibrate_fused(cfg: FusedCalibrateConfig) -> dict[str, Any]:
     import torch
 
     from swipe.config import build_config
-    from swipe.evaluate.predict import PredictConfig
+    from swipe.evaluate.predict import PredictConfig, resolve_spec
     from swipe.model.checkpoint import load_meta, load_model, resolve_checkpoint
 
     t0 = time.perf_counter()
@@ -288,10 +282,12 @@ def calibrate_fused(cfg: FusedCalibrateConfig) -> dict[str, Any]:
     meta = load_meta(checkpoint)
     model, _ = load_model(checkpoint, "cpu", layouts)
     alphabet = Alphabet(meta["alphabet"])
-    trie = build_lexicon_trie(base.lexicon, alphabet)
+    base = replace(base, lexicon=None)  # the template config's lexicon is not the model's: the model's own is read
+    spec, overrides = resolve_spec(meta, base, cfg.checkpoint)  # what prediction with `base` would read
+    trie = build_lexicon_trie(spec.lexicon, alphabet)
     index = TemplateIndex.build(trie)
     cands = collect_fused(batch, model, alphabet, trie, index, layouts, base.beam, base.template, cfg.start,
-                          cfg.max_points, cfg.decode_batch)
+                          spec, cfg.decode_batch)
     t_collect = time.perf_counter() - t0
     half = user_half(batch.users, cfg.seed)
     n = len(batch)
@@ -304,6 +300,7 @@ def calibrate_fused(cfg: FusedCalibrateConfig) -> dict[str, Any]:
               "candidate_recall": {"tuned_on": float(recall[half].mean()), "reported_on": float(recall[~half].mean())},
               "fused": config_to_dict(best), "grid": grid, "steps": steps, "lexicon_words": len(index.lengths),
               "checkpoint": str(cfg.checkpoint), "dataset": cfg.dataset, "split": cfg.split, "seed": cfg.seed,
+              "input_spec": spec.tag(), "spec_overrides": overrides,
               "created": now_iso(), "git_revision": git_revision(), "collect_s": round(t_collect, 1),
               "wall_s": round(time.perf_counter() - t0, 1)}
     if cfg.out:
@@ -315,6 +312,7 @@ def write_fused(result: dict[str, Any], cfg: FusedCalibrateConfig, path: Path) -
     """configs/decode_en.yaml: `cfg.base` with decoder: fused, the checkpoint and the tuned
     weights; the procedure and the figures in its header."""
     base = yaml.safe_load(Path(cfg.base).read_text()) or {}
+    base = {k: v for k, v in base.items() if k != "lexicon"}  # the model's own, from its input spec
     base = base | {"decoder": "fused", "checkpoint": cfg.checkpoint, "fused": result["fused"]}
     t, r = result["tuned_on"], result["reported_on"]
     header = [

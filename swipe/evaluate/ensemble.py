@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from swipe.data.dataset import write_table
-from swipe.evaluate.metrics import summarize
+from swipe.metrics import summarize
 from swipe.evaluate.predictions import PREDICTION_SCHEMA, read_info, read_predictions
 
 TOP_K = 4

@@ -46,8 +46,10 @@ from swipe.evaluate.predictions import PREDICTION_INFO, PREDICTION_SCHEMA, REJEC
 from swipe.keyboard import parse_layouts
 from swipe.lexicon import Alphabet, LexiconConfig, Trie, build_lexicon_trie
 from swipe.model.checkpoint import check_compatible, load_meta, load_model, resolve_checkpoint
+from swipe.model.spec import InputSpec, PointSpec, load_spec, spec_from_dict
 
 MAX_BLOCKS = 20_000  # slices per Ray Data block rise above 1 only past this many
+SPEC_MARKER = "inputs.json"  # written before the first shard: what an interrupted run decoded with
 
 @dataclass(frozen=True)
 class PredictConfig:
@@ -58,8 +60,11 @@ class PredictConfig:
     checkpoint: str = ""  # beam: a checkpoint directory, or a run directory (its best checkpoint)
     dataset: str = "data/datasets/synth_en"
     split: str = "test"
-    out: str = ""  # default: DATASET/predictions/SPLIT-<checkpoint dir name>
-    lexicon: LexiconConfig = field(default_factory=LexiconConfig)  # default: all English wordfreq words
+    out: str = ""  # default: DATASET/predictions/SPLIT-<checkpoint dir name>[-<override tag>]
+    # What the model reads is its own input spec (model.json). These override it, explicitly:
+    # the override is recorded in the output folder's name, prediction.json and the prediction table.
+    lexicon: LexiconConfig | None = None  # the words decoded within (None: the model's; template: all English words)
+    points: PointSpec | None = None  # which points the model reads (None: the model's)
     beam: BeamConfig = field(default_factory=BeamConfig)
     template: TemplateConfig = field(default_factory=TemplateConfig)  # decoder=template (and fused's matcher)
     fused: FusedConfig = field(default_factory=FusedConfig)  # decoder=fused: candidates and weights
@@ -69,7 +74,6 @@ class PredictConfig:
     gpus_per_actor: float = 0.0
     batch_size: int = 128  # swipes per actor call (one slice of a shard's row group)
     decode_batch: int = 32  # swipes per decoder call, length-sorted (CPU: 32 measured best; GPU: larger)
-    max_points: int = 128
     num_cpus: int | None = None  # size of a local Ray (ignored on a cluster)
 
 
@@ -81,10 +85,11 @@ class Predictor:
     not even swipes). Rows are repaired as imports are (repeated timestamps dropped, t from 0).
     """
 
-    def __init__(self, checkpoint: str, trie_ref: Any, beam: BeamConfig, max_points: int, decode_batch: int,
+    def __init__(self, checkpoint: str, trie_ref: Any, beam: BeamConfig, spec: dict | None, decode_batch: int,
                  layouts_json: dict | None = None, template: TemplateConfig | None = None,
                  fused: FusedConfig | None = None):
-        """`layouts_json`: the layouts of the swipes to decode (the dataset's; default: the
+        """`spec`: what the model reads, as the driver resolved it (the model's own, or the
+        recorded override); None for template matching. `layouts_json`: the layouts of the swipes to decode (the dataset's; default: the
         checkpoint's own). The model reads them through their key table, trained on them or not.
         With `template` alone, the actor matches templates instead (no checkpoint): `trie_ref` is
         then a TemplateIndex and `layouts_json` is required. With `fused` (and `template`, its
@@ -111,7 +116,7 @@ class Predictor:
             alphabet = Alphabet(meta["alphabet"])
         self.layouts = layouts
         self.decoder = SwipeDecoder(model, alphabet, layouts, template or TemplateConfig(), fused or FusedConfig(),
-                                    max_points, decode_batch)
+                                    None if spec is None else spec_from_dict(spec), decode_batch)
 
     def __call__(self, units: dict[str, np.ndarray]) -> pa.Table:
         """Work units (`path`, `row_group`, `start`, `stop`) → one row out per row read."""
@@ -211,15 +216,20 @@ def predict(cfg: PredictConfig, trie: Trie | None = None) -> PredictResult:
     manifest = load_manifest(cfg.dataset)
     if cfg.split not in manifest["splits"]:
         raise KeyError(f"dataset {cfg.dataset} has no split {cfg.split!r}; it has {sorted(manifest['splits'])}")
+    spec, overrides = None, []
     if checkpoint is not None:  # the actors resolve cfg.checkpoint themselves: on another node, from its URI
         meta = load_meta(checkpoint)
         check_compatible(meta, manifest, f"dataset {cfg.dataset}")
+        spec, overrides = resolve_spec(meta, cfg, str(cfg.checkpoint))
+    lexicon_cfg = spec.lexicon if spec is not None else cfg.lexicon or LexiconConfig()
     alphabet = Alphabet(manifest["alphabet"] if template else meta["alphabet"])
     if not cfg.out and storage.is_uri(cfg.dataset):
         raise ValueError(f"dataset {cfg.dataset} is not a local folder: name the output folder with out=…")
     name = "template" if template else (storage.basename(cfg.checkpoint) if storage.is_uri(cfg.checkpoint)
                                         else checkpoint.parent.name) + ("-fused" if fused else "")
+    name += f"-{spec.tag()}" if overrides else ""  # an override never shares a folder with the model's own inputs
     out = cfg.out or storage.join(cfg.dataset, "predictions", f"{cfg.split}-{name}")  # a folder or a URI
+    check_resumable(out, spec, lexicon_cfg)
     files = {storage.join(cfg.dataset, f["file"]): f for f in manifest["splits"][cfg.split]["files"]}
     rows_of = {p: f["rows"] for p, f in files.items()}
     done = {storage.basename(f) for f in storage.list_files(out, ".parquet")}
@@ -232,9 +242,11 @@ def predict(cfg: PredictConfig, trie: Trie | None = None) -> PredictResult:
             _write_unreadable_shard(out, p, rows_of[p], why)
             todo.remove(p)
     if todo:
+        storage.write_text(storage.join(out, SPEC_MARKER), json.dumps(
+            {"input_spec": None if spec is None else spec.to_dict(), "lexicon": config_to_dict(lexicon_cfg)}))
         ensure_ray(cfg.num_cpus)
         if trie is None and (cfg.constrained or template or fused):
-            trie = build_lexicon_trie(cfg.lexicon, alphabet)
+            trie = build_lexicon_trie(lexicon_cfg, alphabet)
         lexicon = (TemplateIndex.build(trie) if template else (trie, TemplateIndex.build(trie)) if fused
                    else trie if cfg.constrained else None)
         trie_ref = ray.put(lexicon)  # once: every actor maps the same arrays
@@ -243,7 +255,8 @@ def predict(cfg: PredictConfig, trie: Trie | None = None) -> PredictResult:
         # actor, measured), and no read task waits for a whole free CPU.
         units = _work_units(todo, cfg.batch_size)
         ds = ray.data.from_items(units, override_num_blocks=min(len(units), MAX_BLOCKS))
-        args = ("" if template else _for_actors(cfg.checkpoint, checkpoint), trie_ref, cfg.beam, cfg.max_points, cfg.decode_batch, manifest["layouts"],
+        args = ("" if template else _for_actors(cfg.checkpoint, checkpoint), trie_ref, cfg.beam,
+                None if spec is None else spec.to_dict(), cfg.decode_batch, manifest["layouts"],
                 cfg.template if template or fused else None, cfg.fused if fused else None)
         ds = ds.map_batches(Predictor, fn_constructor_args=args,
                             batch_size=None, batch_format="numpy",
@@ -277,9 +290,41 @@ def predict(cfg: PredictConfig, trie: Trie | None = None) -> PredictResult:
     storage.write_text(storage.join(out, PREDICTION_INFO), json.dumps(
         {"checkpoint": _for_actors(cfg.checkpoint, checkpoint) if checkpoint else None, "decoder": cfg.decoder, "dataset": cfg.dataset,
          "split": cfg.split, "config": config_to_dict(cfg),
-         "rows_in": rows_in, "rows_out": rows_out, "rows_rejected": rows_rejected}, indent=1))
+         "input_spec": None if spec is None else spec.to_dict(), "spec_overrides": overrides,
+         "lexicon": config_to_dict(lexicon_cfg), "rows_in": rows_in, "rows_out": rows_out, "rows_rejected": rows_rejected}, indent=1))
     return PredictResult(out, rows_in, rows_out, rows_rejected, dict(reasons), shards_written=len(todo),
                          shards_skipped=len(rows_of) - len(todo), wall_s=round(time.perf_counter() - t0, 2))
+
+
+def resolve_spec(meta: dict[str, Any], cfg: PredictConfig, where: str) -> tuple[InputSpec, list[str]]:
+    """The model's own input spec, with the config's explicit overrides applied; and each
+    setting an override changed (`key: model's → used`), [] when none did."""
+    own = load_spec(meta, where)
+    used = own.with_overrides(cfg.points, cfg.lexicon)
+    overrides = own.differences(used)
+    for d in overrides:
+        print(f"  override of {where}'s input spec: {d}", flush=True)
+    return used, overrides
+
+
+def check_resumable(out: str, spec: InputSpec | None, lexicon: LexiconConfig) -> None:
+    """A folder with predictions made with other inputs is never resumed into: its rows would
+    come back as this run's."""
+    if not storage.exists(storage.join(out, PREDICTION_INFO)) and not storage.list_files(out, ".parquet"):
+        return
+    if not storage.exists(storage.join(out, PREDICTION_INFO)):  # an interrupted run: its spec is in its marker
+        marker = storage.join(out, SPEC_MARKER)
+        if not storage.exists(marker):
+            raise FileExistsError(f"{out} holds predictions of unknown inputs (no {PREDICTION_INFO}, no {SPEC_MARKER}): "
+                                  "name another out=…")
+        before = json.loads(storage.read_text(marker))
+    else:
+        info = json.loads(storage.read_text(storage.join(out, PREDICTION_INFO)))
+        before = {"input_spec": info.get("input_spec"), "lexicon": info.get("lexicon")}
+    now = {"input_spec": None if spec is None else spec.to_dict(), "lexicon": config_to_dict(lexicon)}
+    if before != now:
+        raise FileExistsError(f"{out} holds predictions made with other inputs (its input spec or lexicon differ: "
+                              f"{before} vs {now}); name another out=… (nothing was overwritten)")
 
 
 def _for_actors(given: str, local: Path) -> str:

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from swipe import storage
-from swipe.evaluate.metrics import summarize
+from swipe.metrics import summarize
 
 PREDICTION_INFO = "prediction.json"
 

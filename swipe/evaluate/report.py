@@ -7,7 +7,7 @@ training split of the dataset the checkpoint was trained on (seen vs unseen word
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +22,15 @@ from swipe.data.swipes import SwipeBatch
 from swipe.decode.prefix import PrefixConfig, prefix_words
 from swipe.decode.repair import levenshtein_repair
 from swipe.decode.search import BeamConfig, beam_words
-from swipe.evaluate.calibrate import user_half
-from swipe.evaluate.metrics import breakdown, summarize
+from swipe.metrics import user_half
+from swipe.metrics import breakdown, summarize
 from swipe.evaluate.predictions import read_info, read_predictions
 from swipe.evaluate.table import LEXICON_DECODERS, predictor_row, register
 from swipe.keyboard import parse_layouts
 from swipe.lexicon import Alphabet, LexiconConfig, build_lexicon_trie
 from swipe.model.checkpoint import load_meta, load_model, resolve_checkpoint
 from swipe.model.inputs import collate
+from swipe.model.spec import InputSpec, load_spec, spec_from_dict
 from swipe.train.tracking import TrackingConfig, wandb_mode
 
 METRICS = ("swipe_mrr", "acc@1", "acc@2", "acc@3", "acc@4")
@@ -139,8 +140,8 @@ def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
         else:
             decoder, args = ("beam_lexicon" if pcfg.get("constrained", True) else "beam"), pcfg.get("beam", {})
         rows = [predictor_row(info.get("checkpoint") or "", meta.get("model", {}), decoder, args,
-                              pcfg.get("lexicon") if decoder in LEXICON_DECODERS else None, layout,
-                              info["dataset"], info["split"], pred_dir, metrics)
+                              info.get("lexicon", pcfg.get("lexicon")) if decoder in LEXICON_DECODERS else None,
+                              layout, info["dataset"], info["split"], pred_dir, metrics, info.get("input_spec"))
                 for layout, metrics in by_layout.items()]
         result["registry_rows"] = len(register(cfg.registry, rows))
     _log_wandb(cfg, info, result, preds, meta, out.parent)
@@ -167,8 +168,8 @@ def _attention_pictures(cfg: EvaluateConfig, info: dict, meta: dict, preds: Any,
     table = table.filter(pc.is_in(table["id"], value_set=pa.array(sorted(wanted), pa.int64())))
     batch = SwipeBatch.from_arrow(table)
     where = {int(i): r for r, i in enumerate(batch.ids)}
-    tensors = collate(batch, {g: i for i, g in enumerate(model.grid_names)}, alphabet,
-                      info.get("config", {}).get("max_points", 128), model.cfg.max_word_len, targets=False)
+    tensors = collate(batch, {g: i for i, g in enumerate(model.grid_names)}, alphabet, spec_of(info, meta),
+                      model.cfg.max_word_len, targets=False)
     paths = []
     for kind, rows in picked.items():
         for n, (swipe_id, word, decoded) in enumerate(rows, 1):
@@ -201,18 +202,16 @@ def _beam_sweep(cfg: EvaluateConfig, info: dict, meta: dict) -> tuple[dict[int, 
     model, _ = load_model(info["local_checkpoint"], layouts=parse_layouts(load_manifest(info["dataset"])["layouts"]))
     alphabet = Alphabet(meta["alphabet"])
     pcfg = info.get("config", {})
-    trie = build_lexicon_trie(build_config(LexiconConfig, pcfg.get("lexicon", {})), alphabet) \
-        if pcfg.get("constrained", True) else None
+    spec = spec_of(info, meta)
+    trie = build_lexicon_trie(spec.lexicon, alphabet) if pcfg.get("constrained", True) else None
     batch = SwipeBatch.from_arrow(read_split(info["dataset"], info["split"]).slice(0, cfg.sweep_rows))
     batch = batch.take(np.array([i for i, g in enumerate(batch.grid_names) if g in model.grid_names], dtype=np.int64))
-    tensors = collate(batch, {g: i for i, g in enumerate(model.grid_names)}, alphabet,
-                      pcfg.get("max_points", 128), model.cfg.max_word_len, targets=False)
+    tensors = collate(batch, {g: i for i, g in enumerate(model.grid_names)}, alphabet, spec,
+                      model.cfg.max_word_len, targets=False)
     base = build_config(BeamConfig, pcfg.get("beam", {}))
     out = {}
     for k in cfg.beam_sizes:
-        found = beam_words(model, tensors, alphabet, BeamConfig(beam_size=k, top_k=base.top_k,
-                                                                 length_alpha=base.length_alpha,
-                                                                 freq_weight=base.freq_weight), trie)
+        found = beam_words(model, tensors, alphabet, replace(base, beam_size=k), trie)
         out[k] = summarize([[w for w, _ in f] for f in found], batch.words)
     options: dict[str, dict] = {}
     if trie is not None and cfg.options:
@@ -224,6 +223,12 @@ def _beam_sweep(cfg: EvaluateConfig, info: dict, meta: dict) -> tuple[dict[int, 
         options["complete_from_prefixes"] = summarize(
             words_of(prefix_words(model, tensors, alphabet, PrefixConfig(beam=base), trie)), batch.words)
     return out, options
+
+
+def spec_of(info: dict, meta: dict) -> InputSpec:
+    """What the predictions were decoded with: prediction.json's input spec (the model's own or
+    a recorded override); the model's own for a folder written before specs were recorded."""
+    return spec_from_dict(info["input_spec"]) if info.get("input_spec") else load_spec(meta)
 
 
 def _log_wandb(cfg: EvaluateConfig, info: dict, result: dict, preds, meta: dict, where: Path) -> None:

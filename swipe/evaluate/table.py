@@ -61,8 +61,10 @@ def _canonical(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def canonical_args(decoder: str, args: dict[str, Any], lexicon: dict[str, Any] | None = None) -> str:
-    """Decoder arguments with defaults filled in, as canonical JSON; unknown names are errors."""
+def canonical_args(decoder: str, args: dict[str, Any], lexicon: dict[str, Any] | None = None,
+                   input_spec: dict[str, Any] | None = None) -> str:
+    """Decoder arguments with defaults filled in, as canonical JSON; unknown names are errors.
+    `input_spec`: what the model read (prediction.json's), part of the predictor's identity."""
     if decoder not in DECODERS:
         raise ConfigError(f"unknown decoder {decoder!r}; known: {sorted(DECODERS)}")
     full = config_to_dict(build_config(DECODERS[decoder], args, where=f"{decoder}."))
@@ -70,6 +72,8 @@ def canonical_args(decoder: str, args: dict[str, Any], lexicon: dict[str, Any] |
         full["lexicon"] = config_to_dict(build_config(LexiconConfig, lexicon or {}, where="lexicon."))
     elif lexicon:
         raise ConfigError(f"decoder {decoder!r} takes no lexicon")
+    if input_spec is not None:
+        full["input_spec"] = input_spec
     return _canonical(full)
 
 
@@ -79,9 +83,9 @@ def model_hash(model_config: dict[str, Any]) -> str:
 
 def predictor_row(checkpoint: str, model_config: dict[str, Any], decoder: str, args: dict[str, Any],
                   lexicon: dict[str, Any] | None, layout: str, dataset: str, split: str, predictions: str,
-                  metrics: dict[str, float]) -> dict[str, str]:
+                  metrics: dict[str, float], input_spec: dict[str, Any] | None = None) -> dict[str, str]:
     row = {"checkpoint": str(checkpoint), "model_hash": model_hash(model_config), "decoder": decoder,
-           "decoder_args": canonical_args(decoder, args, lexicon), "layout": layout, "split": split}
+           "decoder_args": canonical_args(decoder, args, lexicon, input_spec), "layout": layout, "split": split}
     row["key"] = hashlib.sha256(_canonical([row[k] for k in IDENTITY]).encode()).hexdigest()[:20]
     return row | {"dataset": dataset, "predictions": str(predictions), "metrics": _canonical(metrics),
                   "created": now_iso()}

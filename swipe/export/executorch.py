@@ -27,7 +27,8 @@ from swipe.export.onnx import EncoderGraph, StepGraph, _examples, _exporter_quie
 from swipe.keyboard import Layout, parse_layouts
 from swipe.lexicon import Alphabet, Trie
 from swipe.model.checkpoint import load_model, resolve_checkpoint
-from swipe.model.inputs import pad_points
+from swipe.model.inputs import model_inputs
+from swipe.model.spec import SPEC_KEY, InputSpec, load_spec
 from swipe.model.keys import KeyTable
 
 ET_FILE = "executorch.json"
@@ -56,6 +57,7 @@ def export_executorch(checkpoint: str | Path, out: str | Path) -> dict:
         (out / f"{name}.pte").write_bytes(program.buffer)
     cfg = model.cfg
     info = {"format": 1, "checkpoint": str(checkpoint), "alphabet": meta["alphabet"], "model": meta["model"],
+            SPEC_KEY: load_spec(meta, str(checkpoint)).to_dict(),
             "layouts": {g: meta["layouts"][g] for g in meta["grids"]},
             "graph": {"layers": cfg.dec_layers, "heads": cfg.n_heads, "head_dim": cfg.d_model // cfg.n_heads,
                       "bounds": {"swipes": MAX_SWIPES, "points": [MIN_POINTS, MAX_POINTS], "keys": MAX_KEYS,
@@ -99,6 +101,7 @@ class EtModel:
         folder = Path(folder)
         self.meta = json.loads((folder / ET_FILE).read_text())
         self.alphabet = Alphabet(self.meta["alphabet"])
+        self.spec: InputSpec = load_spec(self.meta, str(folder))  # what the model reads, saved at export
         self.max_word_len = int(self.meta["model"]["max_word_len"])
         self.layouts = parse_layouts(self.meta["layouts"])
         runtime = Runtime.get()
@@ -107,8 +110,8 @@ class EtModel:
         g = self.meta["graph"]
         self._shape = (g["layers"], g["heads"], g["head_dim"])
 
-    def encode(self, batch: SwipeBatch, layouts: dict[str, Layout], max_points: int = 128) -> EtCache:
-        pts = {k: torch.from_numpy(v) for k, v in pad_points(batch, max_points).items()}
+    def encode(self, batch: SwipeBatch, layouts: dict[str, Layout]) -> EtCache:
+        pts = {k: torch.from_numpy(v) for k, v in model_inputs(batch, self.spec).items()}
         short = MIN_POINTS - pts["x"].shape[1]
         if short > 0:  # padding points, masked out
             pts = {k: torch.nn.functional.pad(v, (0, short)) for k, v in pts.items()}
@@ -127,11 +130,11 @@ class EtModel:
                                                  cache.memory_mask])
         return logits, EtCache(k, v, cache.cross_k, cache.cross_v, cache.memory_mask, cache.beams)
 
-    def beam_words(self, batch: SwipeBatch, layouts: dict[str, Layout], cfg: BeamConfig, trie: Trie | None,
-                   max_points: int = 128) -> Candidates:
+    def beam_words(self, batch: SwipeBatch, layouts: dict[str, Layout], cfg: BeamConfig, trie: Trie | None
+                   ) -> Candidates:
         if len(batch) > MAX_SWIPES or len(batch) * cfg.beam_size > MAX_ROWS:
             raise ValueError(f"the programs take at most {MAX_SWIPES} swipes and {MAX_ROWS} beam rows at once")
         with torch.inference_mode():
-            cache = self.encode(batch, layouts, max_points)
+            cache = self.encode(batch, layouts)
             search = Search(self.step, self.alphabet, self.max_word_len, trie, "cpu", backend="torch")
             return beam_search(search, cache, len(batch), cfg)

@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from swipe.export.runtime import (ENCODER_INPUTS, ENCODER_OUTPUTS, EXPORT_FILE, STEP_INPUTS, STEP_OUTPUTS,
                                   graph_file)
+from swipe.model.spec import SPEC_KEY, load_spec
 from swipe.model.checkpoint import load_model, resolve_checkpoint
 from swipe.model.transformer import DecoderCache, SwipeModel
 
@@ -139,6 +140,7 @@ def export_onnx(checkpoint: str | Path, out: str | Path, int8: bool = True) -> d
             files.append(graph_file(name, "int8"))
     cfg = model.cfg
     info = {"format": 1, "checkpoint": str(checkpoint), "alphabet": meta["alphabet"], "model": meta["model"],
+            SPEC_KEY: load_spec(meta, str(checkpoint)).to_dict(),
             "grids": meta["grids"], "layouts": {g: meta["layouts"][g] for g in meta["grids"]},
             "graph": {"layers": cfg.dec_layers, "heads": cfg.n_heads, "head_dim": cfg.d_model // cfg.n_heads,
                       "opset": OPSET, "int8": int8, "torch": torch.__version__},

@@ -8,7 +8,7 @@ EXPORT/
   step.onnx           token (R,), self_k, self_v (N, R, H, S, Dh), cross_k, cross_v, memory_mask
                       → logits (R, V), self_k_out, self_v_out (N, R, H, S + 1, Dh): one decoder step
   *.int8.onnx         the same graphs, weights quantized to int8 (onnxruntime dynamic quantization)
-  export.json         alphabet, model config, the layouts it was trained on, graph names
+  export.json         alphabet, model config, input spec, the layouts it was trained on, graph names
 ```
 
 R rows are a search's beams: K per swipe (swipe.decode.search.DecoderState), the cross
@@ -29,7 +29,8 @@ from swipe.data.swipes import SwipeBatch
 from swipe.decode.search import BeamConfig, Candidates, Search, beam_search
 from swipe.keyboard import Layout, parse_layouts
 from swipe.lexicon import Alphabet, Trie
-from swipe.model.inputs import pad_points
+from swipe.model.inputs import model_inputs
+from swipe.model.spec import InputSpec, load_spec
 from swipe.model.keys import KeyTable
 
 ENCODER_INPUTS = ("x", "y", "t", "mask", "bbox", "centres", "key_tokens", "half_diag")
@@ -78,6 +79,7 @@ class OnnxModel:
         folder = Path(folder)
         self.meta = json.loads((folder / EXPORT_FILE).read_text())
         self.alphabet = Alphabet(self.meta["alphabet"])
+        self.spec: InputSpec = load_spec(self.meta, str(folder))  # what the model reads, saved at export
         self.max_word_len = int(self.meta["model"]["max_word_len"])
         self.layouts = parse_layouts(self.meta["layouts"])  # the layouts it was trained on
         opts = ort.SessionOptions()
@@ -101,7 +103,7 @@ class OnnxModel:
         return made[1]
 
     def encode(self, points: dict[str, np.ndarray], layouts: list[Layout]) -> OrtCache:
-        """Padded points (pad_points) and each swipe's layout → the decoder's start state."""
+        """The model's inputs (`model_inputs` with its spec) and each swipe's layout → the decoder's start state."""
         keys = [self.keys_of(lay) for lay in layouts]
         width = max(k["centres"].shape[1] for k in keys)
         feed = dict(points)
@@ -124,9 +126,9 @@ class OnnxModel:
             "memory_mask": cache.memory_mask})
         return logits, OrtCache(k, v, cache.cross_k, cache.cross_v, cache.memory_mask, cache.beams)
 
-    def beam_words(self, batch: SwipeBatch, layouts: dict[str, Layout], cfg: BeamConfig, trie: Trie | None,
-                   max_points: int = 128) -> Candidates:
+    def beam_words(self, batch: SwipeBatch, layouts: dict[str, Layout], cfg: BeamConfig, trie: Trie | None
+                   ) -> Candidates:
         """Batched beam search of swipes (each over its layout, `batch.grid_names`) on this model."""
-        cache = self.encode(pad_points(batch, max_points), [layouts[g] for g in batch.grid_names])
+        cache = self.encode(model_inputs(batch, self.spec), [layouts[g] for g in batch.grid_names])
         search = Search(self.step, self.alphabet, self.max_word_len, trie, backend="numpy")
         return beam_search(search, cache, len(batch), cfg)

@@ -3,8 +3,9 @@
 ```
 CHECKPOINT/
   model.pt        state dict (weights, feature statistics, key table) — loads with weights_only=True
-  model.json      model config, alphabet, layouts, feature statistics, training config,
-                  dataset summary, step and metrics
+  model.json      model config, alphabet, layouts, feature statistics, the input spec (what
+                  the model reads: swipe.model.spec), training config, dataset summary, step
+                  and metrics
   lightning.ckpt  full trainer state (optimizer, schedule), for --resume only
 ```
 """
@@ -22,15 +23,16 @@ from swipe.config import build_config, config_to_dict
 from swipe.keyboard import Layout, parse_layouts
 from swipe.lexicon import Alphabet
 from swipe.model.features import KeyTable
+from swipe.model.spec import SPEC_KEY, InputSpec
 from swipe.model.transformer import ModelConfig, SwipeModel
 
 MODEL_FILE, META_FILE, TRAINER_FILE = "model.pt", "model.json", "lightning.ckpt"
 BEST_FILE = "best_checkpoint.txt"  # in a run's folder: the path or URI of its best checkpoint
 
 
-def save_model_dir(path: str | Path, model: SwipeModel, alphabet: Alphabet, layouts_json: dict,
+def save_model_dir(path: str | Path, model: SwipeModel, alphabet: Alphabet, layouts_json: dict, spec: InputSpec,
                    extra: dict[str, Any]) -> Path:
-    """Write model.pt and model.json into `path` (created)."""
+    """Write model.pt and model.json (with `spec`, what the model reads) into `path` (created)."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
@@ -38,7 +40,8 @@ def save_model_dir(path: str | Path, model: SwipeModel, alphabet: Alphabet, layo
     feats = model.features
     meta = {"format": 1, "model": config_to_dict(model.cfg), "alphabet": alphabet.chars,
             "vocab_size": model.vocab_size, "grids": list(model.grid_names), "layouts": layouts_json,
-            "feature_stats": {"mean": feats.stats_mean.tolist(), "std": feats.stats_std.tolist()}, **extra}
+            "feature_stats": {"mean": feats.stats_mean.tolist(), "std": feats.stats_std.tolist()},
+            SPEC_KEY: spec.to_dict(), **extra}
     (path / META_FILE).write_text(json.dumps(meta, indent=1, ensure_ascii=False))
     return path
 

@@ -1,8 +1,11 @@
-"""The model's inputs: a SwipeBatch padded into tensors, and words encoded as decoder targets.
+"""The model's inputs: a SwipeBatch, read as the model's InputSpec says, padded into arrays;
+and words encoded as decoder targets.
 
-Used by training (through the Ray Data collate function), decoding, prediction and
-evaluation alike; plain numpy and torch, no Ray. `pad_points` is numpy only (an exported
-model's inputs, swipe.export.runtime): torch is imported where tensors are made.
+`model_inputs(batch, spec)` is the one way points reach a model: training (through the Ray
+Data collate function), validation, decoding, prediction, calibration, serving and the
+exported runtimes all call it (directly or through `collate`), and nothing else calls
+`pad_points` (a test checks). Plain numpy and torch, no Ray; `model_inputs` is numpy only
+(an exported model's inputs, swipe.export.runtime): torch is imported where tensors are made.
 """
 
 from __future__ import annotations
@@ -13,24 +16,25 @@ import numpy as np
 
 from swipe.data.swipes import SwipeBatch
 from swipe.lexicon import BOS, EOS, PAD, Alphabet
+from swipe.model.spec import InputSpec, repair_points, select_points
 
 if TYPE_CHECKING:
     import torch
 
 
-def collate(b: SwipeBatch, grid_index: dict[str, int], alphabet: Alphabet, max_points: int,
+def collate(b: SwipeBatch, grid_index: dict[str, int], alphabet: Alphabet, spec: InputSpec,
             max_word_len: int, targets: bool = True) -> dict[str, torch.Tensor]:
     """Swipes → padded tensors, vectorised (no Python loop over swipes or points).
 
     Returns x, y, t (B, T) float32; mask (B, T) bool (True = a point); grid (B,) int64;
     ids (B,); with `targets`, tokens_in (B, L) = BOS + word and tokens_out (B, L) = word +
-    EOS (PAD after). Swipes longer than `max_points` are subsampled uniformly (first and
-    last point kept). `targets=False` for decoding: the words, if any, are references only
-    (they may be long or hold characters the model lacks).
+    EOS (PAD after). The points are the model's (`model_inputs`). `targets=False` for
+    decoding: the words, if any, are references only (they may be long or hold characters
+    the model lacks).
     """
     import torch
 
-    out = {k: torch.from_numpy(v) for k, v in pad_points(b, max_points).items()}
+    out = {k: torch.from_numpy(v) for k, v in model_inputs(b, spec).items()}
     try:
         out["grid"] = torch.tensor([grid_index[g] for g in b.grid_names], dtype=torch.long)
     except KeyError as e:
@@ -41,22 +45,28 @@ def collate(b: SwipeBatch, grid_index: dict[str, int], alphabet: Alphabet, max_p
     return out
 
 
-def pad_points(b: SwipeBatch, max_points: int) -> dict[str, np.ndarray]:
-    """Swipes → padded x, y, t (B, T) float32 and mask (B, T) bool, as `collate` makes them."""
-    n = len(b)
-    lens = b.lengths
-    keep_n = np.minimum(lens, max_points)
-    t_max = int(keep_n.max()) if n else 1
-    rows = np.repeat(np.arange(n), keep_n)
-    col = np.arange(keep_n.sum()) - np.repeat(np.cumsum(keep_n) - keep_n, keep_n)
-    # source index: identity for short swipes, uniform subsample for long ones
-    src = b.offsets[:-1][rows] + np.round(col * (lens[rows] - 1) / np.maximum(keep_n[rows] - 1, 1)).astype(np.int64)
+def model_inputs(b: SwipeBatch, spec: InputSpec) -> dict[str, np.ndarray]:
+    """Swipes → what the model reads: repaired, their points chosen as `spec` says, padded.
+
+    x, y, t (B, T) float32 and mask (B, T) bool (True = a point)."""
+    x, y, t, offsets = repair_points(b.x, b.y, b.t, b.offsets, spec.repairs)
+    return pad_points(*select_points(x, y, t, offsets, spec.points))
+
+
+def pad_points(x: np.ndarray, y: np.ndarray, t: np.ndarray, offsets: np.ndarray) -> dict[str, np.ndarray]:
+    """Flat ragged points (already chosen) → padded x, y, t (B, T) float32 and mask (B, T) bool.
+    Call `model_inputs`, not this: it alone knows which points a model reads."""
+    lens = np.diff(offsets)
+    n = len(lens)
+    t_max = int(lens.max()) if n else 1
+    rows = np.repeat(np.arange(n), lens)
+    col = np.arange(lens.sum()) - np.repeat(offsets[:-1], lens)
     out = {}
-    for name in ("x", "y", "t"):
-        arr = np.zeros((n, t_max), np.float32)
-        arr[rows, col] = getattr(b, name)[src]
+    for name, v in (("x", x), ("y", y), ("t", t)):
+        arr = np.zeros((n, max(t_max, 1)), np.float32)
+        arr[rows, col] = v
         out[name] = arr
-    mask = np.zeros((n, t_max), bool)
+    mask = np.zeros((n, max(t_max, 1)), bool)
     mask[rows, col] = True
     out["mask"] = mask
     return out

@@ -48,7 +48,7 @@ class ServeConfig:
     cpus_per_replica: float = 1.0
     host: str = "127.0.0.1"  # 0.0.0.0 on a cluster's head, to be reached from outside
     port: int = 8000
-    max_points: int = 4000  # per request (the model reads the decode config's max_points of them, subsampled)
+    max_points: int = 4000  # per request (each model reads its own input spec's choice of them)
     max_top_k: int = 16
     max_beam: int = 32
     max_inline_layouts: int = 32  # inline layouts a replica keeps (the oldest is forgotten first)
@@ -94,22 +94,30 @@ class OnlineDecoder:
         self.inline: dict[str, Layout] = {}
         self.decoders: dict[str, SwipeDecoder] = {}
         self.info: dict[str, dict] = {}
-        alphabets = set()
+        from swipe.evaluate.predict import resolve_spec
+
+        alphabets, lexicons = set(), {}
         for name, path in cfg.models.items():
             local = resolve_checkpoint(path)
             meta = load_meta(local)
             alphabet = Alphabet(meta["alphabet"])
             alphabets.add(alphabet.chars)
+            spec, overrides = resolve_spec(meta, decode, name)  # the model's own inputs, or the decode config's override
+            lexicons[name] = spec.lexicon
             model, _ = load_model(local, "cpu", self.layouts)
             self.decoders[name] = SwipeDecoder(model, alphabet, self.layouts, decode.template, decode.fused,
-                                               decode.max_points, decode.decode_batch)
+                                               spec, decode.decode_batch)
             self.info[name] = {"name": name, "checkpoint": path, "step": meta.get("step"),
                                "parameters": sum(p.numel() for p in model.parameters()),
-                               "trained_on": (meta.get("train") or {}).get("dataset")}
+                               "trained_on": (meta.get("train") or {}).get("dataset"),
+                               "input_spec": spec.tag(), "spec_overrides": overrides}
         if len(alphabets) != 1:
             raise ValueError(f"the models' alphabets differ ({sorted(alphabets)}): one lexicon cannot serve them all")
+        if len(set(lexicons.values())) != 1:
+            raise ValueError(f"the models' lexicons differ ({lexicons}): one lexicon cannot serve them all "
+                             "(set one with the decode config's lexicon:, an override)")
         self.alphabet = Alphabet(alphabets.pop())
-        self.lexicon = shared_lexicon(decode.lexicon, self.alphabet)
+        self.lexicon = shared_lexicon(next(iter(lexicons.values())), self.alphabet)
         max_len = min(d.model.cfg.max_word_len for d in self.decoders.values())
         self.users = UserWords(cfg.users, self.alphabet, max_len, self.lexicon.trie)
         self.default_model = next(iter(cfg.models))
@@ -122,6 +130,8 @@ class OnlineDecoder:
                 "layouts": sorted(self.layouts), "default_layout": next(iter(self.layouts)),
                 "beam_size": self.settings.beam.beam_size, "top_k": self.settings.beam.top_k,
                 "lexicon_words": self.lexicon.trie.n_words,
+                # the rate a client sends points at: the default model's spec (how its training swipes were logged)
+                "sample_hz": self.decoders[self.default_model].spec.points.rate_hz,
                 "limits": {"max_points": self.cfg.max_points, "max_top_k": self.cfg.max_top_k,
                            "max_beam": self.cfg.max_beam, "max_user_words": self.cfg.users.max_words}}
 

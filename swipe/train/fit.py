@@ -44,13 +44,14 @@ from swipe.console import Progress, quiet, ray_logging_config
 from swipe.data.dataset import checked_split_files, head_batch, load_manifest, split_files
 from swipe.data.swipes import SwipeBatch
 from swipe.decode.search import greedy_words
-from swipe.evaluate.metrics import summarize
+from swipe.metrics import summarize
 from swipe.keyboard import parse_layouts
 from swipe.lexicon import Alphabet, LexiconConfig, Trie, build_lexicon_trie
 from swipe.model.checkpoint import (BEST_FILE, TRAINER_FILE, load_meta, load_model, resolve_checkpoint,
                                    save_model_dir)
 from swipe.model.features import KeyTable, compute_stats
 from swipe.model.inputs import collate
+from swipe.model.spec import InputSpec, PointSpec, RepairSpec, load_spec
 from swipe.model.transformer import ModelConfig, SwipeModel, count_parameters, resolve
 from swipe.plot import plot_training
 from swipe.provenance import git_revision, now_iso, run_stamp
@@ -88,7 +89,12 @@ class RunConfig:
     val_every: int = 100  # optimizer steps between validations (and checkpoints)
     seed: int = 0
     decode_rows: int = 500  # fixed validation subset decoded for val/swipe_mrr and val/acc@1
-    val_beam: int = 4  # beam size of val/swipe_mrr, by which checkpoints are kept (1: greedy)
+    val_beam: int = 4  # beam size of val/swipe_mrr (1: greedy)
+    val_freq_weight: float = 0.5  # λ, the validation beam's log-frequency prior (the lexicon's, as prediction has it)
+    real_tune: str = ""  # a real dev dataset with users (data/datasets/real_en_dev): val/real_tune_mrr on the
+    # swipes of its tuning half (swipe.metrics.user_half, seed 0); its reporting half is never read here
+    real_tune_split: str = "dev"
+    select_by: Literal["val/swipe_mrr", "val/real_tune_mrr"] = "val/swipe_mrr"  # the metric checkpoints are kept by
     stats_rows: int = 5000  # training rows used for feature standardisation statistics
     keep_checkpoints: int = 2  # best by val/swipe_mrr
     max_failures: int = 0  # worker failures survived by restarting from the last checkpoint
@@ -110,7 +116,7 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
-    lexicon: LexiconConfig = field(default_factory=lambda: LexiconConfig(top_n=20_000))  # for decoding
+    lexicon: LexiconConfig = field(default_factory=LexiconConfig)  # the decoding lexicon (saved in the spec)
     scale: ScaleConfig = field(default_factory=ScaleConfig)
     run: RunConfig = field(default_factory=RunConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
@@ -164,7 +170,10 @@ class TrainData:
     stats: tuple[np.ndarray, np.ndarray]  # feature standardisation: mean, std
     decode_batch: dict[str, torch.Tensor]  # the validation subset decoded after every validation
     decode_words: list[str]
+    real_batch: dict[str, torch.Tensor] | None  # the real dev tuning half (run.real_tune), collated
+    real_words: list[str]
     trie: Trie  # the lexicon that validation and the evaluation sets decode within
+    spec: InputSpec  # what the model reads, saved with every checkpoint
 
 
 def train(cfg: TrainConfig, callbacks: Sequence[Any] = ()) -> TrainResult:
@@ -214,13 +223,17 @@ def check_data(cfg: TrainConfig) -> TrainData:
         raise ValueError(f"no readable shards left in {cfg.data.dataset} splits "
                          f"{cfg.data.train_split!r}/{cfg.data.val_split!r}: {skipped}")
 
+    spec = build_input_spec(cfg)
+    if cfg.run.init_from:  # fine-tuning keeps the starting model's architecture, statistics and inputs
+        init = load_meta(resolve_checkpoint(cfg.run.init_from))
+        check_init_spec(load_spec(init, f"init_from {cfg.run.init_from}"), spec, cfg.run.init_from)
+
     def padded(batch: SwipeBatch, targets: bool) -> dict[str, torch.Tensor]:
-        return collate(batch, keys.index(), alphabet, cfg.data.max_points, model_cfg.max_word_len, targets)
+        return collate(batch, keys.index(), alphabet, spec, model_cfg.max_word_len, targets)
 
     head = padded(head_batch(train_files, cfg.run.stats_rows), targets=True)
     stats = compute_stats([(head["x"], head["y"], head["t"], head["mask"], head["grid"])], keys)
-    if cfg.run.init_from:  # fine-tuning keeps the starting model's architecture and feature statistics
-        init = load_meta(resolve_checkpoint(cfg.run.init_from))
+    if cfg.run.init_from:
         if init["alphabet"] != alphabet.chars:
             raise ValueError(f"init_from {cfg.run.init_from}: alphabet {init['alphabet']!r} is not the dataset's "
                              f"{alphabet.chars!r}")
@@ -228,9 +241,46 @@ def check_data(cfg: TrainConfig) -> TrainData:
         stats = (np.asarray(init["feature_stats"]["mean"], np.float32), np.asarray(init["feature_stats"]["std"], np.float32))
     dec = head_batch(val_files, cfg.run.decode_rows)
     decode_batch = {k: v for k, v in padded(dec, targets=False).items() if k in ("x", "y", "t", "mask", "grid")}
+    real_batch, real_words = real_tune_batch(cfg, spec, alphabet, keys, model_cfg.max_word_len)
     train_rows = manifest["splits"][cfg.data.train_split]["rows"] - sum(r for _, r, _ in bad_train)
     return TrainData(manifest, alphabet, keys, model_cfg, train_files, val_files, skipped, train_rows, stats,
-                     decode_batch, list(dec.words), build_lexicon_trie(cfg.lexicon, alphabet))
+                     decode_batch, list(dec.words), real_batch, real_words, build_lexicon_trie(cfg.lexicon, alphabet),
+                     spec)
+
+
+def real_tune_batch(cfg: TrainConfig, spec: InputSpec, alphabet: Alphabet, keys: KeyTable, max_word_len: int
+                    ) -> tuple[dict[str, torch.Tensor] | None, list[str]]:
+    """The real dev set's tuning-half swipes (run.real_tune) that the alphabet can spell, collated
+    as the model reads them, each on its own keyboard (one of the training dataset's layouts)."""
+    if not cfg.run.real_tune:
+        return None, []
+    from swipe.metrics import user_half
+
+    batch = head_batch(split_files(cfg.run.real_tune, cfg.run.real_tune_split), 0)
+    if batch.users is None or any(u is None for u in batch.users):
+        raise ValueError(f"run.real_tune {cfg.run.real_tune}: every swipe needs its user (the halves are by user)")
+    batch = batch.take(user_half(batch.users, 0) & np.array([w is not None and set(w) <= set(alphabet.chars)
+                                                              for w in batch.words]))
+    missing = sorted(set(batch.grid_names) - set(keys.index()))
+    if missing:
+        raise ValueError(f"run.real_tune {cfg.run.real_tune}: its layouts {missing[:5]}… are not in the training "
+                         "dataset's layouts (train on a dataset that has them)")
+    t = collate(batch, keys.index(), alphabet, spec, max_word_len, targets=False)
+    return {k: v for k, v in t.items() if k in ("x", "y", "t", "mask", "grid")}, list(batch.words)
+
+
+def build_input_spec(cfg: TrainConfig) -> InputSpec:
+    """What a model trained with `cfg` reads: saved with it, read back by every other path."""
+    return InputSpec(PointSpec(cfg.data.max_points, cfg.data.point_rule, cfg.data.rate_hz), RepairSpec(), cfg.lexicon)
+
+
+def check_init_spec(start: InputSpec, spec: InputSpec, where: str) -> None:
+    """Fine-tuning must read swipes as the starting model was trained to: refuse other points
+    or repairs (the lexicon may change: it is only decoded within)."""
+    diff = [d for d in start.differences(spec) if not d.startswith("lexicon.")]
+    if diff:
+        raise ValueError(f"init_from {where} reads its swipes otherwise than this config would: "
+                         + "; ".join(diff) + " (set data.max_points, data.point_rule and data.rate_hz as it has them)")
 
 
 def build_trainer(cfg: TrainConfig, run: Run, data: TrainData, callbacks: Sequence[Any] = ()) -> TorchTrainer:
@@ -249,7 +299,9 @@ def build_trainer(cfg: TrainConfig, run: Run, data: TrainData, callbacks: Sequen
     loop_cfg = {"cfg": cfg, "model_cfg": data.model, "name": run.name, "run_dir": str(run.dir),
                 "run_home": run.home if is_uri(run.storage) else "",
                 "alphabet": data.alphabet.chars, "layouts_json": data.manifest["layouts"], "stats": data.stats,
+                "spec": data.spec,
                 "trie": ray.put(data.trie), "decode_batch": data.decode_batch,
+                "real_batch": data.real_batch, "real_words": data.real_words,
                 "decode_words": data.decode_words, "record": record, "init_from": init_from}
     resources = {"CPU": cfg.scale.cpus_per_worker} | ({"GPU": cfg.scale.gpus_per_worker} if cfg.scale.use_gpu else {})
     ingest = RayDataConfig.default_ingest_options()
@@ -260,7 +312,7 @@ def build_trainer(cfg: TrainConfig, run: Run, data: TrainData, callbacks: Sequen
                                      resources_per_worker=resources, placement_strategy=cfg.scale.placement_strategy),
         run_config=RayRunConfig(name=run.name, storage_path=run.storage,
                                 checkpoint_config=CheckpointConfig(num_to_keep=cfg.run.keep_checkpoints,
-                                                                   checkpoint_score_attribute="val/swipe_mrr",
+                                                                   checkpoint_score_attribute=cfg.run.select_by,
                                                                    checkpoint_score_order="max"),
                                 failure_config=FailureConfig(max_failures=cfg.run.max_failures),
                                 logging_config=ray_logging_config(),  # the controller's INFO lines: to its log files
@@ -271,7 +323,7 @@ def build_trainer(cfg: TrainConfig, run: Run, data: TrainData, callbacks: Sequen
 def finish_run(cfg: TrainConfig, run: Run, data: TrainData, result: ray.train.Result) -> TrainResult:
     """The best checkpoint (recorded in best_checkpoint.txt), the evaluation sets decoded
     with it, and curves.png from the history the run ended with."""
-    best = result.get_best_checkpoint(metric="val/swipe_mrr", mode="max")
+    best = result.get_best_checkpoint(metric=cfg.run.select_by, mode="max")
     best_metrics = next((m for c, m in (result.best_checkpoints or []) if best and c.path == best.path), {})
     # Ray's path is within its filesystem ("bucket/…" on S3): the checkpoint's own folder below the run's
     best_uri = storage.join(run.home, storage.basename(best.path)) if best is not None else ""
@@ -281,7 +333,7 @@ def finish_run(cfg: TrainConfig, run: Run, data: TrainData, result: ray.train.Re
         model, _ = load_model(best_path)
         for ev in cfg.eval:  # each set on its own keyboards, whether the model was trained on them or not
             model.set_keys(KeyTable.build(parse_layouts(load_manifest(ev.dataset)["layouts"]), data.alphabet))
-            evals[ev.name] = evaluate_split(model, ev, data.trie, cfg.data.max_points)
+            evals[ev.name] = evaluate_split(model, ev, data.trie, data.spec)
         (run.dir / BEST_FILE).write_text(best_uri + "\n")
     if is_uri(run.storage) and storage.exists(storage.join(run.home, METRICS_FILE)):  # what rank 0 published
         (run.dir / METRICS_FILE).write_bytes(storage.read_bytes(storage.join(run.home, METRICS_FILE)))
@@ -338,7 +390,7 @@ def run_record(cfg: TrainConfig, run: Run, data: TrainData) -> dict[str, Any]:
 
 
 @torch.no_grad()
-def evaluate_split(model: SwipeModel, ev: EvalSet, trie: Trie, max_points: int, batch_size: int = 256) -> dict[str, float]:
+def evaluate_split(model: SwipeModel, ev: EvalSet, trie: Trie, spec: InputSpec, batch_size: int = 256) -> dict[str, float]:
     """Greedy lexicon decoding of a whole split with `model` (CPU, in this process)."""
     batch = head_batch(split_files(ev.dataset, ev.split), ev.rows)
     grid_index = {g: i for i, g in enumerate(model.grid_names)}
@@ -346,7 +398,7 @@ def evaluate_split(model: SwipeModel, ev: EvalSet, trie: Trie, max_points: int, 
     words: list[str] = []
     for s in range(0, len(batch), batch_size):
         part = batch.take(np.arange(s, min(s + batch_size, len(batch))))
-        tensors = collate(part, grid_index, alphabet, max_points, model.cfg.max_word_len, targets=False)
+        tensors = collate(part, grid_index, alphabet, spec, model.cfg.max_word_len, targets=False)
         words += greedy_words(model, tensors, alphabet, trie).words
     in_lexicon = np.mean([w is not None and trie.contains(w) for w in batch.words])
     return summarize([[w] for w in words], batch.words) | {"reference_in_lexicon": float(in_lexicon)}
@@ -379,8 +431,9 @@ def _fit_in_worker(config: dict[str, Any]) -> None:
         model = load_model(resolve_checkpoint(config["init_from"]), "cpu", parse_layouts(config["layouts_json"]))[0].train()
     trie: Trie = ray.get(config["trie"])
     module = SwipeModule(model, cfg.optim, cfg.run.max_steps, cfg.run.val_every, alphabet, trie,
-                         config["decode_batch"], config["decode_words"], cfg.run.val_beam)
-    coll = PadCollate(keys.index(), alphabet, cfg.data.max_points, model.cfg.max_word_len)
+                         config["decode_batch"], config["decode_words"], cfg.run.val_beam, cfg.run.val_freq_weight,
+                         config["real_batch"], config["real_words"])
+    coll = PadCollate(keys.index(), alphabet, config["spec"], model.cfg.max_word_len)
     train_iter = ray.train.get_dataset_shard("train").iter_torch_batches(
         batch_size=cfg.data.batch_size, collate_fn=coll, drop_last=True,
         local_shuffle_buffer_size=cfg.data.shuffle_buffer or None, local_shuffle_seed=cfg.run.seed + rank)
@@ -396,7 +449,7 @@ def _fit_in_worker(config: dict[str, Any]) -> None:
         enable_progress_bar=False, enable_model_summary=False, log_every_n_steps=10,
         logger=build_loggers(config["run_dir"], config["name"], cfg.tracking, config["record"], rank,
                              config["run_home"]) or False,
-        callbacks=[ReportEveryValidation(alphabet, config["layouts_json"], config["record"],
+        callbacks=[ReportEveryValidation(alphabet, config["layouts_json"], config["spec"], config["record"],
                                          config["run_dir"], config["run_home"])]
         + ([ConsoleProgress(cfg.run.max_steps)] if rank == 0 else []))
     trainer = prepare_trainer(trainer)
@@ -442,6 +495,8 @@ class ConsoleProgress(pl.Callback):
         m = trainer.callback_metrics
         if not trainer.sanity_checking and "val/swipe_mrr" in m:
             self.val = f"  val/loss {float(m['val/loss']):.3f}  val/swipe_mrr {float(m['val/swipe_mrr']):.4f}"
+            if "val/real_tune_mrr" in m:
+                self.val += f"  val/real_tune_mrr {float(m['val/real_tune_mrr']):.4f}"
             self.progress.update(trainer.global_step, self.val.strip(), force=True)
 
 
@@ -449,10 +504,11 @@ class ReportEveryValidation(pl.Callback):
     """After each validation every rank reports metrics (a barrier); rank 0 attaches a
     self-describing checkpoint, which Ray keeps if it is among the best by val/swipe_mrr."""
 
-    def __init__(self, alphabet: Alphabet, layouts_json: dict, record: dict, run_dir: str = "", run_home: str = ""):
+    def __init__(self, alphabet: Alphabet, layouts_json: dict, spec: InputSpec, record: dict, run_dir: str = "",
+                 run_home: str = ""):
         """`run_home`: the run's URI on object storage, where rank 0 publishes metrics.jsonl
         after each validation (its disk may be on any node); "" for a local run."""
-        self.alphabet, self.layouts_json, self.record = alphabet, layouts_json, record
+        self.alphabet, self.layouts_json, self.spec, self.record = alphabet, layouts_json, spec, record
         self.run_dir, self.run_home = run_dir, run_home
 
     def on_validation_end(self, trainer: pl.Trainer, module: SwipeModule) -> None:
@@ -464,7 +520,7 @@ class ReportEveryValidation(pl.Callback):
         trainer.save_checkpoint(tmp / TRAINER_FILE, weights_only=False)  # collective: every rank calls it
         checkpoint = None
         if trainer.global_rank == 0:
-            save_model_dir(tmp, module.model, self.alphabet, self.layouts_json,
+            save_model_dir(tmp, module.model, self.alphabet, self.layouts_json, self.spec,
                            {"step": trainer.global_step, "metrics": metrics, "train": self.record})
             checkpoint = ray.train.Checkpoint.from_directory(tmp)
         ray.train.report(metrics, checkpoint=checkpoint)

@@ -2,7 +2,8 @@
 
 It receives its network (a SwipeModel); it never builds one. Metric names are namespaced:
 `train/loss`, `lr`, `val/loss`, `val/token_acc`, `val/swipe_mrr`, `val/acc@1` (beam search of
-`val_beam`: checkpoints are kept by it), `val/greedy_acc@1`.
+`val_beam`, with the prediction lexicon's frequency prior), `val/greedy_acc@1`, and, given real
+swipes of the dev set's tuning half, `val/real_tune_mrr` (the same beam on them).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import torch
 from torch import Tensor
 
 from swipe.decode.search import BeamConfig, beam_words, greedy_words
-from swipe.evaluate.metrics import summarize
+from swipe.metrics import summarize
 from swipe.lexicon import PAD, Alphabet, Trie
 from swipe.model.transformer import SwipeModel
 
@@ -81,14 +82,17 @@ class SwipeModule(pl.LightningModule):
     def __init__(self, model: SwipeModel, optim: OptimConfig, max_steps: int, val_every: int,
                  alphabet: Alphabet, trie: Trie | None = None,
                  decode_batch: dict[str, Tensor] | None = None, decode_words: list[str] | None = None,
-                 val_beam: int = 1):
+                 val_beam: int = 1, val_freq_weight: float = 0.0,
+                 real_batch: dict[str, Tensor] | None = None, real_words: list[str] | None = None):
         super().__init__()
         if optim.schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {optim.schedule!r}; choose from {SCHEDULES}")
         self.model, self.optim, self.max_steps, self.val_every = model, optim, max_steps, val_every
         self.alphabet, self.trie = alphabet, trie
         self.decode_batch, self.decode_words = decode_batch, decode_words or []
-        self.val_beam = val_beam  # beam size of val/swipe_mrr (1: greedy), the metric checkpoints are kept by
+        self.val_beam = val_beam  # beam size of val/swipe_mrr (1: greedy)
+        self.val_freq_weight = val_freq_weight  # λ: the beam's log-frequency prior, as prediction may use it
+        self.real_batch, self.real_words = real_batch, real_words or []  # val/real_tune_mrr
         self.plateau: torch.optim.lr_scheduler.ReduceLROnPlateau | None = None
         self._plateau_state: dict | None = None  # restored from a checkpoint before optimizers exist
 
@@ -122,16 +126,25 @@ class SwipeModule(pl.LightningModule):
         batch = {k: v.to(self.device) for k, v in self.decode_batch.items()}
         greedy = summarize([[w] for w in greedy_words(self.model, batch, self.alphabet, self.trie).words],
                            self.decode_words)
-        m = greedy
-        if self.val_beam > 1:
-            cands = beam_words(self.model, batch, self.alphabet, BeamConfig(beam_size=self.val_beam), self.trie)
-            m = summarize([[w for w, _ in c] for c in cands], self.decode_words)
+        m = greedy if self.val_beam <= 1 else self._beam_metrics(self.decode_batch, self.decode_words)
         # every rank decodes the same subset, so the cross-rank mean is that same value
         self.log("val/swipe_mrr", m["swipe_mrr"], sync_dist=True)
         self.log("val/acc@1", m["acc@1"], sync_dist=True)
         self.log("val/greedy_acc@1", greedy["acc@1"], sync_dist=True)
+        if self.real_batch is not None:
+            self.log("val/real_tune_mrr", self._beam_metrics(self.real_batch, self.real_words)["swipe_mrr"],
+                     sync_dist=True)
         if self.plateau is not None:  # once per validation: patience counts validations
             self.plateau.step(m["swipe_mrr"])
+
+    def _beam_metrics(self, tensors: dict[str, Tensor], words: list[str]) -> dict[str, float]:
+        """The validation beam (with the prior) over a fixed set of collated swipes, in chunks."""
+        cfg = BeamConfig(beam_size=max(self.val_beam, 1), freq_weight=self.val_freq_weight)
+        cands = []
+        for s in range(0, len(words), 128):
+            part = {k: v[s:s + 128].to(self.device) for k, v in tensors.items()}
+            cands += beam_words(self.model, part, self.alphabet, cfg, self.trie)
+        return summarize([[w for w, _ in c] for c in cands], words)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         if self.plateau is not None:

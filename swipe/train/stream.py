@@ -22,19 +22,19 @@ from swipe.data.dataset import head_table
 from swipe.data.swipes import SwipeBatch
 from swipe.lexicon import Alphabet
 from swipe.model.inputs import collate
+from swipe.model.spec import InputSpec, PointRule
 from swipe.train.augment import Augment, AugmentConfig
 
 
 class PadCollate(ArrowBatchCollateFn):
     """`iter_torch_batches`' collate function: an Arrow batch → `swipe.model.inputs.collate`."""
 
-    def __init__(self, grid_index: dict[str, int], alphabet: Alphabet, max_points: int, max_word_len: int):
+    def __init__(self, grid_index: dict[str, int], alphabet: Alphabet, spec: InputSpec, max_word_len: int):
         self.grid_index, self.alphabet = grid_index, alphabet
-        self.max_points, self.max_word_len = max_points, max_word_len
+        self.spec, self.max_word_len = spec, max_word_len
 
     def __call__(self, table: pa.Table) -> dict[str, torch.Tensor]:
-        return collate(SwipeBatch.from_arrow(table), self.grid_index, self.alphabet, self.max_points,
-                       self.max_word_len)
+        return collate(SwipeBatch.from_arrow(table), self.grid_index, self.alphabet, self.spec, self.max_word_len)
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,10 @@ class DataConfig:
     train_split: str = "train"
     val_split: str = "val"
     batch_size: int = 64  # per worker
-    max_points: int = 128  # longer swipes are subsampled uniformly (real median: ~51 points)
+    # what the model reads (saved with it as its input spec, swipe.model.spec.PointSpec):
+    max_points: int = 128  # at most this many points per swipe (real median: ~51 points)
+    point_rule: PointRule = "index"  # index: subsampled by index | time: resampled at rate_hz | arclength: evenly along the path
+    rate_hz: float = 60.0  # point_rule=time
     val_rows: int = 2000  # validation rows (loss, token accuracy); 0 = all
     shuffle_buffer: int = 2048  # local shuffle buffer of the training iterator (rows)
     read_blocks: int = 16  # parallel read blocks (few large blocks delay the first batch)

@@ -33,6 +33,7 @@ from swipe.testing.faults import (PREDICT_ACTOR, TRAIN_WORKER, actor_group_nodes
                                   train_checkpoint_registered)
 from swipe.testing.multinode import through_node_loss
 from swipe.train.fit import TrainConfig, train
+from swipe.model.spec import InputSpec
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -52,7 +53,8 @@ def dataset(multinode, in_root_module):
     torch.manual_seed(0)
     model = SwipeModel(ModelConfig(preset="tiny", max_word_len=12), KeyTable.build(parse_layouts(manifest["layouts"]),
                                                                                   alphabet), alphabet.size)
-    local = save_model_dir(in_root_module / "ckpt", model, alphabet, manifest["layouts"], {"step": 0})
+    local = save_model_dir(in_root_module / "ckpt", model, alphabet, manifest["layouts"],
+                           InputSpec(lexicon=LexiconConfig(top_n=200)), {"step": 0})
     storage.upload_tree(local, CKPT)
     return ray.get_runtime_context().get_node_id()
 

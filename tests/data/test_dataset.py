@@ -27,6 +27,25 @@ def test_splits_hold_out_words_and_are_stable():
     assert (other != splits).any()
 
 
+def test_splits_by_user_keep_val_users_and_held_out_words_out_of_train():
+    """Honest selection: with by_user, validation's people (the synthesizer's pseudo-users) and
+    held-out words never appear in train, and val holds some of those words."""
+    rng = np.random.default_rng(0)
+    words = list(rng.choice([f"w{i}" for i in range(2000)], 40_000))
+    users = [f"synth-0-{i // 100}" for i in range(40_000)]
+    cfg = SplitConfig(heldout_word_share=0.1, val_share=0.05, test_share=0.05, seed=1, by_user=True)
+    splits = assign_splits(np.arange(40_000), words, cfg, users)
+    by = {s: {u for u, x in zip(users, splits) if x == s} for s in ("train", "val", "test")}
+    assert by["val"] and not (by["val"] & by["train"])  # test also has held-out words of training users
+    train_words = {w for w, x in zip(words, splits) if x == "train"}
+    val_words = {w for w, x in zip(words, splits) if x == "val"}
+    assert not any(is_heldout_word(w, cfg) for w in train_words)
+    assert val_words - train_words  # validation holds words training never saw
+    assert 0.03 < np.mean(splits == "val") < 0.08
+    # without users the rows split by id, as before
+    assert (assign_splits(np.arange(40_000), words, cfg) == assign_splits(np.arange(40_000), words, cfg, None)).all()
+
+
 def test_shard_schema(tmp_path, qwerty):
     b = synthesize(["abc", "def"], qwerty, SynthConfig(), np.random.default_rng(0))
     info = write_shard(b, tmp_path, "train", 3)

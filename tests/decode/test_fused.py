@@ -15,6 +15,7 @@ from swipe.lexicon import Alphabet, build_trie
 from swipe.model.features import KeyTable
 from swipe.model.inputs import collate
 from swipe.model.transformer import ModelConfig, SwipeModel
+from swipe.model.spec import InputSpec, PointSpec
 
 ALPHA = Alphabet("abcdef")
 GRID = {"width": 120, "height": 40, "keys": [
@@ -30,7 +31,7 @@ def _setup(seed=0):
     model = SwipeModel(ModelConfig(preset="tiny", max_word_len=6, dropout=0.0), KeyTable.build({"g": layout}, ALPHA),
                        ALPHA.size).eval()
     part = synthesize(list(rng.choice(words, 6)), layout, SynthConfig(), rng)
-    tensors = collate(part, {"g": 0}, ALPHA, 64, 6, targets=False)
+    tensors = collate(part, {"g": 0}, ALPHA, InputSpec(PointSpec(64)), 6, targets=False)
     return words, trie, layout, model, part, tensors
 
 

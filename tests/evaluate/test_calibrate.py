@@ -5,7 +5,8 @@ from dataclasses import replace
 import numpy as np
 
 from swipe.decode.template import Channels, TemplateConfig
-from swipe.evaluate.calibrate import SCALES, Candidates, tune, user_half
+from swipe.evaluate.calibrate import SCALES, Candidates, tune
+from swipe.metrics import user_half
 
 
 def test_user_halves_are_stable_and_split_people_not_swipes():

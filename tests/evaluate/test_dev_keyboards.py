@@ -15,6 +15,7 @@ from swipe.lexicon import build_alphabet, build_trie
 from swipe.model.checkpoint import save_model_dir
 from swipe.model.features import KeyTable
 from swipe.model.transformer import ModelConfig, SwipeModel
+from swipe.model.spec import InputSpec, PointSpec
 
 from conftest import ROOT
 
@@ -28,10 +29,10 @@ def test_a_model_of_one_layout_decodes_the_dev_set_on_its_own_keyboards(qwerty, 
     torch.manual_seed(0)
     model = SwipeModel(ModelConfig(preset="tiny", max_word_len=16), KeyTable.build({qwerty.name: qwerty}, alphabet),
                        alphabet.size)
-    ckpt = save_model_dir(tmp_path / "ckpt", model, alphabet, layouts_to_json({qwerty.name: qwerty}), {"step": 0})
+    ckpt = save_model_dir(tmp_path / "ckpt", model, alphabet, layouts_to_json({qwerty.name: qwerty}), InputSpec(PointSpec(64)), {"step": 0})
     used = {g: devices[g] for g in set(batch.grid_names)}
     words = sorted({w for w in batch.words})
-    predictor = Predictor(str(ckpt), build_trie(words, np.ones(len(words)), alphabet), BeamConfig(beam_size=2), 64,
+    predictor = Predictor(str(ckpt), build_trie(words, np.ones(len(words)), alphabet), BeamConfig(beam_size=2), InputSpec(PointSpec(64)).to_dict(),
                           64, layouts_to_json(used))
     rows = batch.take(np.arange(0, 3024, 12))  # 252 swipes over the keyboards
     out = predictor.decode_table(rows.to_arrow().append_column("path", pa.array(["dev"] * len(rows))))

@@ -11,11 +11,12 @@ from swipe.data.dataset import load_manifest, read_split
 from swipe.data.make import MakeDatasetConfig, make_dataset
 from swipe.decode.search import BeamConfig
 from swipe.evaluate.predict import PredictConfig, Predictor, predict
-from swipe.evaluate.predictions import read_predictions
+from swipe.evaluate.predictions import read_info, read_predictions
 from swipe.keyboard import parse_layouts
 from swipe.lexicon import Alphabet, LexiconConfig, build_lexicon_trie
 from swipe.model.checkpoint import save_model_dir
 from swipe.model.features import KeyTable
+from swipe.model.spec import InputSpec, PointSpec
 from swipe.model.transformer import ModelConfig, SwipeModel
 
 pytestmark = pytest.mark.ray
@@ -32,7 +33,8 @@ def setup(ray_session, tmp_path_factory):
     torch.manual_seed(0)
     model = SwipeModel(ModelConfig(preset="tiny", max_word_len=12), keys, alphabet.size)
     record = {"config": {"data": {"dataset": ds, "train_split": "train"}}}  # as training writes it
-    ckpt = save_model_dir(root / "ckpt", model, alphabet, manifest["layouts"], {"step": 0, "train": record})
+    spec = InputSpec(PointSpec(48), lexicon=LexiconConfig(top_n=300))  # what it reads, as training saves it
+    ckpt = save_model_dir(root / "ckpt", model, alphabet, manifest["layouts"], spec, {"step": 0, "train": record})
     trie = build_lexicon_trie(LexiconConfig(top_n=300), alphabet)
     return ds, str(ckpt), trie, root
 
@@ -66,6 +68,15 @@ def test_interrupted_job_rerun_yields_each_row_once(setup, tmp_path, monkeypatch
     assert result.rows_in == result.rows_out + result.rows_rejected and result.rows_rejected == 0
     again = predict(cfg, trie)  # nothing left to do
     assert again.shards_written == 0 and again.rows_out == result.rows_out
+    # other inputs never resume into (nor return) these rows: refused in the same folder …
+    with pytest.raises(FileExistsError, match="other inputs"):
+        predict(replace(cfg, points=PointSpec(16)), trie)
+    assert read_predictions(result.out)["id"].to_pylist() == ids  # … with nothing touched,
+    # … and by default written to a folder of their own, the override recorded
+    other = predict(replace(cfg, points=PointSpec(16), out="", split="val"), trie)
+    assert other.out.endswith("val-ckpt-" + InputSpec(PointSpec(16), lexicon=LexiconConfig(top_n=300)).tag())
+    info = read_info(other.out)
+    assert info["spec_overrides"] == ["points.max_points: 48 → 16"] and info["input_spec"]["points"]["max_points"] == 16
     preds = read_predictions(result.out)
     words = set(trie.words())
     assert all(c and set(c) <= words for c in preds["candidates"].to_pylist())  # lexicon words only
@@ -97,7 +108,7 @@ def test_actors_share_a_read_only_trie(setup):
 
     _, ckpt, trie, _ = setup
     ref = ray.put(trie)
-    actor = ray.remote(Predictor).options(num_cpus=0.25).remote(ckpt, ref, BeamConfig(), 64, 32)
+    actor = ray.remote(Predictor).options(num_cpus=0.25).remote(ckpt, ref, BeamConfig(), InputSpec(PointSpec(48)).to_dict(), 32)
     flags = ray.get(actor.__ray_call__.remote(
         lambda self: [getattr(self.lexicon.trie, a).flags.writeable for a in self.lexicon.trie.ARRAYS]))
     assert flags == [False] * len(trie.ARRAYS)  # views of the object store, not private copies

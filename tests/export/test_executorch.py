@@ -13,6 +13,7 @@ from swipe.keyboard import load_layouts
 from swipe.lexicon import Alphabet, LexiconConfig, build_lexicon_trie
 from swipe.model.checkpoint import load_model
 from swipe.model.inputs import collate, encode_targets
+from swipe.model.spec import load_spec
 
 from conftest import ROOT
 
@@ -31,9 +32,10 @@ def test_executorch_programs_decode_as_torch_does(tmp_path):
     model, meta = load_model(ROOT / "models/en-small", "cpu", devices)
     alphabet = Alphabet(meta["alphabet"])
     et = EtModel(tmp_path)
+    assert et.spec == load_spec(meta)  # the model's input spec, saved at export
     # logits along each swipe's word, step by step, against the model's own cached steps
     tokens_in, _ = encode_targets(list(batch.words), alphabet, model.cfg.max_word_len)
-    tensors = collate(batch, {g: i for i, g in enumerate(model.grid_names)}, alphabet, 128, model.cfg.max_word_len,
+    tensors = collate(batch, {g: i for i, g in enumerate(model.grid_names)}, alphabet, load_spec(meta), model.cfg.max_word_len,
                       targets=False)
     with torch.inference_mode():
         state = et.encode(batch, devices)

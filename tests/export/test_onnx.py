@@ -15,8 +15,9 @@ from swipe.export.onnx import export_onnx, torch_step_logits
 from swipe.export.runtime import OnnxModel
 from swipe.keyboard import load_layouts
 from swipe.lexicon import Alphabet, LexiconConfig, build_lexicon_trie
-from swipe.model.checkpoint import load_model
-from swipe.model.inputs import collate, encode_targets, pad_points
+from swipe.model.checkpoint import load_meta, load_model
+from swipe.model.inputs import collate, encode_targets, model_inputs
+from swipe.model.spec import load_spec
 
 from conftest import ROOT
 
@@ -39,7 +40,7 @@ def exported(tmp_path_factory):
 def _torch_topk(model, batch, alphabet, trie, cfg):
     grid = {g: i for i, g in enumerate(model.grid_names)}
     torch.set_num_threads(1)
-    return beam_words(model, collate(batch, grid, alphabet, 128, model.cfg.max_word_len, targets=False), alphabet, cfg,
+    return beam_words(model, collate(batch, grid, alphabet, load_spec(load_meta(ROOT / "models/en-small")), model.cfg.max_word_len, targets=False), alphabet, cfg,
                       trie)
 
 
@@ -47,7 +48,8 @@ def test_exported_logits_and_top_k_equal_torch_on_real_swipes(exported):
     folder, batch, devices, model, alphabet, trie = exported
     ort = OnnxModel(folder, "fp32")
     # logits at every step of spelling each swipe's word, from the same padded inputs
-    points = pad_points(batch, 128)
+    assert ort.spec == load_spec(load_meta(ROOT / "models/en-small"))  # the model's input spec, saved at export
+    points = model_inputs(batch, ort.spec)
     layouts = [devices[g] for g in batch.grid_names]
     state = ort.encode(points, layouts)
     tokens_in, _ = encode_targets(list(batch.words), alphabet, model.cfg.max_word_len)

@@ -7,6 +7,7 @@ from swipe.data.swipes import SwipeBatch
 from swipe.data.synth import SynthConfig, synthesize
 from swipe.lexicon import BOS, EOS, PAD, build_alphabet
 from swipe.model.inputs import collate, encode_targets
+from swipe.model.spec import InputSpec, PointSpec
 from swipe.train.stream import PadCollate
 
 
@@ -20,7 +21,7 @@ def batch(qwerty):
 def test_collate_pads_and_encodes(batch, qwerty):
     alpha = build_alphabet([qwerty], "'")
     b = batch.take(np.arange(5))
-    out = collate(b, {"qwerty_english": 0}, alpha, max_points=500, max_word_len=32)
+    out = collate(b, {"qwerty_english": 0}, alpha, InputSpec(PointSpec(500)), max_word_len=32)
     n = b.lengths
     assert out["x"].shape == (5, n.max()) and out["mask"].sum(1).tolist() == n.tolist()
     for i in range(5):
@@ -32,17 +33,17 @@ def test_collate_pads_and_encodes(batch, qwerty):
     assert tout[0, :len(w)].tolist() == alpha.encode(w) and tout[0, len(w)] == EOS
     assert (tout[0, len(w) + 1:] == PAD).all()
     # long swipes are subsampled uniformly, first and last point kept
-    short = collate(b, {"qwerty_english": 0}, alpha, max_points=8, max_word_len=32)
+    short = collate(b, {"qwerty_english": 0}, alpha, InputSpec(PointSpec(8)), max_word_len=32)
     assert short["x"].shape[1] == 8
     last = b.offsets[1:] - 1
     kept = np.minimum(n, 8)  # a one-letter swipe can have fewer points than that
     np.testing.assert_array_equal(short["x"][np.arange(5), kept - 1].numpy(), b.x[last].astype(np.float32))
     # the Ray collate function gives the same from Arrow
-    via_arrow = PadCollate({"qwerty_english": 0}, alpha, 500, 32)(b.to_arrow())
+    via_arrow = PadCollate({"qwerty_english": 0}, alpha, InputSpec(PointSpec(500)), 32)(b.to_arrow())
     for k in out:
         assert (via_arrow[k] == out[k]).all()
     with pytest.raises(KeyError, match="dvorak"):
         collate(SwipeBatch(b.ids, b.words, ["dvorak"] * 5, b.x, b.y, b.t, b.offsets), {"qwerty_english": 0},
-                alpha, 500, 32)
+                alpha, InputSpec(PointSpec(500)), 32)
     with pytest.raises(ValueError, match="allows 3"):
         encode_targets(["abcd"], alpha, 3)

@@ -10,13 +10,16 @@ import torch
 
 from swipe.data.synth import SynthConfig, synthesize
 from swipe.decode.search import greedy_words
-from swipe.evaluate.metrics import summarize
+from swipe.metrics import summarize
 from swipe.keyboard import layouts_to_json, parse_layout
 from swipe.lexicon import build_alphabet, build_trie
 from swipe.model.features import FEATURE_SETS, KeyTable, PointFeatures
 from swipe.model.inputs import collate
 from swipe.model.transformer import ModelConfig, SwipeModel
 from swipe.train.module import smoothed_cross_entropy
+from swipe.model.spec import InputSpec, PointSpec
+
+P64 = InputSpec(PointSpec(64))
 
 SCALE, SHIFT = 2.0, (40.0, -16.0)  # another phone: a bigger keyboard drawn elsewhere. Exact in float32:
 # synthetic points are whole pixels, many of them halfway between two keys, and a scale that
@@ -51,11 +54,11 @@ def test_no_feature_sees_the_keyboards_size_or_place(features, qwerty):
             feats.gauss_mu.normal_(0, 0.3)
             feats.gauss_log_sigma.normal_(0, 0.3)
     batch = synthesize(WORDS, qwerty, SynthConfig(), np.random.default_rng(0))
-    a = collate(batch, {qwerty.name: 0}, alphabet, 64, 12)
+    a = collate(batch, {qwerty.name: 0}, alphabet, P64, 12)
     before = feats(a["x"], a["y"], a["t"], a["mask"], a["grid"])
     other = moved(qwerty)
     feats.set_keys(KeyTable.build({"moved": other}, alphabet))
-    b = collate(on_moved(batch), {"moved": 0}, alphabet, 64, 12)
+    b = collate(on_moved(batch), {"moved": 0}, alphabet, P64, 12)
     after = feats(b["x"], b["y"], b["t"], b["mask"], b["grid"])
     torch.testing.assert_close(after, before, rtol=1e-4, atol=1e-4)
 
@@ -71,7 +74,7 @@ def test_a_model_trained_on_one_layout_scores_the_same_on_a_moved_copy(qwerty):
     opt = torch.optim.AdamW(model.parameters(), 3e-3)
     for _ in range(150):  # enough to decode well above chance
         b = collate(synthesize(list(rng.choice(WORDS, 32)), qwerty, SynthConfig(), rng), {qwerty.name: 0},
-                    alphabet, 64, 8)
+                    alphabet, P64, 8)
         logits = model(b["x"], b["y"], b["t"], b["mask"], b["grid"], b["tokens_in"])
         smoothed_cross_entropy(logits, b["tokens_out"], 0.0, None).backward()
         opt.step()
@@ -79,9 +82,9 @@ def test_a_model_trained_on_one_layout_scores_the_same_on_a_moved_copy(qwerty):
     model.eval()
     trie = build_trie(WORDS, np.ones(len(WORDS)), alphabet)
     test = synthesize(WORDS * 4, qwerty, SynthConfig(), np.random.default_rng(1))
-    own = greedy_words(model, collate(test, {qwerty.name: 0}, alphabet, 64, 8, targets=False), alphabet, trie).words
+    own = greedy_words(model, collate(test, {qwerty.name: 0}, alphabet, P64, 8, targets=False), alphabet, trie).words
     model.set_keys(KeyTable.build({"moved": moved(qwerty)}, alphabet))
-    away = collate(on_moved(test), {"moved": 0}, alphabet, 64, 8, targets=False)
+    away = collate(on_moved(test), {"moved": 0}, alphabet, P64, 8, targets=False)
     other = greedy_words(model, away, alphabet, trie).words
     acc_own = summarize([[w] for w in own], test.words)["acc@1"]
     acc_other = summarize([[w] for w in other], test.words)["acc@1"]

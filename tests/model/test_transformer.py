@@ -8,6 +8,7 @@ from swipe.lexicon import build_alphabet
 from swipe.model.checkpoint import load_model, save_model_dir
 from swipe.model.features import FEATURE_SETS, KeyTable
 from swipe.model.transformer import ModelConfig, SwipeModel, count_parameters
+from swipe.model.spec import InputSpec
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +115,7 @@ def test_checkpoint_reloads_into_identical_predictions(setup, tmp_path, qwerty):
     alpha, _, inputs, tokens = setup
     model = _model(setup, features="distances", seed=3)
     model.features.set_stats(np.arange(5, dtype=np.float32) * 0.1, np.full(5, 1.5, np.float32))
-    save_model_dir(tmp_path, model, alpha, layouts_to_json({"qwerty_english": qwerty}), {"step": 7})
+    save_model_dir(tmp_path, model, alpha, layouts_to_json({"qwerty_english": qwerty}), InputSpec(), {"step": 7})
     again, meta = load_model(tmp_path)
     assert meta["step"] == 7 and meta["alphabet"] == alpha.chars
     with torch.no_grad():
@@ -134,7 +135,7 @@ def test_model_weights_load_without_unpickling_code(setup, tmp_path, qwerty):
 
     alpha = setup[0]
     model = _model(setup, features="distances", seed=3)
-    save_model_dir(tmp_path, model, alpha, layouts_to_json({"qwerty_english": qwerty}), {"step": 1})
+    save_model_dir(tmp_path, model, alpha, layouts_to_json({"qwerty_english": qwerty}), InputSpec(), {"step": 1})
     state = torch.load(tmp_path / "model.pt", weights_only=True)
     torch.save({**state, "extra": _Payload()}, tmp_path / "model.pt")
     with pytest.raises(pickle.UnpicklingError, match="Weights only load failed"):

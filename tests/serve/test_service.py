@@ -53,7 +53,8 @@ def test_online_words_are_batch_predictions_words(service, decoder):
     lexicon = service.lexicon
     trie_ref = {"fused": (lexicon.trie, lexicon.index), "beam": lexicon.trie, "template": lexicon.index}[decoder]
     predictor = Predictor(service.cfg.models["en-small"] if decoder != "template" else "", trie_ref, settings.beam,
-                          settings.max_points, settings.decode_batch,
+                          service.decoders["en-small"].spec.to_dict() if decoder != "template" else None,
+                          settings.decode_batch,
                           {g: service.layout_json[g] for g in {r["curve"]["grid_name"] for r in rows}},
                           settings.template if decoder in ("template", "fused") else None,
                           settings.fused if decoder == "fused" else None)

@@ -11,7 +11,7 @@ import pytest
 from swipe.data.dataset import head_batch, split_files
 from swipe.data.make import MakeDatasetConfig, make_dataset
 from swipe.decode.search import greedy_words
-from swipe.evaluate.metrics import summarize
+from swipe.metrics import summarize
 from swipe.lexicon import Alphabet, LexiconConfig, build_lexicon_trie
 from swipe.model.checkpoint import load_meta, load_model
 from swipe.model.inputs import collate
@@ -20,6 +20,7 @@ from swipe.train.fit import EvalSet, RunConfig, ScaleConfig, TrainConfig, train
 from swipe.train.module import OptimConfig
 from swipe.train.stream import DataConfig
 from swipe.train.tracking import TrackingConfig, final_history, read_metrics
+from swipe.model.spec import load_spec
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -79,7 +80,7 @@ def test_two_workers_learn_checkpoint_log_and_survive_a_killed_worker(tiny_datas
     model, _ = load_model(ckpt)
     alphabet = Alphabet(meta["alphabet"])
     dec = head_batch(split_files(tiny_dataset, "val"), 48)
-    batch = collate(dec, {g: i for i, g in enumerate(model.grid_names)}, alphabet, 48, model.cfg.max_word_len)
+    batch = collate(dec, {g: i for i, g in enumerate(model.grid_names)}, alphabet, load_spec(meta), model.cfg.max_word_len)
     words = greedy_words(model, batch, alphabet, build_lexicon_trie(cfg.lexicon, alphabet)).words
     # (val/acc@1 is the beam's, by which checkpoints are kept; greedy is logged beside it)
     assert summarize([[w] for w in words], dec.words)["acc@1"] == pytest.approx(meta["metrics"]["val/greedy_acc@1"])

@@ -13,6 +13,7 @@ from swipe.model.inputs import collate
 from swipe.model.transformer import ModelConfig, SwipeModel
 from swipe.train.module import OptimConfig, SwipeModule, build_scheduler, lexicon_allowed
 from swipe.train.tracking import JsonlLogger, read_metrics
+from swipe.model.spec import InputSpec, PointSpec
 
 WORDS = ["hello", "help", "world", "word", "swipe", "keyboard", "a", "the"]
 
@@ -23,7 +24,7 @@ def parts(qwerty):
     keys = KeyTable.build({"qwerty_english": qwerty}, alpha)
     rng = np.random.default_rng(0)
     b = synthesize(list(rng.choice(WORDS, 256)), qwerty, SynthConfig(), rng)
-    batches = [collate(b.take(np.arange(s, s + 32)), {"qwerty_english": 0}, alpha, 128, 32)
+    batches = [collate(b.take(np.arange(s, s + 32)), {"qwerty_english": 0}, alpha, InputSpec(PointSpec(128)), 32)
                for s in range(0, 256, 32)]
     trie = build_trie(WORDS, np.arange(1, 9, dtype=float), alpha)
     return alpha, keys, batches, trie, b

@@ -122,14 +122,24 @@ canvas.addEventListener("pointerdown", (e) => {
   redraw();
 });
 
+// Pointer events come at 60 to 1000 Hz (coalesced events included); a model reads swipes as its
+// input spec says, and one that picks its points by index was trained on ~60 Hz swipes. So the
+// trace keeps a point at most every 1000 / sample_hz ms (the model's, from /api/options), and
+// always the last one, whatever the device's rate.
+function minStepMs() { return 1000 / ((state.options && state.options.sample_hz) || 60); }
+
 canvas.addEventListener("pointermove", (e) => {
   if (!state.trace) return;
   const events = e.getCoalescedEvents ? e.getCoalescedEvents() : [e];
   for (const ev of events.length ? events : [e]) {
     const [x, y] = toLayout(ev);
+    const t = Math.max(ev.timeStamp - state.trace.t0, state.trace.t[state.trace.t.length - 1]);
+    state.trace.pending = { x, y, t };  // the latest point, kept for the lift even if skipped now
+    if (t - state.trace.t[state.trace.t.length - 1] < minStepMs()) continue;
     state.trace.x.push(x);
     state.trace.y.push(y);
-    state.trace.t.push(Math.max(ev.timeStamp - state.trace.t0, state.trace.t[state.trace.t.length - 1]));
+    state.trace.t.push(t);
+    state.trace.pending = null;
   }
   redraw();
 });
@@ -138,6 +148,9 @@ async function lift(e) {
   if (!state.trace) return;
   const trace = state.trace;
   state.trace = null;
+  if (trace.pending && trace.pending.t > trace.t[trace.t.length - 1]) {  // the finger's last position
+    trace.x.push(trace.pending.x); trace.y.push(trace.pending.y); trace.t.push(trace.pending.t);
+  }
   if (trace.x.length < 2) { redraw(); return; }
   state.trace = trace;  // keep it drawn while decoding
   status("decoding…");
@@ -209,6 +222,7 @@ window.swipeDemo = {
 (async function start() {
   try {
     const o = await api("api/options");
+    state.options = o;
     fill($("model"), o.models.map((m) => m.name), o.default_model);
     fill($("decoder"), o.decoders, o.default_decoder);
     fill($("layout"), o.layouts, o.default_layout);

@@ -1,4 +1,7 @@
-"""Scores of ranked candidate lists: swipe_mrr and accuracy@k.
+"""Scores of ranked candidate lists: swipe_mrr and accuracy@k; the halves of the real dev users.
+
+One definition below every stage that scores: training's validation, evaluation and tuning
+all import it from here (no stage reaches up into another for it).
 
 `swipe_mrr` (the competition metric; "mmr" is a typo) over the de-duplicated candidate
 list: 1·[c1 = y] + 0.1·[c2 = y] + 0.09·[c3 = y] + 0.08·[c4 = y].
@@ -6,9 +9,19 @@ list: 1·[c1 = y] + 0.1·[c2 = y] + 0.09·[c3 = y] + 0.08·[c4 = y].
 
 from __future__ import annotations
 
+import hashlib
 from typing import Sequence
 
+import numpy as np
+
 MRR_WEIGHTS = (1.0, 0.1, 0.09, 0.08)
+
+
+def user_half(users: list[str | None], seed: int) -> np.ndarray:
+    """True for the users of the tuning half (a stable hash of the id), False for the reporting
+    half: weights are tuned and checkpoints chosen on the first, figures reported on the second."""
+    return np.array([int(hashlib.blake2b(f"{seed}:{u}".encode(), digest_size=8).hexdigest(), 16) % 2 == 0
+                     for u in users])
 
 
 def dedupe(candidates: Sequence[str]) -> list[str]:

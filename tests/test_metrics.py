@@ -2,7 +2,7 @@
 
 import pytest
 
-from swipe.evaluate.metrics import accuracy_at, dedupe, summarize, swipe_mrr
+from swipe.metrics import accuracy_at, dedupe, summarize, swipe_mrr
 
 
 def test_swipe_mrr_hand_cases():
@@ -20,7 +20,7 @@ def test_swipe_mrr_hand_cases():
 
 
 def test_breakdown_groups_in_natural_order():
-    from swipe.evaluate.metrics import breakdown
+    from swipe.metrics import breakdown
 
     cands = [["a"], ["bb"], ["x"], ["cccccccccc"]]
     refs = ["a", "bb", "cc", "cccccccccc"]

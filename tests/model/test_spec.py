@@ -1,0 +1,96 @@
+"""The input spec: its point rules, its repairs, its record in model.json, and that nothing but
+`model_inputs` chooses which points a model reads."""
+
+import ast
+import json
+
+import numpy as np
+import pytest
+
+from swipe.data.swipes import SwipeBatch
+from swipe.model.inputs import model_inputs
+from swipe.model.spec import InputSpec, PointSpec, RepairSpec, load_spec, spec_from_dict
+
+from conftest import ROOT
+
+
+def _batch(xs, ys, ts) -> SwipeBatch:
+    return SwipeBatch.from_lists(list(range(len(xs))), [None] * len(xs), ["g"] * len(xs), xs, ys, ts)
+
+
+def test_nothing_but_model_inputs_calls_pad_points():
+    """The structure that keeps training and inference alike: every path reaches the model's
+    points through model_inputs (with the model's spec); no module pads points its own way."""
+    callers = []
+    for path in [*ROOT.glob("swipe/**/*.py"), *ROOT.glob("bench/**/*.py"), *ROOT.glob("jobs/*.py"),
+                 *ROOT.glob("tune/*.py"), *ROOT.glob("tests/**/*.py")]:
+        tree = ast.parse(path.read_text(), str(path))
+        for fn in ast.walk(tree):
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(fn):
+                if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "pad_points":
+                    callers.append(f"{path.relative_to(ROOT)}:{fn.name}")
+    assert callers == ["swipe/model/inputs.py:model_inputs"], callers
+
+
+def test_index_rule_keeps_first_and_last_and_caps_the_count():
+    n = 200
+    b = _batch([np.arange(n) * 1.0], [np.zeros(n)], [np.arange(n) * 16.0])
+    out = model_inputs(b, InputSpec(PointSpec(64, "index")))
+    assert out["x"].shape == (1, 64) and out["x"][0, 0] == 0 and out["x"][0, -1] == n - 1
+
+
+def test_time_and_arclength_rules_do_not_depend_on_the_sampling_rate():
+    """One gesture logged at 60 and at 120 Hz (other phases too) reads alike under the named
+    rate-free rules, and differently by index."""
+    path = lambda tt: (100 + 200 * np.sin(tt / 300), 50 + 80 * np.cos(tt / 200))  # noqa: E731
+    t60, t120 = np.arange(0, 900, 1000 / 60), np.arange(4, 900, 1000 / 120)
+    t60, t120 = np.append(t60, 900.0), np.append(t120, 900.0)
+    b60 = _batch([path(t60)[0]], [path(t60)[1]], [t60])
+    b120 = _batch([path(t120)[0]], [path(t120)[1]], [t120 - 4])  # its clock starts at its first point
+    for spec in (PointSpec(64, "time", 60.0), PointSpec(64, "arclength")):
+        a, b = model_inputs(b60, InputSpec(spec)), model_inputs(b120, InputSpec(spec))
+        n = min(a["mask"].sum(), b["mask"].sum())
+        assert abs(int(a["mask"].sum()) - int(b["mask"].sum())) <= 1, spec
+        assert np.abs(a["x"][0, :n] - b["x"][0, :n]).max() < 6.0, spec  # pixels; a key is ~35 wide
+    a, b = model_inputs(b60, InputSpec(PointSpec(64, "index"))), model_inputs(b120, InputSpec(PointSpec(64, "index")))
+    assert a["mask"].sum() != b["mask"].sum() or np.abs(a["t"] - b["t"]).max() > 1  # by index: not alike
+
+
+def test_repairs_drop_repeated_times_and_keep_epoch_milliseconds_exact():
+    """Raw epoch milliseconds (1.7e12) lose 131 s steps in float32: t is shifted in float64 first."""
+    t0 = 1_733_000_000_123.0
+    b = _batch([[1.0, 2.0, 2.5, 3.0]], [[0.0, 0.0, 0.0, 0.0]], [[t0, t0 + 16, t0 + 16, t0 + 33]])
+    out = model_inputs(b, InputSpec(PointSpec(64)))
+    assert out["mask"].sum() == 3 and out["t"][0, :3].tolist() == [0.0, 16.0, 33.0]
+    assert out["x"][0, :3].tolist() == [1.0, 2.0, 3.0]
+    kept = model_inputs(b, InputSpec(PointSpec(64), RepairSpec(drop_duplicate_times=False, t_from_zero=False)))
+    assert kept["mask"].sum() == 4
+
+
+def test_the_spec_is_saved_with_the_model_and_a_model_without_one_is_refused(tmp_path):
+    meta = json.loads((ROOT / "models/en-small/model.json").read_text())
+    spec = load_spec(meta)
+    # the shipped model's recorded training config: 64 points, subsampled by index
+    assert spec.points == PointSpec(64, "index") == PointSpec(meta["train"]["config"]["data"]["max_points"], "index")
+    assert spec_from_dict(spec.to_dict()) == spec and spec.tag().startswith("index64-")
+    with pytest.raises(ValueError, match="no input_spec"):
+        load_spec({k: v for k, v in meta.items() if k != "input_spec"})
+    other = InputSpec(PointSpec(128))
+    assert spec.differences(other) == ["points.max_points: 64 → 128"] and other.digest() != spec.digest()
+
+
+def test_ship_refuses_a_checkpoint_without_a_spec_and_writes_nothing(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    src = tmp_path / "old"
+    shutil.copytree(ROOT / "models/en-small", src)
+    meta = json.loads((src / "model.json").read_text())
+    del meta["input_spec"]
+    (src / "model.json").write_text(json.dumps(meta))
+    run = subprocess.run([sys.executable, "jobs/ship.py", f"run={src}", f"out={tmp_path / 'shipped'}", "allow_real=true"],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode != 0 and "input_spec" in run.stderr and not (tmp_path / "shipped").exists()
