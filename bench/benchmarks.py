@@ -16,6 +16,7 @@ from swipe.data.checks import ValidationConfig, validate
 from swipe.data.synth import SynthConfig, synthesize
 from swipe.keyboard import load_layouts
 from swipe.lexicon import LexiconConfig, build_alphabet, build_trie, load_word_list
+from swipe.model.spec import InputSpec, PointSpec
 
 LAYOUTS = {"en": ("data/layouts/qwerty_english.json", "'"), "ru": ("data/layouts/yandex_cup.json", "-")}
 DEVICES = "data/layouts/howweswipe_devices.json"  # the dev sample's keyboards
@@ -210,7 +211,8 @@ def bench_decode(n_swipes: int = 256, n_reference: int = 16, batch_size: int | N
     swipes, _, _ = read_yandex_range(sample, 0, os.path.getsize(sample), 0, layouts)
     swipes = swipes.take(np.arange(n_swipes))
     swipes = swipes.take(np.argsort(swipes.lengths, kind="stable"))  # length-sorted batches pad less
-    batches = [collate(swipes.take(np.arange(s, min(s + batch_size, n_swipes))), keys.index(), alphabet, 128,
+    spec = InputSpec(PointSpec(128))  # a fresh model: what it reads is what these figures have always used
+    batches = [collate(swipes.take(np.arange(s, min(s + batch_size, n_swipes))), keys.index(), alphabet, spec,
                        model.cfg.max_word_len) for s in range(0, n_swipes, batch_size)]
     beam = BeamConfig(beam_size=6)
     out = {}
@@ -226,7 +228,7 @@ def bench_decode(n_swipes: int = 256, n_reference: int = 16, batch_size: int | N
     out["beam_lexicon"] = rate(lambda b: beam_words(model, b, alphabet, beam, trie), batches, n_swipes)
     # the oracle on a sample spread over all lengths (the batches above are length-sorted)
     ref_rows = np.linspace(0, n_swipes - 1, n_reference).round().astype(int)
-    ref_batch = collate(swipes.take(ref_rows), keys.index(), alphabet, 128, model.cfg.max_word_len)
+    ref_batch = collate(swipes.take(ref_rows), keys.index(), alphabet, spec, model.cfg.max_word_len)
     out["reference"] = rate(lambda b: reference_words(model, b, alphabet, beam, trie), [ref_batch], n_reference)
     got = beam_words(model, ref_batch, alphabet, beam, trie)
     ref = reference_words(model, ref_batch, alphabet, beam, trie)

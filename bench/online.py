@@ -46,7 +46,7 @@ def bench_export(n_swipes: int | None = None, batch_size: int = 32) -> dict:
     from swipe.decode.search import BeamConfig, beam_words
     from swipe.export.onnx import export_onnx
     from swipe.export.runtime import OnnxModel
-    from swipe.lexicon import Alphabet, LexiconConfig, build_lexicon_trie
+    from swipe.lexicon import Alphabet, build_lexicon_trie
     from swipe.model.checkpoint import load_model
     from swipe.model.inputs import collate
     from swipe.model.spec import load_spec
@@ -55,7 +55,7 @@ def bench_export(n_swipes: int | None = None, batch_size: int = 32) -> dict:
     batch, devices = _dev_swipes(n_swipes)
     model, meta = load_model(SHIPPED, "cpu", devices)
     alphabet = Alphabet(meta["alphabet"])
-    trie = build_lexicon_trie(LexiconConfig(), alphabet)
+    trie = build_lexicon_trie(load_spec(meta).lexicon, alphabet)  # the model's own lexicon
     cfg = BeamConfig(beam_size=6, top_k=4)
     grid = {g: i for i, g in enumerate(model.grid_names)}
     folder = Path(tempfile.mkdtemp(prefix="swipe-export-"))

@@ -91,7 +91,7 @@ def run_node_losses(workdir: str | None = None) -> dict[str, Any]:
     t0 = time.perf_counter()
     tally = Tally()
     pcfg = PredictConfig(split="train", concurrency=2, batch_size=8, beam=BeamConfig(beam_size=8, top_k=2),
-                         lexicon=LexiconConfig(top_n=200))
+                         lexicon={"top_n": 200})
     _node_losses(tally, Path(workdir or tempfile.mkdtemp(prefix="swipe-reliability-")), pcfg)
     return tally.figures | {"wall_s": round(time.perf_counter() - t0, 1), "scenarios": tally.scenarios}
 
@@ -241,7 +241,7 @@ def run_reliability(seeds: int = 20, workdir: str | None = None) -> dict[str, An
     ckpt = save_model_dir(root / "ckpt", SwipeModel(ModelConfig(preset="tiny", max_word_len=12), keys, ds_alphabet.size),
                           ds_alphabet, manifest["layouts"], InputSpec(lexicon=LexiconConfig(top_n=200)), {"step": 0})
     pcfg = PredictConfig(checkpoint=str(ckpt), dataset=str(ds), split="train", concurrency=2, cpus_per_actor=0.25,
-                         batch_size=8, beam=BeamConfig(beam_size=8, top_k=2), lexicon=LexiconConfig(top_n=200))
+                         batch_size=8, beam=BeamConfig(beam_size=8, top_k=2), lexicon={"top_n": 200})
 
     # a prediction job over good rows, damaged rows and a corrupt shard
     row_kinds = {**damage.ROW_KINDS, **damage.ARROW_KINDS}

@@ -168,13 +168,24 @@ def _mean_distance(dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
     return np.sqrt(dx * dx + dy * dy).mean(1)
 
 
-def score(ch: Channels, cfg: TemplateConfig) -> np.ndarray:
-    """log-likelihood of each candidate (−inf: outside the radii of `cfg`)."""
+def score(ch: Channels, cfg: TemplateConfig, swipe: np.ndarray | None = None) -> np.ndarray:
+    """log-likelihood of each candidate (−inf: outside the radii of `cfg`, unless on the
+    nearest key of its own swipe). `swipe` (M,): the swipe of each candidate when `ch` holds
+    the candidates of many (calibration); None: one swipe's."""
     s = (-0.5 * (ch.shape / cfg.sigma_shape) ** 2 - 0.5 * (ch.location / cfg.sigma_location) ** 2
          + cfg.freq_weight * ch.logfreq)
-    inside = (ch.start <= cfg.start_radius) | (ch.start == ch.start.min(initial=np.inf))
-    inside &= (ch.end <= cfg.end_radius) | (ch.end == ch.end.min(initial=np.inf))
+    inside = (ch.start <= cfg.start_radius) | (ch.start == _swipe_min(ch.start, swipe))
+    inside &= (ch.end <= cfg.end_radius) | (ch.end == _swipe_min(ch.end, swipe))
     return np.where(inside, s, -np.inf)
+
+
+def _swipe_min(v: np.ndarray, swipe: np.ndarray | None) -> np.ndarray | float:
+    """The smallest value of each candidate's own swipe.  # (M,), or a scalar for one swipe"""
+    if swipe is None:
+        return v.min(initial=np.inf)
+    low = np.full(int(swipe.max(initial=-1)) + 1, np.inf)
+    np.minimum.at(low, swipe, v)
+    return low[swipe]
 
 
 def best(x: np.ndarray, y: np.ndarray, keys: LayoutKeys, index: TemplateIndex, cfg: TemplateConfig

@@ -65,7 +65,7 @@ class Candidates:
 
     def mrr(self, cfg: TemplateConfig, rows: np.ndarray, n: int) -> dict[str, float]:
         """swipe_mrr and acc@1 over the swipes `rows` (bool (n,)) when ranked with `cfg`."""
-        return ranked_mrr(score(self.channels, cfg), self.swipe, self.is_ref, rows, n)
+        return ranked_mrr(score(self.channels, cfg, self.swipe), self.swipe, self.is_ref, rows, n)
 
 
 def ranked_mrr(s: np.ndarray, swipe: np.ndarray, is_ref: np.ndarray, rows: np.ndarray, n: int) -> dict[str, float]:
@@ -282,7 +282,7 @@ def calibrate_fused(cfg: FusedCalibrateConfig) -> dict[str, Any]:
     meta = load_meta(checkpoint)
     model, _ = load_model(checkpoint, "cpu", layouts)
     alphabet = Alphabet(meta["alphabet"])
-    base = replace(base, lexicon=None)  # the template config's lexicon is not the model's: the model's own is read
+    base = replace(base, lexicon={})  # the template config's lexicon is not the model's: the model's own is read
     spec, overrides = resolve_spec(meta, base, cfg.checkpoint)  # what prediction with `base` would read
     trie = build_lexicon_trie(spec.lexicon, alphabet)
     index = TemplateIndex.build(trie)

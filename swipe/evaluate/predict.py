@@ -16,6 +16,7 @@ interrupted job finish with every input row exactly once: finished shards are sk
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections import Counter
@@ -33,7 +34,7 @@ import torch
 
 from swipe import storage
 from swipe.cluster.session import ensure_ray
-from swipe.config import config_to_dict
+from swipe.config import build_config, config_to_dict
 from swipe.console import Progress, quiet
 from swipe.data.checks import ValidationConfig, validate
 from swipe.data.dataset import check_shards, load_manifest, write_table
@@ -45,11 +46,11 @@ from swipe.decode.template import TemplateConfig, TemplateIndex
 from swipe.evaluate.predictions import PREDICTION_INFO, PREDICTION_SCHEMA, REJECT_SCHEMA, out_name
 from swipe.keyboard import parse_layouts
 from swipe.lexicon import Alphabet, LexiconConfig, Trie, build_lexicon_trie
-from swipe.model.checkpoint import check_compatible, load_meta, load_model, resolve_checkpoint
-from swipe.model.spec import InputSpec, PointSpec, load_spec, spec_from_dict
+from swipe.model.checkpoint import META_FILE, MODEL_FILE, check_compatible, load_meta, load_model, resolve_checkpoint
+from swipe.model.spec import InputSpec, load_spec, spec_from_dict
 
 MAX_BLOCKS = 20_000  # slices per Ray Data block rise above 1 only past this many
-SPEC_MARKER = "inputs.json"  # written before the first shard: what an interrupted run decoded with
+SPEC_MARKER = "inputs.json"  # written before any output: the model, inputs and decoder settings of the folder
 
 @dataclass(frozen=True)
 class PredictConfig:
@@ -63,8 +64,10 @@ class PredictConfig:
     out: str = ""  # default: DATASET/predictions/SPLIT-<checkpoint dir name>[-<override tag>]
     # What the model reads is its own input spec (model.json). These override it, explicitly:
     # the override is recorded in the output folder's name, prediction.json and the prediction table.
-    lexicon: LexiconConfig | None = None  # the words decoded within (None: the model's; template: all English words)
-    points: PointSpec | None = None  # which points the model reads (None: the model's)
+    # keys of swipe.model.spec.PointSpec / swipe.lexicon.LexiconConfig set here replace the model's,
+    # the rest stay its own ({}: the model's spec as it is). Template matching: `lexicon` is its word list.
+    points: dict[str, Any] = field(default_factory=dict)  # e.g. {max_points: 128}
+    lexicon: dict[str, Any] = field(default_factory=dict)  # e.g. {top_n: 20000}; template: all English words
     beam: BeamConfig = field(default_factory=BeamConfig)
     template: TemplateConfig = field(default_factory=TemplateConfig)  # decoder=template (and fused's matcher)
     fused: FusedConfig = field(default_factory=FusedConfig)  # decoder=fused: candidates and weights
@@ -221,15 +224,20 @@ def predict(cfg: PredictConfig, trie: Trie | None = None) -> PredictResult:
         meta = load_meta(checkpoint)
         check_compatible(meta, manifest, f"dataset {cfg.dataset}")
         spec, overrides = resolve_spec(meta, cfg, str(cfg.checkpoint))
-    lexicon_cfg = spec.lexicon if spec is not None else cfg.lexicon or LexiconConfig()
+    lexicon_cfg = spec.lexicon if spec is not None else build_config(LexiconConfig, cfg.lexicon, "lexicon.")
     alphabet = Alphabet(manifest["alphabet"] if template else meta["alphabet"])
     if not cfg.out and storage.is_uri(cfg.dataset):
         raise ValueError(f"dataset {cfg.dataset} is not a local folder: name the output folder with out=…")
-    name = "template" if template else (storage.basename(cfg.checkpoint) if storage.is_uri(cfg.checkpoint)
-                                        else checkpoint.parent.name) + ("-fused" if fused else "")
+    name = "template" if template else _model_name(cfg.checkpoint, checkpoint) + ("-fused" if fused else "")
     name += f"-{spec.tag()}" if overrides else ""  # an override never shares a folder with the model's own inputs
     out = cfg.out or storage.join(cfg.dataset, "predictions", f"{cfg.split}-{name}")  # a folder or a URI
-    check_resumable(out, spec, lexicon_cfg)
+    made_by = {"input_spec": None if spec is None else spec.to_dict(), "lexicon": config_to_dict(lexicon_cfg),
+               "model": None if checkpoint is None else _weights_digest(checkpoint), "decoder": cfg.decoder,
+               "constrained": cfg.constrained, "beam": config_to_dict(cfg.beam),
+               "template": config_to_dict(cfg.template) if template or fused else None,
+               "fused": config_to_dict(cfg.fused) if fused else None}
+    check_resumable(out, made_by)
+    storage.write_text(storage.join(out, SPEC_MARKER), json.dumps(made_by))  # before any output: a resume checks it
     files = {storage.join(cfg.dataset, f["file"]): f for f in manifest["splits"][cfg.split]["files"]}
     rows_of = {p: f["rows"] for p, f in files.items()}
     done = {storage.basename(f) for f in storage.list_files(out, ".parquet")}
@@ -242,8 +250,6 @@ def predict(cfg: PredictConfig, trie: Trie | None = None) -> PredictResult:
             _write_unreadable_shard(out, p, rows_of[p], why)
             todo.remove(p)
     if todo:
-        storage.write_text(storage.join(out, SPEC_MARKER), json.dumps(
-            {"input_spec": None if spec is None else spec.to_dict(), "lexicon": config_to_dict(lexicon_cfg)}))
         ensure_ray(cfg.num_cpus)
         if trie is None and (cfg.constrained or template or fused):
             trie = build_lexicon_trie(lexicon_cfg, alphabet)
@@ -307,24 +313,33 @@ def resolve_spec(meta: dict[str, Any], cfg: PredictConfig, where: str) -> tuple[
     return used, overrides
 
 
-def check_resumable(out: str, spec: InputSpec | None, lexicon: LexiconConfig) -> None:
-    """A folder with predictions made with other inputs is never resumed into: its rows would
-    come back as this run's."""
-    if not storage.exists(storage.join(out, PREDICTION_INFO)) and not storage.list_files(out, ".parquet"):
+def check_resumable(out: str, made_by: dict[str, Any]) -> None:
+    """A folder with predictions made otherwise (another model's weights, input spec, lexicon,
+    decoder or its settings) is never resumed into: its rows would come back as this run's."""
+    marker = storage.join(out, SPEC_MARKER)
+    if not storage.exists(marker):
+        if storage.exists(storage.join(out, PREDICTION_INFO)) or storage.list_files(out, ".parquet"):
+            raise FileExistsError(f"{out} holds predictions that say nothing of how they were made (no {SPEC_MARKER}): "
+                                  "name another out=… (nothing was overwritten)")
         return
-    if not storage.exists(storage.join(out, PREDICTION_INFO)):  # an interrupted run: its spec is in its marker
-        marker = storage.join(out, SPEC_MARKER)
-        if not storage.exists(marker):
-            raise FileExistsError(f"{out} holds predictions of unknown inputs (no {PREDICTION_INFO}, no {SPEC_MARKER}): "
-                                  "name another out=…")
-        before = json.loads(storage.read_text(marker))
-    else:
-        info = json.loads(storage.read_text(storage.join(out, PREDICTION_INFO)))
-        before = {"input_spec": info.get("input_spec"), "lexicon": info.get("lexicon")}
-    now = {"input_spec": None if spec is None else spec.to_dict(), "lexicon": config_to_dict(lexicon)}
-    if before != now:
-        raise FileExistsError(f"{out} holds predictions made with other inputs (its input spec or lexicon differ: "
-                              f"{before} vs {now}); name another out=… (nothing was overwritten)")
+    before = json.loads(storage.read_text(marker))
+    diff = sorted(k for k in set(before) | set(made_by) if before.get(k) != made_by.get(k))
+    if diff:
+        raise FileExistsError(f"{out} holds predictions made with other inputs or settings ({', '.join(diff)} "
+                              f"differ); name another out=… (nothing was overwritten)")
+
+
+def _model_name(given: str, local: Path) -> str:
+    """A prediction folder's name for a model: a checkpoint folder's own name (models/en-small →
+    en-small), a run's name for a run (runs/RUN → its best checkpoint → RUN)."""
+    if storage.is_uri(given):
+        return storage.basename(given)
+    return Path(given).resolve().name if Path(given, META_FILE).exists() else local.parent.name
+
+
+def _weights_digest(checkpoint: Path) -> str:
+    """16 hex digits of the weights' sha256: another model at the same path is another model."""
+    return hashlib.sha256((checkpoint / MODEL_FILE).read_bytes()).hexdigest()[:16]
 
 
 def _for_actors(given: str, local: Path) -> str:

@@ -30,7 +30,7 @@ from swipe.keyboard import parse_layouts
 from swipe.lexicon import Alphabet, LexiconConfig, build_lexicon_trie
 from swipe.model.checkpoint import load_meta, load_model, resolve_checkpoint
 from swipe.model.inputs import collate
-from swipe.model.spec import InputSpec, load_spec, spec_from_dict
+from swipe.model.spec import InputSpec, PointSpec, load_spec, spec_from_dict
 from swipe.train.tracking import TrackingConfig, wandb_mode
 
 METRICS = ("swipe_mrr", "acc@1", "acc@2", "acc@3", "acc@4")
@@ -227,8 +227,15 @@ def _beam_sweep(cfg: EvaluateConfig, info: dict, meta: dict) -> tuple[dict[int, 
 
 def spec_of(info: dict, meta: dict) -> InputSpec:
     """What the predictions were decoded with: prediction.json's input spec (the model's own or
-    a recorded override); the model's own for a folder written before specs were recorded."""
-    return spec_from_dict(info["input_spec"]) if info.get("input_spec") else load_spec(meta)
+    a recorded override). A folder written before specs were recorded read what its config
+    said (max_points, 128 by default, and its lexicon): that, with the model's repairs."""
+    if info.get("input_spec"):
+        return spec_from_dict(info["input_spec"])
+    pcfg = info.get("config", {})
+    print(f"  {info.get('checkpoint')}: predictions made before input specs were recorded; read as their config "
+          f"said ({pcfg.get('max_points', 128)} points by index)", flush=True)
+    return replace(load_spec(meta), points=PointSpec(int(pcfg.get("max_points", 128))),
+                   lexicon=build_config(LexiconConfig, pcfg.get("lexicon") or {}, "lexicon."))
 
 
 def _log_wandb(cfg: EvaluateConfig, info: dict, result: dict, preds, meta: dict, where: Path) -> None:
@@ -266,9 +273,9 @@ LENGTH_BANDS = ((2, 3), (4, 6), (7, 1 << 30))  # word lengths of compare_predict
 def compare_predictions(folders: list[str]) -> str:
     """A Markdown table of prediction folders side by side: overall, and on the users of the
     reporting half (those no decoder weight was tuned on)."""
-    lines = ["| predictions | decoder | swipes | swipe_mrr | acc@1 | acc@4 | reporting half: swipe_mrr | acc@1 | acc@4 "
-             "| acc@1 2–3 letters | 4–6 | 7+ |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = ["| predictions | decoder | inputs | swipes | swipe_mrr | acc@1 | acc@4 | reporting half: swipe_mrr | acc@1 "
+             "| acc@4 | acc@1 2–3 letters | 4–6 | 7+ |",
+             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for f in folders:
         info = read_info(f)
         preds = read_predictions(f)
@@ -280,7 +287,11 @@ def compare_predictions(folders: list[str]) -> str:
         for lo, hi in LENGTH_BANDS:
             rows = [k and r is not None and lo <= len(r) <= hi for r, k in zip(refs, keep)]
             by_len.append(summarize([c for c, k in zip(cands, rows) if k], [r for r, k in zip(refs, rows) if k])["acc@1"])
-        lines.append(f"| {f} | {info.get('decoder', 'beam')} | {int(m['n'])} | {m['swipe_mrr']:.4f} | {m['acc@1']:.4f} "
+        spec = info.get("input_spec")  # what the model read (an override is marked); none for template matching
+        inputs = (spec_from_dict(spec).points.tag() + (" (override)" if info.get("spec_overrides") else "")
+                  if spec else "—")
+        lines.append(f"| {f} | {info.get('decoder', 'beam')} | {inputs} | {int(m['n'])} | {m['swipe_mrr']:.4f} "
+                     f"| {m['acc@1']:.4f} "
                      f"| {m['acc@4']:.4f} | {rep['swipe_mrr']:.4f} | {rep['acc@1']:.4f} | {rep['acc@4']:.4f} | "
                      + " | ".join(f"{a:.4f}" for a in by_len) + " |")
     return "\n".join(lines)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -40,6 +40,12 @@ class PointSpec:
     # thins pointer events to it), that of the training swipes (How We Swipe's phones log ~60 Hz)
     rate_hz: float = 60.0
 
+    def __post_init__(self) -> None:
+        if self.rule not in get_args(PointRule):
+            raise ValueError(f"points.rule {self.rule!r} is not one of {get_args(PointRule)}")
+        if self.max_points < 2 or not self.rate_hz > 0:
+            raise ValueError(f"points: max_points must be ≥ 2 and rate_hz > 0, not {self.max_points}, {self.rate_hz}")
+
     def tag(self) -> str:
         """Short and unique: `index64`, `time60hz64`, `arclength64`."""
         rate = f"{self.rate_hz:g}hz" if self.rule == "time" else ""
@@ -51,7 +57,8 @@ class RepairSpec:
     """What is done to raw points before they are chosen (imports do the same)."""
 
     drop_duplicate_times: bool = True  # a point with its predecessor's timestamp is dropped
-    t_from_zero: bool = True  # t is shifted to start at 0 (in float64: epoch ms survive float32)
+    t_from_zero: bool = True  # t is shifted to start at 0, in float64 where the caller's t is (raw epoch ms
+    # from requests and the exported runtimes' callers survive; stored shards already start at 0 in float32)
 
 
 @dataclass(frozen=True)
@@ -77,8 +84,10 @@ class InputSpec:
         a, b = _flat(self.to_dict()), _flat(other.to_dict())
         return [f"{k}: {a.get(k)!r} → {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
 
-    def with_overrides(self, points: PointSpec | None, lexicon: LexiconConfig | None) -> "InputSpec":
-        return replace(self, points=points or self.points, lexicon=lexicon or self.lexicon)
+    def with_overrides(self, points: dict[str, Any], lexicon: dict[str, Any]) -> "InputSpec":
+        """This spec with some settings overridden, the others kept (keys checked)."""
+        return replace(self, points=build_config(PointSpec, config_to_dict(self.points) | points, "points."),
+                       lexicon=build_config(LexiconConfig, config_to_dict(self.lexicon) | lexicon, "lexicon."))
 
 
 def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -99,7 +108,7 @@ def load_spec(meta: dict[str, Any], where: str = "the checkpoint") -> InputSpec:
     """The spec saved in a model.json (or an export's JSON); a model without one is refused."""
     if SPEC_KEY not in meta:
         raise ValueError(f"{where} has no {SPEC_KEY}: it was saved before models carried what they read. "
-                         f"Add it from its training config: python jobs/ship.py add_spec=true run=CHECKPOINT")
+                         f"Add it from its training config: python jobs/ship.py add_spec=true run=CHECKPOINT out=NEW_FOLDER")
     return spec_from_dict(meta[SPEC_KEY])
 
 
@@ -135,7 +144,9 @@ def repair_points(x: np.ndarray, y: np.ndarray, t: np.ndarray, offsets: np.ndarr
 
 def select_points(x: np.ndarray, y: np.ndarray, t: np.ndarray, offsets: np.ndarray, spec: PointSpec
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Flat ragged points → at most spec.max_points per swipe, by the spec's rule."""
+    """Flat ragged points → at most spec.max_points per swipe, by the spec's rule (time: the
+    swipe's first and last point kept, the rate kept unless the swipe is longer than
+    max_points at it, when the step grows to fit)."""
     if spec.rule != "index":
         xs, ys, ts = [], [], []
         for s, e in zip(offsets[:-1], offsets[1:]):
@@ -154,9 +165,15 @@ def _resample(x: np.ndarray, y: np.ndarray, t: np.ndarray, spec: PointSpec) -> t
     if len(x) < 2:
         return x, y, t
     if spec.rule == "time":
-        step = 1000.0 / spec.rate_hz
+        if not (np.all(np.isfinite(t)) and np.all(np.diff(t) > 0)):
+            raise ValueError("the time rule needs finite, increasing timestamps (repairs drop repeated ones)")
+        # a fixed step; a swipe too long for max_points at that rate gets the finer step that fits
+        step = max(1000.0 / spec.rate_hz, (t[-1] - t[0]) / (spec.max_points - 1))
         at = np.arange(t[0], t[-1], step)
-        at = np.append(at, t[-1]) if t[-1] - at[-1] > 1e-9 else at
+        if t[-1] - at[-1] < step / 2:  # the last point replaces a grid point just before it
+            at[-1] = t[-1]
+        else:
+            at = np.append(at, t[-1])
         return np.interp(at, t, x), np.interp(at, t, y), at
     d = np.concatenate([[0.0], np.cumsum(np.hypot(np.diff(x), np.diff(y)))])  # arc length at each point
     if d[-1] <= 0:  # a tap: the path has no length

@@ -110,7 +110,8 @@ class OnlineDecoder:
             self.info[name] = {"name": name, "checkpoint": path, "step": meta.get("step"),
                                "parameters": sum(p.numel() for p in model.parameters()),
                                "trained_on": (meta.get("train") or {}).get("dataset"),
-                               "input_spec": spec.tag(), "spec_overrides": overrides}
+                               "input_spec": spec.tag(), "spec_overrides": overrides,
+                               "sample_hz": spec.points.rate_hz}  # the rate a client sends this model points at
         if len(alphabets) != 1:
             raise ValueError(f"the models' alphabets differ ({sorted(alphabets)}): one lexicon cannot serve them all")
         if len(set(lexicons.values())) != 1:
@@ -130,8 +131,6 @@ class OnlineDecoder:
                 "layouts": sorted(self.layouts), "default_layout": next(iter(self.layouts)),
                 "beam_size": self.settings.beam.beam_size, "top_k": self.settings.beam.top_k,
                 "lexicon_words": self.lexicon.trie.n_words,
-                # the rate a client sends points at: the default model's spec (how its training swipes were logged)
-                "sample_hz": self.decoders[self.default_model].spec.points.rate_hz,
                 "limits": {"max_points": self.cfg.max_points, "max_top_k": self.cfg.max_top_k,
                            "max_beam": self.cfg.max_beam, "max_user_words": self.cfg.users.max_words}}
 

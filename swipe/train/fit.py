@@ -180,6 +180,8 @@ def train(cfg: TrainConfig, callbacks: Sequence[Any] = ()) -> TrainResult:
     """Fit a model as configured; returns the run directory, best checkpoint and evaluations.
 
     `callbacks` are Ray Train callbacks (a Tune trial passes TuneReportCallback)."""
+    if cfg.run.select_by == "val/real_tune_mrr" and not cfg.run.real_tune:  # else it fails after training
+        raise ValueError("run.select_by=val/real_tune_mrr needs run.real_tune (a real dev dataset with users)")
     run = prepare_run(cfg)
     data = check_data(cfg)
     trainer = build_trainer(cfg, run, data, callbacks)

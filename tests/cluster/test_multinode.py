@@ -158,7 +158,7 @@ def test_a_node_removed_during_training_continues_from_a_checkpoint(multinode, d
 def test_a_node_removed_during_prediction_loses_and_doubles_no_row(multinode, dataset):
     out = "s3://swipe/multinode/pred_nodeloss"
     cfg = PredictConfig(checkpoint=CKPT, dataset=DS, split="train", out=out, concurrency=2, cpus_per_actor=1.0,
-                        batch_size=8, beam=BeamConfig(beam_size=8, top_k=2), lexicon=LexiconConfig(top_n=200))
+                        batch_size=8, beam=BeamConfig(beam_size=8, top_k=2), lexicon={"top_n": 200})
     result, removed, error = through_node_loss(multinode, 0, lambda: bool(storage.list_files(out, ".parquet")),
                                                lambda: predict(cfg))
     assert len(removed) == 1, error

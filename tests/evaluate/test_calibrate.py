@@ -44,3 +44,21 @@ def test_the_search_widens_until_the_optimum_is_inside_its_grid():
         v = getattr(best, k)
         assert values[0] < v < values[-1] or mrr(replace(best, **{k: values[-1]})) == mrr(best) \
             or mrr(replace(best, **{k: values[0]})) == mrr(best), (k, v, values)
+
+
+def test_calibration_applies_the_nearest_key_fallback_per_swipe_as_prediction_does():
+    """A swipe whose first point is on no candidate's first key within the radius keeps the
+    candidates on its nearest key, in calibration as in prediction (swipe.decode.template.score
+    on one swipe), not only where some other swipe's candidate is nearer."""
+    from swipe.decode.template import score
+
+    far = Channels(words=np.array([0, 1]), shape=np.array([0.1, 0.2]), location=np.zeros(2),
+                   start=np.array([2.0, 3.0]), end=np.zeros(2), logfreq=np.zeros(2))
+    near = Channels(words=np.array([2, 3]), shape=np.array([0.1, 0.2]), location=np.zeros(2),
+                    start=np.array([0.5, 0.7]), end=np.zeros(2), logfreq=np.zeros(2))
+    cfg = TemplateConfig(start_radius=1.0, end_radius=1.0)
+    both = Channels(*(np.concatenate([getattr(far, k), getattr(near, k)]) for k in
+                      ("words", "shape", "location", "start", "end", "logfreq")))
+    cands = Candidates(np.array([0, 0, 1, 1]), np.array([True, False, True, False]), both)
+    assert np.isfinite(score(far, cfg)[0])  # prediction, one swipe: its nearest key's word stays
+    assert cands.mrr(cfg, np.array([True, False]), 2)["swipe_mrr"] == 1.0  # calibration: the same

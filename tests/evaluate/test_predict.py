@@ -26,7 +26,7 @@ pytestmark = pytest.mark.ray
 def setup(ray_session, tmp_path_factory):
     root = tmp_path_factory.mktemp("pred")
     ds = str(root / "ds")
-    make_dataset(MakeDatasetConfig(out=ds, n_swipes=600, shard_rows=150, lexicon=LexiconConfig(top_n=300)))
+    make_dataset(MakeDatasetConfig(out=ds, n_swipes=600, shard_rows=150, lexicon={"top_n": 300}))
     manifest = load_manifest(ds)
     alphabet = Alphabet(manifest["alphabet"])
     keys = KeyTable.build(parse_layouts(manifest["layouts"]), alphabet)
@@ -70,10 +70,10 @@ def test_interrupted_job_rerun_yields_each_row_once(setup, tmp_path, monkeypatch
     assert again.shards_written == 0 and again.rows_out == result.rows_out
     # other inputs never resume into (nor return) these rows: refused in the same folder …
     with pytest.raises(FileExistsError, match="other inputs"):
-        predict(replace(cfg, points=PointSpec(16)), trie)
+        predict(replace(cfg, points={"max_points": 16}), trie)
     assert read_predictions(result.out)["id"].to_pylist() == ids  # … with nothing touched,
     # … and by default written to a folder of their own, the override recorded
-    other = predict(replace(cfg, points=PointSpec(16), out="", split="val"), trie)
+    other = predict(replace(cfg, points={"max_points": 16}, out="", split="val"), trie)
     assert other.out.endswith("val-ckpt-" + InputSpec(PointSpec(16), lexicon=LexiconConfig(top_n=300)).tag())
     info = read_info(other.out)
     assert info["spec_overrides"] == ["points.max_points: 48 → 16"] and info["input_spec"]["points"]["max_points"] == 16
@@ -123,7 +123,7 @@ def test_evaluate_writes_report_charts_and_wandb(setup, tmp_path):
 
     ds, ckpt, trie, root = setup
     cfg = PredictConfig(checkpoint=ckpt, dataset=ds, split="val", out=str(tmp_path / "p"), concurrency=1,
-                        cpus_per_actor=0.25, beam=BeamConfig(beam_size=2), lexicon=LexiconConfig(top_n=300))
+                        cpus_per_actor=0.25, beam=BeamConfig(beam_size=2), lexicon={"top_n": 300})
     predict(cfg, trie)
     r = evaluate(EvaluateConfig(predictions=str(tmp_path / "p"), beam_sizes=(1, 2), sweep_rows=16, samples=4,
                                 tracking=TrackingConfig(wandb="offline"), registry=str(tmp_path / "table.parquet")))
@@ -200,7 +200,7 @@ def test_the_template_matcher_is_a_predictor_of_its_own(setup, tmp_path):
 
     ds, _, trie, _ = setup
     cfg = PredictConfig(decoder="template", dataset=ds, split="val", out=str(tmp_path / "t"), concurrency=2,
-                        cpus_per_actor=0.25, lexicon=LexiconConfig(top_n=300), template=TemplateConfig(top_k=3))
+                        cpus_per_actor=0.25, lexicon={"top_n": 300}, template=TemplateConfig(top_k=3))
     r = predict(cfg, trie)
     assert r.rows_in == r.rows_out == read_split(ds, "val").num_rows and r.rows_rejected == 0
     preds = read_predictions(r.out)
@@ -224,7 +224,7 @@ def test_the_fused_decoder_predicts_through_the_same_actors(setup, tmp_path):
     from swipe.train.tracking import TrackingConfig
 
     ds, ckpt, trie, _ = setup
-    cfg = replace(_cfg(setup, tmp_path / "f"), decoder="fused", split="val", lexicon=LexiconConfig(top_n=300),
+    cfg = replace(_cfg(setup, tmp_path / "f"), decoder="fused", split="val", lexicon={"top_n": 300},
                   fused=FusedConfig(beam_candidates=2, template_candidates=3, top_k=3))
     r = predict(cfg, trie)
     assert r.rows_in == r.rows_out == read_split(ds, "val").num_rows and r.rows_rejected == 0

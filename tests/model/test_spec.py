@@ -94,3 +94,24 @@ def test_ship_refuses_a_checkpoint_without_a_spec_and_writes_nothing(tmp_path):
     run = subprocess.run([sys.executable, "jobs/ship.py", f"run={src}", f"out={tmp_path / 'shipped'}", "allow_real=true"],
                          cwd=ROOT, capture_output=True, text=True)
     assert run.returncode != 0 and "input_spec" in run.stderr and not (tmp_path / "shipped").exists()
+
+
+def test_a_prediction_folder_is_resumed_only_by_what_made_it(tmp_path):
+    """Another model (its weights), input spec, decoder or setting never resumes into a folder:
+    its rows would be returned as the new run's. The model's folder names its predictions."""
+    from swipe.evaluate.predict import SPEC_MARKER, _model_name, check_resumable
+
+    made = {"model": "aaaa", "input_spec": InputSpec().to_dict(), "decoder": "beam", "beam": {"beam_size": 6}}
+    check_resumable(str(tmp_path / "new"), made)  # nothing there: fine
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / SPEC_MARKER).write_text(json.dumps(made))
+    check_resumable(str(tmp_path / "o"), made)  # the same run again: resumes
+    for key, other in (("model", "bbbb"), ("decoder", "fused"), ("beam", {"beam_size": 8}),
+                       ("input_spec", InputSpec(PointSpec(128)).to_dict())):
+        with pytest.raises(FileExistsError, match=key):
+            check_resumable(str(tmp_path / "o"), made | {key: other})
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "part-00000.parquet").write_bytes(b"")  # predictions that do not say how they were made
+    with pytest.raises(FileExistsError, match="nothing was overwritten"):
+        check_resumable(str(tmp_path / "old"), made)
+    assert _model_name(str(ROOT / "models/en-small"), ROOT / "models/en-small") == "en-small"

@@ -126,7 +126,10 @@ canvas.addEventListener("pointerdown", (e) => {
 // input spec says, and one that picks its points by index was trained on ~60 Hz swipes. So the
 // trace keeps a point at most every 1000 / sample_hz ms (the model's, from /api/options), and
 // always the last one, whatever the device's rate.
-function minStepMs() { return 1000 / ((state.options && state.options.sample_hz) || 60); }
+function minStepMs() {
+  const m = state.options && state.options.models.find((o) => o.name === $("model").value);
+  return 1000 / ((m && m.sample_hz) || 60);
+}
 
 canvas.addEventListener("pointermove", (e) => {
   if (!state.trace) return;
