@@ -168,24 +168,27 @@ def _mean_distance(dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
     return np.sqrt(dx * dx + dy * dy).mean(1)
 
 
-def score(ch: Channels, cfg: TemplateConfig, swipe: np.ndarray | None = None) -> np.ndarray:
+def score(ch: Channels, cfg: TemplateConfig, nearest: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """log-likelihood of each candidate (−inf: outside the radii of `cfg`, unless on the
-    nearest key of its own swipe). `swipe` (M,): the swipe of each candidate when `ch` holds
-    the candidates of many (calibration); None: one swipe's."""
+    nearest key of its own swipe). `nearest`: each candidate's swipe's smallest start and end
+    distances (`nearest_keys`) when `ch` holds the candidates of many swipes (calibration);
+    None: `ch` is one swipe's."""
     s = (-0.5 * (ch.shape / cfg.sigma_shape) ** 2 - 0.5 * (ch.location / cfg.sigma_location) ** 2
          + cfg.freq_weight * ch.logfreq)
-    inside = (ch.start <= cfg.start_radius) | (ch.start == _swipe_min(ch.start, swipe))
-    inside &= (ch.end <= cfg.end_radius) | (ch.end == _swipe_min(ch.end, swipe))
+    start_min, end_min = nearest or (ch.start.min(initial=np.inf), ch.end.min(initial=np.inf))
+    inside = (ch.start <= cfg.start_radius) | (ch.start == start_min)
+    inside &= (ch.end <= cfg.end_radius) | (ch.end == end_min)
     return np.where(inside, s, -np.inf)
 
 
-def _swipe_min(v: np.ndarray, swipe: np.ndarray | None) -> np.ndarray | float:
-    """The smallest value of each candidate's own swipe.  # (M,), or a scalar for one swipe"""
-    if swipe is None:
-        return v.min(initial=np.inf)
-    low = np.full(int(swipe.max(initial=-1)) + 1, np.inf)
-    np.minimum.at(low, swipe, v)
-    return low[swipe]
+def nearest_keys(ch: Channels, swipe: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For candidates of many swipes (`swipe` (M,), each swipe's candidates contiguous): the
+    smallest start and end distance of each candidate's own swipe.  # (M,) each"""
+    if not len(swipe):
+        return ch.start, ch.end
+    first = np.flatnonzero(np.r_[True, swipe[1:] != swipe[:-1]])  # where each swipe's run begins
+    runs = np.diff(np.r_[first, len(swipe)])
+    return (np.repeat(np.minimum.reduceat(ch.start, first), runs), np.repeat(np.minimum.reduceat(ch.end, first), runs))
 
 
 def best(x: np.ndarray, y: np.ndarray, keys: LayoutKeys, index: TemplateIndex, cfg: TemplateConfig

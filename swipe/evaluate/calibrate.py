@@ -24,7 +24,7 @@ from swipe.data.dataset import load_manifest, read_split
 from swipe.data.swipes import SwipeBatch
 from swipe.decode.fused import FusedChannels, FusedConfig, fused_channels, fused_score
 from swipe.decode.search import BeamConfig
-from swipe.decode.template import Channels, LayoutKeys, TemplateConfig, TemplateIndex, channels, score
+from swipe.decode.template import Channels, LayoutKeys, TemplateConfig, TemplateIndex, channels, nearest_keys, score
 from swipe.metrics import MRR_WEIGHTS, user_half
 from swipe.keyboard import parse_layouts
 from swipe.lexicon import Alphabet, LexiconConfig, build_lexicon_trie
@@ -59,13 +59,16 @@ class CalibrateConfig:
 class Candidates:
     """Every swipe's candidates, flat: what each setting re-ranks."""
 
-    swipe: np.ndarray  # (M,) swipe number of each candidate
+    swipe: np.ndarray  # (M,) swipe number of each candidate (each swipe's candidates contiguous)
     is_ref: np.ndarray  # (M,) bool: the candidate is the swipe's reference word
     channels: Channels  # (M,) each
+    _nearest: tuple[np.ndarray, np.ndarray] | None = None  # per candidate: its swipe's nearest start/end key
 
     def mrr(self, cfg: TemplateConfig, rows: np.ndarray, n: int) -> dict[str, float]:
         """swipe_mrr and acc@1 over the swipes `rows` (bool (n,)) when ranked with `cfg`."""
-        return ranked_mrr(score(self.channels, cfg, self.swipe), self.swipe, self.is_ref, rows, n)
+        if self._nearest is None:  # fixed by the channels: computed once, whatever cfg is tried
+            self._nearest = nearest_keys(self.channels, self.swipe)
+        return ranked_mrr(score(self.channels, cfg, self._nearest), self.swipe, self.is_ref, rows, n)
 
 
 def ranked_mrr(s: np.ndarray, swipe: np.ndarray, is_ref: np.ndarray, rows: np.ndarray, n: int) -> dict[str, float]:
@@ -326,6 +329,8 @@ def write_fused(result: dict[str, Any], cfg: FusedCalibrateConfig, path: Path) -
         f"# Reported on the other {r['users']} users ({r['swipes']} swipes): swipe_mrr {r['swipe_mrr']:.4f}, "
         f"acc@1 {r['acc@1']:.4f}  ({result['lexicon_words']} words)",
         "# Every optimum lies inside its final grid: " + "; ".join(f"{k} {v}" for k, v in result["grid"].items()),
+        f"# The model read its own input spec ({result['input_spec']}"
+        + (f"; overridden: {result['spec_overrides']}" if result["spec_overrides"] else "") + ").",
         "# Run:  python jobs/predict.py --config configs/decode_en.yaml checkpoint=models/en-small dataset=DIR "
         "split=SPLIT out=OUT",
     ]
