@@ -33,7 +33,7 @@ from swipe.testing.faults import (PREDICT_ACTOR, TRAIN_WORKER, actor_group_nodes
                                   train_checkpoint_registered)
 from swipe.testing.multinode import through_node_loss
 from swipe.train.fit import TrainConfig, train
-from swipe.model.spec import InputSpec
+from swipe.model.spec import InputSpec, PointSpec
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -104,7 +104,7 @@ def test_predictor_actors_on_both_nodes_map_one_trie_per_node(multinode, dataset
     for node in nodes:
         on = NodeAffinitySchedulingStrategy(node, soft=False)
         actors = {k: ray.remote(Predictor).options(num_cpus=0.25, scheduling_strategy=on).remote(
-            CKPT, refs[k], BeamConfig(), 64, 32) for k in ("big", "small")}
+            CKPT, refs[k], BeamConfig(), InputSpec(PointSpec(64)).to_dict(), 32) for k in ("big", "small")}
         got = {k: ray.get(a.__ray_call__.remote(probe_trie)) for k, a in actors.items()}
         assert {g[0] for g in got.values()} == {node} and not got["big"][2]  # on that node, read-only views
         extra[node] = got["big"][1] - got["small"][1]

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.ray
 def setup(ray_session, tmp_path_factory):
     root = tmp_path_factory.mktemp("pred")
     ds = str(root / "ds")
-    make_dataset(MakeDatasetConfig(out=ds, n_swipes=600, shard_rows=150, lexicon={"top_n": 300}))
+    make_dataset(MakeDatasetConfig(out=ds, n_swipes=600, shard_rows=150, lexicon=LexiconConfig(top_n=300)))
     manifest = load_manifest(ds)
     alphabet = Alphabet(manifest["alphabet"])
     keys = KeyTable.build(parse_layouts(manifest["layouts"]), alphabet)
