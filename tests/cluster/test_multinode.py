@@ -119,7 +119,7 @@ def test_predictor_actors_on_both_nodes_map_one_trie_per_node(multinode, dataset
     out = "s3://swipe/multinode/pred_both"
     result = predict(PredictConfig(checkpoint=CKPT, dataset=DS, split="train", out=out, concurrency=2,
                                    cpus_per_actor=1.5, batch_size=64, beam=BeamConfig(beam_size=2, top_k=2),
-                                   lexicon=LexiconConfig(top_n=200)))
+                                   lexicon={"top_n": 200}))
     placed = {n for a, n in actor_nodes(PREDICT_ACTOR).items() if a not in before}
     assert placed == set(nodes), placed  # one actor per node: 1.5 CPUs each, 2 per node
     assert sorted(read_predictions(out)["id"].to_pylist()) == sorted(read_split(DS, "train")["id"].to_pylist())
