@@ -170,14 +170,15 @@ def plot_metric_vs_beam(sweep: dict, path: str | Path) -> Path:
     return _save(fig, path, dpi=100)
 
 
-def plot_sweep(trials, keys: list[str], path: str | Path, title: str = "") -> Path:
-    """Validation curves (val/swipe_mrr by step) of every trial, a panel per feature set (or
-    per value of the first swept key), a colour per remaining configuration; seeds share
-    the colour. A trial stopped early by ASHA ends with a cross."""
-    panel_key = next((k for k in keys if k.endswith("features")), keys[0] if keys else None)
+def plot_sweep(trials, keys: list[str], path: str | Path, title: str = "", metric: str = "val/swipe_mrr",
+               panels_by_key: bool = True) -> Path:
+    """Validation curves (`metric` by step) of every trial, a panel per feature set (or per
+    value of the first swept key; one panel without `panels_by_key`), a colour per remaining
+    configuration; seeds share the colour. A trial stopped early by ASHA ends with a cross."""
+    panel_key = next((k for k in keys if k.endswith("features")), keys[0] if keys else None) if panels_by_key else None
     panels = sorted({str(v.get(panel_key)) for v in trials["variant"]}) if panel_key else [""]
     rest = [k for k in keys if k != panel_key]
-    others = sorted({" ".join(f"{k.rsplit('.', 1)[-1]}={v[k]}" for k in rest) for v in trials["variant"]})
+    others = sorted({_variant_label(v, rest) for v in trials["variant"]})
     colours = {o: matplotlib.colormaps["tab10"](i % 10) for i, o in enumerate(others)}
     fig = Figure(figsize=(4.2 * len(panels), 3.4))
     axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)
@@ -186,7 +187,7 @@ def plot_sweep(trials, keys: list[str], path: str | Path, title: str = "") -> Pa
             v = tr["variant"]
             if panel_key and str(v.get(panel_key)) != panel or not tr["curve"]:
                 continue
-            other = " ".join(f"{k.rsplit('.', 1)[-1]}={v[k]}" for k in rest)
+            other = _variant_label(v, rest)
             steps, mrr = zip(*tr["curve"])
             ax.plot(steps, mrr, color=colours[other], alpha=0.85, linewidth=1.4,
                     label=other if tr["seed"] == 0 else None)
@@ -195,7 +196,7 @@ def plot_sweep(trials, keys: list[str], path: str | Path, title: str = "") -> Pa
         ax.set_title(f"{panel_key.rsplit('.', 1)[-1]}={panel}" if panel_key else title, fontsize=10)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("val/swipe_mrr")
+    axes[0][0].set_ylabel(metric)
     labels: dict[str, object] = {}
     for ax in axes[0]:
         for h, lab in zip(*ax.get_legend_handles_labels()):
@@ -205,6 +206,11 @@ def plot_sweep(trials, keys: list[str], path: str | Path, title: str = "") -> Pa
     if title:
         fig.suptitle(title, fontsize=10)
     return _save(fig, path, 110)
+
+
+def _variant_label(variant: dict, keys: list[str]) -> str:
+    """`key=value` for each key the variant sets (a list variant sets only some)."""
+    return " ".join(f"{k.rsplit('.', 1)[-1]}={variant[k]}" for k in keys if k in variant) or "base"
 
 
 def attention_figure(layout: Layout, x: np.ndarray, y: np.ndarray, word: str, attention: np.ndarray,

@@ -36,7 +36,8 @@ from swipe.data.dataset import (
 from swipe.data.importers.howweswipe import log_groups, read_swipelogs, study_layout
 from swipe.data.importers.yandex import line_chunks, read_yandex_range
 from swipe.data.swipes import SwipeBatch
-from swipe.data.synth import SynthConfig, synthesize
+from swipe.data.generators import GeneratorConfig, generate
+from swipe.data.synth import SynthConfig
 from swipe.keyboard import Layout, layouts_to_json, load_layouts, parse_layout, parse_layouts
 from swipe.lexicon import LexiconConfig, WordList, build_alphabet, load_word_list
 from swipe.provenance import git_revision, now_iso
@@ -68,7 +69,8 @@ class MakeDatasetConfig:
     shard_rows: int = 25_000  # synth: swipes per Ray task (one Parquet file per split each)
     chunk_mb: float = 32.0  # import: bytes of JSONL (or of swipelogs) per Ray task
     inputs: tuple[ImportSource, ...] = ()  # import: the files
-    synth: SynthConfig = field(default_factory=SynthConfig)
+    synth: SynthConfig = field(default_factory=SynthConfig)  # synth: the parametric generator; every kind's touch events
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)  # synth: parametric, transplant, learned or a mix
     split: SplitConfig = field(default_factory=SplitConfig)
     validation: ValidationConfig = field(default_factory=ValidationConfig)
     seed: int = 0
@@ -125,7 +127,7 @@ def _synth_task(shard: int, n: int, word_list: WordList, grids_json: dict, alpha
         rows = np.flatnonzero(grid_of == g)
         if len(rows) == 0:
             continue
-        part = synthesize([words[i] for i in picked[rows]], lay, cfg.synth, rng, users=user[rows])
+        part = generate([words[i] for i in picked[rows]], lay, cfg.synth, cfg.generator, rng, users=user[rows])
         part.ids = shard * cfg.shard_rows + rows  # ids follow the draw order, not the grid
         if cfg.synth.swipes_per_user > 1:
             part.users = [f"synth-{shard}-{u}" for u in user[rows]]
@@ -184,6 +186,16 @@ def _gather(refs: list, label: str) -> list[ShardResult]:
     return results
 
 
+def generator_record(gen: GeneratorConfig) -> dict[str, Any]:
+    """The generator as configured, with the sha256 of each fitted artifact it reads."""
+    shares = gen.shares()
+    files = {name: path for name, path in (("transplant", gen.bank), ("learned", gen.flow)) if name in shares}
+    for name, path in files.items():
+        if not storage.exists(path):
+            raise FileNotFoundError(f"generator {name!r} needs {path}; make it with jobs/fit_generator.py")
+    return config_to_dict(gen) | {"shares": shares, "sha256": {p: sha256_file(p) for p in files.values()}}
+
+
 def make_dataset(cfg: MakeDatasetConfig) -> dict[str, Any]:
     """Run the dataset job described by `cfg`; returns the manifest it wrote."""
     root = cfg.out  # a folder or a URI (s3://…): every task writes its own shards there
@@ -225,6 +237,7 @@ def make_dataset(cfg: MakeDatasetConfig) -> dict[str, Any]:
         results = _gather(refs, "shards")
         provenance["lexicon"] = {"source": wl.source, "words": len(wl), "dropped": dict(wl.dropped)}
         generator = config_to_dict(cfg.synth)
+        provenance["generator"] = generator_record(cfg.generator)
     else:
         if not cfg.inputs:
             raise ValueError("mode=import needs at least one entry in inputs")

@@ -23,6 +23,7 @@ from swipe.data.swipes import SwipeBatch
 from swipe.geometry import resample
 
 if TYPE_CHECKING:
+    from swipe.data.generators import GeneratorConfig
     from swipe.data.synth import SynthConfig
 from swipe.keyboard import Layout
 
@@ -240,22 +241,21 @@ def c2st_auc(real: np.ndarray, synthetic: np.ndarray, folds: int = 5, seed: int 
     return roc_auc(scores, y)
 
 
-def synthesize_like(real: SwipeBatch, layouts: dict[str, Layout], cfg: "SynthConfig", rng: np.random.Generator
-                    ) -> SwipeBatch:
+def synthesize_like(real: SwipeBatch, layouts: dict[str, Layout], cfg: "SynthConfig", rng: np.random.Generator,
+                    gen: "GeneratorConfig | None" = None) -> SwipeBatch:
     """Synthetic swipes of real's words, each on the keyboard its real swipe was made on
     (grouped by keyboard) and, where real knows its people, by the same person: the synthetic
-    half of every like-for-like comparison."""
-    from swipe.data.synth import synthesize
+    half of every like-for-like comparison. `gen`: which generator (None: parametric, `cfg`)."""
+    from swipe.data.generators import GeneratorConfig, generate
 
     grids = np.array(real.grid_names)
     users = np.array([str(u) for u in real.user_list()]) if real.users is not None else None
     parts = []
     for g in sorted(set(real.grid_names)):
         rows = np.flatnonzero(grids == g)
-        parts.append(synthesize([real.words[i] for i in rows], layouts[g], cfg, rng,
-                                users=None if users is None else users[rows]))
+        parts.append(generate([real.words[i] for i in rows], layouts[g], cfg, gen or GeneratorConfig(), rng,
+                              users=None if users is None else users[rows]))
     return SwipeBatch.concat(parts)
-
 
 
 def load_real_sample(path: str, layouts: dict[str, Layout], max_swipes: int, rng: np.random.Generator,
@@ -276,10 +276,12 @@ def load_real_sample(path: str, layouts: dict[str, Layout], max_swipes: int, rng
     return validate(batch, layouts, alphabet, ValidationConfig()).kept, picked
 
 
-def realism_score(real: SwipeBatch, layouts: dict[str, Layout], cfg: "SynthConfig", seed: int = 0) -> dict:
-    """How far `cfg`'s swipes of real's words, on real's keyboards, are from real: the
-    classifier two-sample test's AUC, the mean and worst KS statistic and every KS."""
-    synth = synthesize_like(real, layouts, cfg, np.random.default_rng(seed))
+def realism_score(real: SwipeBatch, layouts: dict[str, Layout], cfg: "SynthConfig", seed: int = 0,
+                  gen: "GeneratorConfig | None" = None) -> dict:
+    """How far the generator's swipes of real's words, on real's keyboards, are from real (`gen`;
+    None: the parametric one with `cfg`): the classifier two-sample test's AUC, the mean and
+    worst KS statistic and every KS."""
+    synth = synthesize_like(real, layouts, cfg, np.random.default_rng(seed), gen)
     auc = c2st_auc(swipe_features(real, layouts), swipe_features(synth, layouts), seed=seed)
     comp = compare(compute_stats(synth, layouts), compute_stats(real, layouts), "synthetic", "real")
     worst, ks = comp.worst_ks

@@ -11,7 +11,8 @@ from swipe.config import build_config
 from swipe.data.dataset import load_manifest, read_split
 from swipe.data.realism import Comparison, c2st_auc, compare, compute_stats, swipe_features, synthesize_like
 from swipe.data.swipes import SwipeBatch
-from swipe.data.synth import SynthConfig, synthesize
+from swipe.data.generators import GeneratorConfig, generate
+from swipe.data.synth import SynthConfig
 from swipe.keyboard import parse_layouts
 from swipe.plot import plot_realism, plot_swipe_pairs
 
@@ -51,7 +52,7 @@ def write_data_report(cfg: ReportConfig) -> Comparison:
     stats_a, stats_b = compute_stats(a, layouts), compute_stats(b, layouts)
     comp = compare(stats_a, stats_b, cfg.a_name, cfg.b_name, cfg.tolerance)
     if cfg.c2st and man_a.get("generator") is not None:  # b's words on b's keyboards, made by a's generator
-        twins = synthesize_like(b, layouts, build_config(SynthConfig, man_a["generator"]), rng)
+        twins = synthesize_like(b, layouts, build_config(SynthConfig, man_a["generator"]), rng, _generator(man_a))
         comp.c2st_auc = c2st_auc(swipe_features(b, layouts), swipe_features(twins, layouts), seed=cfg.seed)
     out = Path(cfg.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -64,20 +65,28 @@ def write_data_report(cfg: ReportConfig) -> Comparison:
              "(0.5: indistinguishable)." if comp.c2st_auc is not None else ""), "",
           f"![histograms]({out.with_suffix('.png').name})"]
     if cfg.example_words and man_a.get("generator") is not None:
-        path = _example_swipes(cfg, b, layouts, build_config(SynthConfig, man_a["generator"]), rng)
+        path = _example_swipes(cfg, b, layouts, build_config(SynthConfig, man_a["generator"]), rng, _generator(man_a))
         md += ["", f"![{cfg.a_name} vs {cfg.b_name}]({path.name})"]
     out.with_suffix(".md").write_text("\n".join(md) + "\n")
     return comp
 
 
+def _generator(manifest: dict) -> GeneratorConfig:
+    """The generator a synthetic dataset was made with (parametric for datasets made before kinds)."""
+    rec = dict(manifest.get("provenance", {}).get("generator") or {})
+    rec.pop("shares", None)
+    rec.pop("sha256", None)
+    return build_config(GeneratorConfig, rec)
+
+
 def _example_swipes(cfg: ReportConfig, real: SwipeBatch, layouts: dict, synth_cfg: SynthConfig,
-                    rng: np.random.Generator) -> Path:
+                    rng: np.random.Generator, gen: GeneratorConfig) -> Path:
     """Fresh synthetic swipes of words that real swipes spell, drawn in two rows."""
     grid = real.grid_names[0]
     cand = [i for i, w in enumerate(real.words) if w and 4 <= len(w) <= 8 and real.grid_names[i] == grid]
     picks = rng.choice(cand, size=min(cfg.example_words, len(cand)), replace=False)
     words = [real.words[i] for i in picks]
-    synth = synthesize(words, layouts[grid], synth_cfg, rng)
+    synth = generate(words, layouts[grid], synth_cfg, gen, rng)
 
     def traces(b: SwipeBatch, rows: list[int]) -> list:
         return [(b.x[b.offsets[i]:b.offsets[i + 1]], b.y[b.offsets[i]:b.offsets[i + 1]],

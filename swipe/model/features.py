@@ -16,6 +16,8 @@ its features. Named sets (DESIGN.md):
 |                | key k / mean key half-diagonal                                         |
 | `distances`    | `traj` ⊕ linear(d_1 … d_K), one input per alphabet character           |
 | `gaussian`     | `traj` ⊕ Σ_k w_k·emb_k, w_k from a trainable 2-D Gaussian per character |
+| `spatial_nearest` | x, y; dx, dy (central differences over points, not time: ×10) ⊕  |
+|                | `nearest`; no time channel, so the sampling rate cannot show         |
 
 Keys are addressed by *character* (token id), not by slot, so the same letter on two
 layouts shares its embedding and its weights.
@@ -33,7 +35,7 @@ from swipe.lexicon import PAD
 from swipe.model.keys import KeyTable
 
 FeatureSet = Literal["traj", "nearest", "traj_nearest", "google2015", "indiswipe", "weighted",
-                     "distances", "gaussian"]
+                     "distances", "gaussian", "spatial_nearest"]
 FEATURE_SETS: tuple[str, ...] = get_args(FeatureSet)
 DYNAMIC = ("dt", "vx", "vy", "ax", "ay")  # standardised trajectory features
 FAR = 10.0  # distance (in half-diagonals) standing in for a key the layout lacks
@@ -93,7 +95,7 @@ class PointFeatures(nn.Module):
             self.gauss_log_sigma = nn.Parameter(torch.zeros(vocab_size, 2))
         self.out_dim = {"traj": 7, "nearest": d_key, "traj_nearest": 7 + d_key, "google2015": 3 + d_key,
                         "indiswipe": 4 + d_key, "weighted": 7 + d_key, "distances": 7 + d_key,
-                        "gaussian": 7 + d_key}[feature_set]
+                        "gaussian": 7 + d_key, "spatial_nearest": 4 + d_key}[feature_set]
 
     def set_keys(self, keys: KeyTable) -> None:
         """Decode over these layouts: the key table is data, not a weight. Every feature is in
@@ -130,10 +132,14 @@ class PointFeatures(nn.Module):
         dx = x.unsqueeze(-1) - centres[:, None, :, 0]  # (B, T, K)
         dy = y.unsqueeze(-1) - centres[:, None, :, 1]
         half = half_diag[:, None, None]
-        if fs in ("nearest", "traj_nearest", "google2015", "indiswipe"):
+        if fs in ("nearest", "traj_nearest", "google2015", "indiswipe", "spatial_nearest"):
             d2 = (dx * dx + dy * dy).masked_fill(~real_key[:, None, :], float("inf"))
             near_tok = tokens.gather(1, d2.argmin(-1))  # (B, T)
             near = self.key_emb(near_tok) * mask.unsqueeze(-1)
+            if fs == "spatial_nearest":
+                step = torch.arange(x.shape[1], device=x.device, dtype=x.dtype).expand_as(x)
+                spatial = [10.0 * _central_diff(raw[..., i], step, mask) for i in (0, 1)]
+                return torch.cat([raw[..., :2] * mask.unsqueeze(-1), torch.stack(spatial, -1), near], -1)
             pick = {"nearest": [], "traj_nearest": [traj], "google2015": [traj[..., :3]],
                     "indiswipe": [traj[..., :2], traj[..., 3:5]]}[fs]
             return torch.cat(pick + [near], -1)

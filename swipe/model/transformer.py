@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -23,6 +24,8 @@ class ModelConfig:
 
     preset: str = "small"  # tiny (tests) | small (~1M parameters) | base (~5M)
     features: FeatureSet = "traj_nearest"  # named point-feature set (swipe/features.py)
+    encoder: Literal["transformer", "conformer"] = "transformer"  # conformer: a convolution module per layer
+    conv_kernel: int = 15  # conformer: the depthwise convolution's width, in points
     d_model: int = 0
     n_heads: int = 0
     enc_layers: int = 0
@@ -104,6 +107,49 @@ class EncoderLayer(nn.Module):
         k, v = self.attn.project_kv(h)
         x = x + self.drop(self.attn.attend(h, k, v, mask, causal=False))
         return x + self.drop(self.ff(self.ln2(x)))
+
+
+class ConvModule(nn.Module):
+    """The Conformer's convolution module: pointwise conv with GLU, depthwise conv over points,
+    LayerNorm (not BatchNorm: padded batches), SiLU, pointwise conv. Padded points are zeroed
+    before the depthwise conv, so a swipe reads the same alone and in a padded batch."""
+
+    def __init__(self, d_model: int, kernel: int, dropout: float):
+        super().__init__()
+        self.ln = nn.LayerNorm(d_model)
+        self.pw1 = nn.Linear(d_model, 2 * d_model)
+        self.dw = nn.Conv1d(d_model, d_model, kernel, padding=kernel // 2, groups=d_model)
+        self.norm = nn.LayerNorm(d_model)
+        self.pw2 = nn.Linear(d_model, d_model)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        h = F.glu(self.pw1(self.ln(x)), dim=-1) * mask.unsqueeze(-1)
+        h = self.dw(h.transpose(1, 2)).transpose(1, 2)
+        return self.drop(self.pw2(F.silu(self.norm(h))))
+
+
+class ConformerLayer(nn.Module):
+    """Half feed-forward, self-attention, convolution module, half feed-forward, LayerNorm
+    (Gulati et al. 2020), pre-norm throughout."""
+
+    def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float, kernel: int):
+        super().__init__()
+        self.ff1, self.ff2 = FeedForward(d_model, d_ff, dropout), FeedForward(d_model, d_ff, dropout)
+        self.ln_ff1, self.ln_ff2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
+        self.ln_attn, self.ln_out = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
+        self.attn = Attention(d_model, n_heads)
+        self.conv = ConvModule(d_model, kernel, dropout)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        x = x + 0.5 * self.drop(self.ff1(self.ln_ff1(x)))
+        h = self.ln_attn(x)
+        k, v = self.attn.project_kv(h)
+        x = x + self.drop(self.attn.attend(h, k, v, mask, causal=False))
+        x = x + self.conv(x, mask)
+        x = x + 0.5 * self.drop(self.ff2(self.ln_ff2(x)))
+        return self.ln_out(x)
 
 
 @dataclass
@@ -211,8 +257,11 @@ class SwipeModel(nn.Module):
         d = cfg.d_model
         self.features = PointFeatures(cfg.features, keys, vocab_size, cfg.d_key)
         self.in_proj = nn.Linear(self.features.out_dim, d)
-        self.encoder = nn.ModuleList(EncoderLayer(d, cfg.n_heads, cfg.d_ff, cfg.dropout)
-                                     for _ in range(cfg.enc_layers))
+        if cfg.encoder not in ("transformer", "conformer"):
+            raise ValueError(f"unknown encoder {cfg.encoder!r}; choose transformer or conformer")
+        self.encoder = nn.ModuleList(
+            EncoderLayer(d, cfg.n_heads, cfg.d_ff, cfg.dropout) if cfg.encoder == "transformer"
+            else ConformerLayer(d, cfg.n_heads, cfg.d_ff, cfg.dropout, cfg.conv_kernel) for _ in range(cfg.enc_layers))
         self.enc_norm = nn.LayerNorm(d)
         self.tok_emb = nn.Embedding(vocab_size, d)
         self.pos_emb = nn.Embedding(cfg.max_word_len + 2, d)  # BOS + letters + EOS

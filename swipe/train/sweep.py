@@ -40,9 +40,10 @@ from swipe.config import ConfigError, build_config, config_to_dict, merge
 from swipe.provenance import run_stamp
 from swipe.train.fit import TrainConfig, check_resources, run_exists, train
 
-METRIC = "val/swipe_mrr"
+METRICS = ("val/swipe_mrr", "val/real_tune_mrr")  # what a sweep may rank by (the second needs run.real_tune)
 DISTRIBUTIONS = ("loguniform", "uniform", "randint", "choice")
-FINISHED = ("completed", "stopped early")  # trial statuses a resumed sweep keeps
+FINISHED = ("completed", "stopped early")
+BASE = "·"  # in result tables: this trial keeps the base config's value of that key  # trial statuses a resumed sweep keeps
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,10 @@ class SweepConfig:
     # dotted TrainConfig key → a list of values (grid: every combination; random: a choice)
     # or, for random search, {loguniform: [lo, hi]} | {uniform: [lo, hi]} | {randint: [lo, hi)}
     space: dict[str, Any] = field(default_factory=dict)
-    search: Literal["grid", "random"] = "grid"
+    # or the configurations themselves (dotted key → value each): a one-at-a-time ablation
+    variants: tuple[dict[str, Any], ...] = ()
+    metric: str = "val/swipe_mrr"  # ranked by its best validation; val/real_tune_mrr: the dev tuning half
+    search: Literal["grid", "random", "list"] = "grid"
     num_samples: int = 8  # random search: configurations drawn
     num_seeds: int = 2  # every configuration trains with run.seed = 0 … num_seeds − 1
     seed: int = 0  # of the random draws
@@ -90,6 +94,13 @@ class SweepResult:
 # ----------------------------------------------------------------------------- the space
 def variants(cfg: SweepConfig) -> list[dict[str, Any]]:
     """The configurations to train: dotted key → value, in a fixed order."""
+    if cfg.search == "list" or cfg.variants:
+        if cfg.search != "list" or not cfg.variants or cfg.space:
+            raise ConfigError("search: list takes `variants` (a list of dotted key → value mappings) and no `space`")
+        out = [dict(v) for v in cfg.variants]
+        for v in out:
+            apply_variant(cfg.train, v)
+        return out
     keys = list(cfg.space)
     for k in keys:
         v = cfg.space[k]
@@ -200,6 +211,10 @@ def run_sweep(cfg: SweepConfig, callbacks: Sequence[Any] = ()) -> SweepResult:
     if cfg.resume and not exists:
         raise FileNotFoundError(f"cannot resume: no sweep {name!r} in {root}")
     found = variants(cfg)
+    if cfg.metric not in METRICS:
+        raise ConfigError(f"metric {cfg.metric!r}: choose from {METRICS}")
+    if cfg.metric == "val/real_tune_mrr" and not cfg.train.run.real_tune:
+        raise ConfigError("metric val/real_tune_mrr needs train.run.real_tune (the real dev dataset)")
     run = cfg.train.run
     max_t = run.max_steps // run.val_every  # validations in a full trial
     if max_t < 1:
@@ -214,7 +229,7 @@ def run_sweep(cfg: SweepConfig, callbacks: Sequence[Any] = ()) -> SweepResult:
     final_step = max_t * run.val_every
     parts = sorted((d for d in storage.list_dirs(home) if storage.basename(d).startswith("part-")),
                    key=lambda p: int(storage.basename(p).split("-")[1]))
-    earlier = [collect_trials(_load_part(p), final_step) for p in parts]
+    earlier = [collect_trials(_load_part(p), final_step, cfg.metric) for p in parts]
     finished = {t for df in earlier if len(df) for t in df.loc[df["status"].isin(FINISHED), "trial"]}
     todo = [{"variant": v, "seed": s} for v in found for s in range(cfg.num_seeds)
             if trial_key(v, s) not in finished]
@@ -226,7 +241,7 @@ def run_sweep(cfg: SweepConfig, callbacks: Sequence[Any] = ()) -> SweepResult:
                  "runs_dir": storage.join(home, "runs")}
         tuner = tune.Tuner(
             tune.with_resources(_trial, {"CPU": cfg.trial_cpus}), param_space=space,
-            tune_config=tune.TuneConfig(metric=METRIC, mode="max", scheduler=scheduler,
+            tune_config=tune.TuneConfig(metric=cfg.metric, mode="max", scheduler=scheduler,
                                         max_concurrent_trials=cfg.max_concurrent),
             run_config=tune.RunConfig(name=f"part-{len(parts) + 1}", storage_path=home, verbose=cfg.verbose,
                                       callbacks=list(callbacks),
@@ -235,7 +250,7 @@ def run_sweep(cfg: SweepConfig, callbacks: Sequence[Any] = ()) -> SweepResult:
         # config's relative paths mean the same in every trial; Tune forwards this to them
         with scoped_env(RAY_CHDIR_TO_TRIAL_DIR="0"):
             grid = tuner.fit()
-        earlier.append(collect_trials(_load_part(storage.join(home, f"part-{len(parts) + 1}")), final_step))
+        earlier.append(collect_trials(_load_part(storage.join(home, f"part-{len(parts) + 1}")), final_step, cfg.metric))
     trials = latest_trials(earlier)
     table = summarize_trials(trials)
     sweep_dir = Path(home) if not storage.is_uri(home) else Path(tempfile.mkdtemp(prefix="swipe-sweep-")) / name
@@ -266,9 +281,9 @@ def latest_trials(parts: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------- results
-def collect_trials(analysis: Any, final_step: int) -> pd.DataFrame:
+def collect_trials(analysis: Any, final_step: int, metric: str = "val/swipe_mrr") -> pd.DataFrame:
     """A row per trial of a part (an ExperimentAnalysis): its configuration, seed, status,
-    best val/swipe_mrr and curve.
+    best `metric` and curve.
 
     Status: `completed` (reached the last validation, `final_step`), `stopped early` (ended
     by the scheduler before it), `error`, or `not finished` (an interrupted sweep)."""
@@ -280,8 +295,8 @@ def collect_trials(analysis: Any, final_step: int) -> pd.DataFrame:
     for r, t in zip(ResultGrid(analysis), analysis.trials):
         variant, seed = r.config["trial"]["variant"], r.config["trial"]["seed"]
         df = r.metrics_dataframe
-        has = df is not None and METRIC in df and df[METRIC].notna().any()
-        best = df.loc[df[METRIC].idxmax()] if has else None
+        has = df is not None and metric in df and df[metric].notna().any()
+        best = df.loc[df[metric].idxmax()] if has else None
         last_step = int(df["step"].max()) if has else 0
         if r.error:
             status = "error"
@@ -291,13 +306,13 @@ def collect_trials(analysis: Any, final_step: int) -> pd.DataFrame:
             status = "stopped early" if t.status == Trial.TERMINATED else "not finished"
         rows.append({"trial": trial_key(variant, seed), "key": config_key(variant),
                      "config": label(variant), "variant": variant, "seed": seed, "status": status,
-                     "best_val_swipe_mrr": float(best[METRIC]) if has else float("nan"),
+                     "best_val_swipe_mrr": float(best[metric]) if has else float("nan"),
                      "step_at_best": int(best["step"]) if has else 0, "last_step": last_step,
                      "checkpoint": storage.join(r.config["runs_dir"], trial_key(variant, seed),
                                                 storage.basename(best["checkpoint_path"]))
                      if has and best.get("checkpoint_path") else "",
                      "run": storage.join(r.config["runs_dir"], trial_key(variant, seed)),
-                     "curve": list(zip(df["step"].astype(int), df[METRIC].astype(float))) if has else [],
+                     "curve": list(zip(df["step"].astype(int), df[metric].astype(float))) if has else [],
                      "error": str(r.error).splitlines()[0] if r.error else ""})
     return pd.DataFrame(rows)
 
@@ -331,13 +346,13 @@ def write_results(cfg: SweepConfig, name: str, sweep_dir: Path, trials: pd.DataF
     """results.csv, results.md, curves.png and best_config.yaml in the sweep folder."""
     from swipe.plot import plot_sweep
 
-    keys = list(cfg.space)
+    keys = list(cfg.space) or list(dict.fromkeys(k for v in cfg.variants for k in v))
     flat = trials.drop(columns=["variant", "curve"]).copy()
     for k in keys:
-        flat.insert(1, k, [v[k] for v in trials["variant"]])
+        flat.insert(1, k, [v.get(k, BASE) for v in trials["variant"]])
     flat.drop(columns=["config"]).to_csv(sweep_dir / "results.csv", index=False)
-    (sweep_dir / "results.md").write_text(results_markdown(name, keys, table, trials))
-    plot_sweep(trials, keys, sweep_dir / "curves.png", title=name)
+    (sweep_dir / "results.md").write_text(results_markdown(name, keys, table, trials, cfg.metric))
+    plot_sweep(trials, keys, sweep_dir / "curves.png", title=name, metric=cfg.metric, panels_by_key=not cfg.variants)
     best = table.iloc[0]
     best_cfg = apply_variant(cfg.train, best["variant"])
     best_cfg = replace(best_cfg, run=replace(best_cfg.run, name=None, resume=False),
@@ -349,7 +364,8 @@ def write_results(cfg: SweepConfig, name: str, sweep_dir: Path, trials: pd.DataF
         header + yaml.safe_dump(config_to_dict(best_cfg), sort_keys=False, allow_unicode=True))
 
 
-def results_markdown(name: str, keys: list[str], table: pd.DataFrame, trials: pd.DataFrame) -> str:
+def results_markdown(name: str, keys: list[str], table: pd.DataFrame, trials: pd.DataFrame,
+                     metric: str = "val/swipe_mrr") -> str:
     short = [k.rsplit(".", 1)[-1] for k in keys]
     common = int(table["common_step"].iloc[0]) if len(table) else 0
     lines = [f"# Sweep {name}", "",
@@ -358,14 +374,16 @@ def results_markdown(name: str, keys: list[str], table: pd.DataFrame, trials: pd
              f"{int((trials['status'] == 'error').sum())} failed"
              + (f", {int((trials['status'] == 'not finished').sum())} not finished (resume the sweep)"
                 if (trials["status"] == "not finished").any() else "") + ". "
-             "`val/swipe_mrr`: the best validation of each trial, mean ± std over seeds.", "",
+             f"`{metric}`: the best validation of each trial, mean ± std over seeds"
+             + (" (the beam's swipe_mrr on the dev set's tuning half, with the model's own lexicon)"
+                if metric == "val/real_tune_mrr" else "") + f"; `{BASE}`: the base config's value.", "",
              f"`at step {common}`: the best up to the last validation every trial reached "
              "(ASHA stops later trials early, so this is the like-for-like comparison).", "",
-             "| rank | " + " | ".join(short) + f" | val/swipe_mrr | at step {common} | seeds | steps to best "
+             "| rank | " + " | ".join(short) + f" | {metric} | at step {common} | seeds | steps to best "
              "| stopped early | best checkpoint |",
              "|---:|" + "---|" * len(short) + "---:|---:|---:|---:|---:|---|"]
     for i, row in table.iterrows():
-        vals = " | ".join(_fmt(row["variant"][k]) for k in keys)
+        vals = " | ".join(_fmt(row["variant"].get(k, BASE)) for k in keys)
         lines.append(f"| {i + 1} | {vals} | {row['swipe_mrr_mean']:.4f} ± {row['swipe_mrr_std']:.4f} | "
                      f"{row['at_common_mean']:.4f} ± {row['at_common_std']:.4f} | {row['seeds']} | {row['steps_to_best']:.0f} | {row['stopped_early']} | "
                      f"`{row['best_checkpoint']}` |")

@@ -3,12 +3,16 @@
 import subprocess
 import sys
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from test_importers import MALFORMED
 
 from swipe.data.dataset import read_split, split_files, verify_dataset
+from swipe.data.generators import GeneratorConfig
 from swipe.data.make import ImportSource, MakeDatasetConfig, make_dataset, summary_table
+from swipe.data.synth import SynthConfig, synthesize
+from swipe.data.transplant import fit_bank
 from swipe.lexicon import LexiconConfig
 
 from conftest import ROOT
@@ -16,7 +20,7 @@ from conftest import ROOT
 pytestmark = pytest.mark.ray
 
 
-def test_synthesize_dataset(ray_session, tmp_path, in_root):
+def test_synthesize_dataset(ray_session, tmp_path, in_root, qwerty):
     cfg = MakeDatasetConfig(out=str(tmp_path / "ds"), n_swipes=3000, shard_rows=1000,
                             lexicon=LexiconConfig(top_n=2000))
     m = make_dataset(cfg)
@@ -44,8 +48,18 @@ def test_synthesize_dataset(ray_session, tmp_path, in_root):
     with pytest.raises(FileExistsError):
         make_dataset(MakeDatasetConfig(**{**cfg.__dict__, "out": uri}))
     (tmp_path / "ds2" / "train" / "stale.parquet").write_bytes(b"")
-    replaced = make_dataset(MakeDatasetConfig(**{**cfg.__dict__, "out": uri, "overwrite": True}))
-    assert replaced["splits"] == m["splits"] and not (tmp_path / "ds2" / "train" / "stale.parquet").exists()
+    # replaced, by a mix of the parametric and the transplant generator (a bank of parametric donors here)
+    donors = synthesize(["hello", "world", "swipe", "the", "a", "keyboard"] * 50, qwerty, SynthConfig(),
+                        np.random.default_rng(0))
+    fit_bank(donors, {qwerty.name: qwerty}).save(str(tmp_path / "bank.npz"))
+    mix = GeneratorConfig(mix={"parametric": 0.5, "transplant": 0.5}, bank=str(tmp_path / "bank.npz"))
+    replaced = make_dataset(MakeDatasetConfig(**{**cfg.__dict__, "out": uri, "overwrite": True, "generator": mix}))
+    assert not (tmp_path / "ds2" / "train" / "stale.parquet").exists()
+    assert {k: s["rows"] for k, s in replaced["splits"].items()} == {k: s["rows"] for k, s in m["splits"].items()}
+    assert replaced["provenance"]["generator"]["shares"] == {"parametric": 0.5, "transplant": 0.5}
+    assert str(tmp_path / "bank.npz") in replaced["provenance"]["generator"]["sha256"]
+    sources = read_split(uri, "train")["source"].to_pylist()
+    assert 0.3 < sources.count("transplant") / len(sources) < 0.7
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "mine.txt").write_text("not a dataset")
     with pytest.raises(FileExistsError, match="not a swipe dataset"):

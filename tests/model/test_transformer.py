@@ -28,10 +28,10 @@ def setup(qwerty):
     return alpha, keys, (x, y, t, mask, grid), tokens
 
 
-def _model(setup, preset="tiny", features="traj_nearest", seed=0):
+def _model(setup, preset="tiny", features="traj_nearest", seed=0, **sizes):
     alpha, keys, _, _ = setup
     torch.manual_seed(seed)
-    return SwipeModel(ModelConfig(preset=preset, features=features), keys, alpha.size).eval()
+    return SwipeModel(ModelConfig(preset=preset, features=features, **sizes), keys, alpha.size).eval()
 
 
 def test_presets_have_their_sizes(setup):
@@ -96,9 +96,15 @@ def test_causal_mask(setup):
     assert not torch.allclose(a[:, 4:], b[:, 4:])
 
 
-@pytest.mark.parametrize("features", FEATURE_SETS)
-def test_padding_never_changes_logits(setup, features):
-    model = _model(setup, features=features)
+def test_a_two_layer_conformer_has_the_small_transformers_parameters(setup):
+    small = count_parameters(_model(setup, "small"))
+    conformer = count_parameters(_model(setup, "small", encoder="conformer", enc_layers=2))
+    assert abs(conformer / small - 1) < 0.05
+
+
+@pytest.mark.parametrize("features,encoder", [(f, "transformer") for f in FEATURE_SETS] + [("traj", "conformer")])
+def test_padding_never_changes_logits(setup, features, encoder):
+    model = _model(setup, features=features, encoder=encoder)
     _, _, (x, y, t, mask, grid), tokens = setup
     with torch.no_grad():
         a = model(x, y, t, mask, grid, tokens)

@@ -26,6 +26,15 @@ def test_grid_is_every_combination_in_order():
     assert got[-1] == {"optim.schedule": "cosine", "model.features": "gaussian"}
 
 
+def test_a_list_search_trains_exactly_the_variants_given():
+    listed = ({"data.dataset": "a"}, {"data.dataset": "b", "model.encoder": "conformer", "model.enc_layers": 2})
+    assert variants(SweepConfig(search="list", variants=listed)) == [dict(v) for v in listed]
+    with pytest.raises(ConfigError, match="search: list takes"):
+        variants(SweepConfig(search="list", variants=listed, space={"optim.lr": [1e-3]}))
+    with pytest.raises(ConfigError, match="valid keys under model"):
+        variants(SweepConfig(search="list", variants=({"model.encodr": "conformer"},)))
+
+
 def test_random_draws_are_seeded_and_in_range():
     space = {"optim.lr": {"loguniform": [1e-4, 1e-2]}, "optim.warmup_steps": {"randint": [0, 50]},
              "optim.schedule": ["cosine", "onecycle"]}
