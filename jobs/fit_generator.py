@@ -1,6 +1,6 @@
 """Fit the generators learned from real people, and report how real each generator looks.
 
-    python jobs/fit_generator.py real=/tmp/hws_train.jsonl        # → models/generators/*, reports/generators_en.md
+    python jobs/fit_generator.py real=/tmp/hws_train.jsonl        # → models/generators/*, models/generators/REPORT.md
 
 `real` is a How We Swipe JSONL(.gz) of people disjoint from the dev set (the real train
 split). Its people are divided by a hash of their id: `check_share` of them are kept out of
@@ -53,7 +53,7 @@ class FitGeneratorConfig:
     check_swipes: int = 3000
     max_swipes: int = 1_000_000
     max_mb: float = 5.0
-    report: str = "reports/generators_en.md"
+    report: str = "models/generators/REPORT.md"  # beside the artifacts, with its JSON
     threads: int = 2
     seed: int = 0
     overwrite: bool = False
@@ -142,8 +142,10 @@ def _write_report(cfg: FitGeneratorConfig, out: dict, n_check: int) -> None:
              "| **c2st_auc** | " + " | ".join(f"**{out['realism'][n]['c2st_auc']:.3f}**" for n in names) + " |",
              "| mean KS | " + " | ".join(f"{out['realism'][n]['mean_ks']:.3f}" for n in names) + " |"]
     lines += [f"| KS {s} | " + " | ".join(f"{out['realism'][n]['ks'][s]:.3f}" for n in names) + " |" for s in stats]
-    lines += ["", "Artifacts: " + ", ".join(f"`{a['path']}` ({a['bytes'] / 2 ** 20:.2f} MB)"
-                                             for a in out["artifacts"].values())]
+    files = [p for p in (cfg.bank, cfg.flow_out) if Path(p).exists()]
+    lines += ["", "Artifacts: " + ", ".join(f"`{p}` ({Path(p).stat().st_size / 2 ** 20:.2f} MB, sha256 "
+                                             f"{sha256_file(p)[:12]})" for p in files)
+              + (" (fitted by this run)" if out["artifacts"] else " (fitted earlier; realism measured by this run)")]
     Path(cfg.report).parent.mkdir(parents=True, exist_ok=True)
     Path(cfg.report).write_text("\n".join(lines) + "\n")
     Path(cfg.report).with_suffix(".json").write_text(json.dumps(out, indent=1, default=str) + "\n")

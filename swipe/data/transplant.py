@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from statistics import NormalDist
 from functools import lru_cache
 
 import numpy as np
@@ -317,8 +318,9 @@ def render(path: np.ndarray, layout: Layout, offsets: np.ndarray, profile: np.nd
     times = np.maximum.accumulate(np.maximum(times, 0.0)) + dwell0
     total = times[-1] + dwell1
 
-    # touch events: the donor's interval with jitter and dropped frames; the touch-up at `total`
-    interval = max(interval, 1.0)
+    # touch events: the donor's interval with jitter and dropped frames; the touch-up at `total`.
+    # `interval` is the donor's median: the frame that, jittered and with drops, has that median
+    interval = max(interval, 1.0) / (1 + jitter * NormalDist().inv_cdf(min(0.5 / (1 - drop_prob), 0.99)))
     n_draw = int(total / (interval * max(1 - 3 * jitter, 0.2))) + 2
     dts = interval * (1 + jitter * rng.standard_normal(n_draw))
     dts = np.where(rng.random(n_draw) < drop_prob, dts + interval * rng.integers(1, 3, n_draw), dts)

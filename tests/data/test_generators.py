@@ -122,3 +122,21 @@ def test_a_mix_keeps_the_words_order_and_draws_each_kind(tmp_path, qwerty, bank)
     _valid(b, qwerty)
     with pytest.raises(ValueError, match="kinds must be among"):
         GeneratorConfig(mix={"gan": 1.0}).shares()
+
+
+@pytest.mark.parametrize("kind", ["transplant", "learned"])
+def test_the_shipped_generators_draw_russian_on_a_layout_they_never_saw(kind, yandex):
+    """The fitted artifacts in the repository (English people on phone keyboards) need no real
+    data to draw another language on another keyboard: here Russian on the Yandex Cup layout."""
+    from conftest import ROOT
+
+    gen = GeneratorConfig(kind=kind, bank=str(ROOT / "models/generators/transplant_en.npz"),
+                          flow=str(ROOT / "models/generators/flow_en.pt"), flow_steps=4)
+    layout = yandex["default"]
+    words = ["привет", "слово", "клавиатура", "и", "программирование"] * 20
+    b = generate(words, layout, SynthConfig(), gen, np.random.default_rng(0))
+    checked = validate(b, {layout.name: layout}, layout.letters, ValidationConfig())
+    assert len(checked.kept) == len(b)
+    last = layout.nearest_letter(b.x[b.offsets[1:] - 1], b.y[b.offsets[1:] - 1])
+    want = np.array([layout.letter_index(w[-1]) for w in words])
+    assert (last == want).mean() > 0.6
