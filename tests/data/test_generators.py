@@ -140,3 +140,35 @@ def test_the_shipped_generators_draw_russian_on_a_layout_they_never_saw(kind, ya
     last = layout.nearest_letter(b.x[b.offsets[1:] - 1], b.y[b.offsets[1:] - 1])
     want = np.array([layout.letter_index(w[-1]) for w in words])
     assert (last == want).mean() > 0.6
+
+
+def test_fit_generators_writes_both_artifacts_and_their_realism_and_keeps_what_exists(tmp_path, qwerty):
+    """The fitting job on a small How We Swipe-format file (parametric swipes standing in for
+    people): both artifacts, the realism table with every generator, and no overwrite."""
+    import json
+
+    from conftest import ROOT
+    from swipe.data.fit_generators import FitGeneratorConfig, fit_generators
+
+    rng = np.random.default_rng(0)
+    words = list(rng.choice(DONOR_WORDS, 400))
+    b = synthesize(words, qwerty, SynthConfig(), rng)
+    lines = []
+    for i, w in enumerate(words):
+        s, e = b.offsets[i], b.offsets[i + 1]
+        curve = {"x": b.x[s:e].tolist(), "y": b.y[s:e].tolist(), "t": b.t[s:e].tolist(), "grid_name": qwerty.name}
+        lines.append(json.dumps({"word": w, "curve": curve, "uid": f"person{i % 40}"}))
+    (tmp_path / "real.jsonl").write_text("\n".join(lines) + "\n")
+    cfg = FitGeneratorConfig(real=str(tmp_path / "real.jsonl"), layouts=str(ROOT / "data/layouts/qwerty_english.json"),
+                             synth_config=str(ROOT / "configs/synth_en_fitted.yaml"),
+                             bank=str(tmp_path / "bank.npz"), flow_out=str(tmp_path / "flow.pt"),
+                             flow=FlowConfig(points=32, width=16, blocks=2, steps=40, batch=32), flow_steps=2,
+                             check_share=0.25, check_swipes=80, report=str(tmp_path / "REPORT.md"), threads=1)
+    out = fit_generators(cfg)
+    assert out["source"]["check_people"] >= 5 and out["source"]["people"] + out["source"]["check_people"] == 40
+    assert set(out["realism"]) == {"parametric", "transplant", "learned"}
+    assert all(0.0 <= r["c2st_auc"] <= 1.0 for r in out["realism"].values())
+    assert "| **c2st_auc** |" in (tmp_path / "REPORT.md").read_text()
+    assert len(DonorBank.load(cfg.bank)) == out["artifacts"]["transplant"]["donors"]
+    with pytest.raises(FileExistsError, match="overwrite=true"):
+        fit_generators(cfg)
