@@ -75,9 +75,12 @@ def test_the_api_decodes_lists_and_refuses_with_reasons(app, qwerty):
 
 def _replicas() -> dict[str, str]:
     """The application's live replica actors: id → name (in Serve's namespace)."""
+    import ray
     from ray.util.state import list_actors
 
-    return {a.actor_id: a.name for a in list_actors(filters=[("state", "=", "ALIVE")], limit=1000)
+    # this session's Ray by its address: another Ray on the machine (a user's job) must not confuse it
+    address = ray.get_runtime_context().gcs_address
+    return {a.actor_id: a.name for a in list_actors(address, filters=[("state", "=", "ALIVE")], limit=1000)
             if a.class_name.startswith("ServeReplica:swipe-test:")}
 
 
