@@ -26,7 +26,6 @@ from swipe.config import config_to_dict, load_config
 from swipe.data.dataset import sha256_file
 from swipe.data.flow import FlowConfig, train_flow, training_arrays
 from swipe.data.generators import GeneratorConfig
-from swipe.data.make import MakeDatasetConfig
 from swipe.data.realism import load_real_sample, realism_score
 from swipe.data.swipes import SwipeBatch
 from swipe.data.transplant import fit_bank
@@ -112,6 +111,7 @@ def fit_generators(cfg: FitGeneratorConfig) -> dict:
         out["artifacts"]["learned"] = {"path": cfg.flow_out, "bytes": size} | \
             {k: v for k, v in flow.info.items() if k != "source"}
 
+    from swipe.data.make import MakeDatasetConfig  # here: swipe.data.make loads ray, and fitting needs none
     synth = load_config(MakeDatasetConfig, cfg.synth_config).synth
     gens = {"parametric": GeneratorConfig()}
     if Path(cfg.bank).exists():
