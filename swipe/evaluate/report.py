@@ -25,7 +25,7 @@ from swipe.decode.search import BeamConfig, beam_words
 from swipe.metrics import user_half
 from swipe.metrics import breakdown, summarize
 from swipe.evaluate.predictions import read_info, read_predictions
-from swipe.evaluate.table import LEXICON_DECODERS, predictor_row, register
+from swipe.evaluate.table import LEXICON_DECODERS, model_identity, predictor_row, register
 from swipe.keyboard import parse_layouts
 from swipe.lexicon import Alphabet, LexiconConfig, build_lexicon_trie
 from swipe.model.checkpoint import load_meta, load_model, resolve_checkpoint
@@ -139,7 +139,7 @@ def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
             decoder, args = "fused", pcfg.get("fused", {})
         else:
             decoder, args = ("beam_lexicon" if pcfg.get("constrained", True) else "beam"), pcfg.get("beam", {})
-        rows = [predictor_row(info.get("checkpoint") or "", meta.get("model", {}), decoder, args,
+        rows = [predictor_row(info.get("checkpoint") or "", model_identity(meta), decoder, args,
                               info.get("lexicon", pcfg.get("lexicon")) if decoder in LEXICON_DECODERS else None,
                               layout, info["dataset"], info["split"], pred_dir, metrics, info.get("input_spec"))
                 for layout, metrics in by_layout.items()]

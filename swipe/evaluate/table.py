@@ -54,7 +54,8 @@ SCHEMA = pa.schema([
     ("predictions", pa.string()), ("metrics", pa.string()), ("created", pa.string()),
 ])
 IDENTITY = ("checkpoint", "model_hash", "decoder", "decoder_args", "layout", "split")
-PAYLOAD = ("dataset", "predictions", "metrics")  # must agree when two tables hold the same key
+PAYLOAD = ("dataset", "predictions", "metrics")
+AGREE = ("dataset", "metrics")  # must agree when two tables hold the same key
 
 
 def _canonical(obj: Any) -> str:
@@ -77,6 +78,15 @@ def canonical_args(decoder: str, args: dict[str, Any], lexicon: dict[str, Any] |
     return _canonical(full)
 
 
+def model_identity(meta: dict[str, Any]) -> dict[str, Any]:
+    """What tells two models apart, from their metadata: the architecture, and the training run
+    (when it started) and step that made the weights. A model re-shipped to the same path is
+    another predictor. Template matching has no model: {}."""
+    if not meta:
+        return {}
+    return {"model": meta.get("model", {}), "trained": meta.get("train", {}).get("created"), "step": meta.get("step")}
+
+
 def model_hash(model_config: dict[str, Any]) -> str:
     return hashlib.sha256(_canonical(model_config).encode()).hexdigest()[:16]
 
@@ -96,17 +106,21 @@ class ConflictError(ValueError):
 
 
 def merge_rows(*tables: list[dict[str, str]]) -> list[dict[str, str]]:
-    """Union of tables by key; identical duplicates collapse, disagreeing ones raise."""
+    """Union of tables by key; duplicates that agree collapse, disagreeing ones raise.
+
+    The same predictor re-measured into another prediction folder with the same dataset and
+    metrics (a second `make quickstart`) agrees: the first row is kept, as it was."""
     out: dict[str, dict[str, str]] = {}
     for table in tables:
         for row in table:
             old = out.get(row["key"])
             if old is None:
                 out[row["key"]] = row
-            elif any(old[k] != row[k] for k in PAYLOAD):
+            elif any(old[k] != row[k] for k in AGREE):
                 diff = {k: (old[k], row[k]) for k in PAYLOAD if old[k] != row[k]}
                 raise ConflictError(f"predictor {row['key']} ({row['decoder']} on {row['split']}/{row['layout']}) "
-                                    f"has conflicting rows: {diff}")
+                                    f"has conflicting rows: {diff}; the table keeps one measurement per "
+                                    "predictor: evaluate with registry=<another table> (or registry='') to keep both")
     return sorted(out.values(), key=lambda r: (r["split"], r["layout"], r["decoder"], r["key"]))
 
 

@@ -8,6 +8,7 @@ from swipe.evaluate.table import (
     canonical_args,
     load_table,
     merge_rows,
+    model_identity,
     predictor_row,
     register,
     save_table,
@@ -41,6 +42,15 @@ def test_equal_predictors_share_a_key_different_ones_do_not():
     assert _row()["key"] != _row(decoder="beam", lexicon={})["key"]
 
 
+def test_a_model_retrained_to_the_same_path_is_another_predictor():
+    meta = {"model": MODEL, "train": {"created": "2026-12-05T08:11:29+00:00"}, "step": 3000}
+    again = meta | {"train": {"created": "2026-12-05T09:19:23+00:00"}}
+    keys = {predictor_row("models/en-small", model_identity(m), "beam_lexicon", {}, {}, "qwerty_english", "ds",
+                          "test", "p1", {"swipe_mrr": 0.5})["key"] for m in (meta, again, meta | {"step": 2000})}
+    assert len(keys) == 3
+    assert model_identity({}) == {}  # template matching
+
+
 def test_tables_from_two_machines_merge_and_conflicts_fail(tmp_path):
     a = [_row(), _row(layout="default")]
     b = [_row(), _row(args={"beam_size": 2}, preds="p2")]  # one shared, one new
@@ -50,5 +60,7 @@ def test_tables_from_two_machines_merge_and_conflicts_fail(tmp_path):
     assert len(merged) == 3
     with pytest.raises(ConflictError, match="conflicting rows"):
         merge_rows(a, [_row(mrr=0.7)])  # same predictor, other metrics
+    # the same measurement in another folder (a second quickstart run) keeps the first row
+    assert merge_rows(a, [_row(preds="elsewhere")]) == merge_rows(a)
     register(tmp_path / "t.parquet", a)
     assert len(register(tmp_path / "t.parquet", b)) == 3
