@@ -6,6 +6,8 @@ Checks, in order (a row is rejected for the first one it fails):
 | ---------------------- | --------------------------------------------------------------- |
 | `unknown_grid`         | `grid_name` is not among the dataset's layouts                  |
 | `non_finite`           | some x, y or t is NaN or ±inf                                   |
+| `out_of_range`         | a value beyond float32 (how swipes are stored), or a swipe      |
+|                        | lasting longer than `max_duration_ms` (60 s)                    |
 | `time_not_increasing`  | t decreases somewhere                                           |
 | `too_few_points`       | fewer than `min_points` points (after the repair below)         |
 | `off_keyboard`         | a point lies farther than `max_key_distance` mean key           |
@@ -49,6 +51,10 @@ class ValidationConfig:
     max_key_distance: float = 3.0  # in mean key half-diagonals from the nearest letter hitbox
     require_word: bool = True  # labelled data: a missing word is a rejection
     repair_duplicate_times: bool = True  # drop points repeating the previous t (else reject)
+    max_duration_ms: float = 60_000.0  # a swipe is one word: a minute is far beyond any real one
+
+
+F32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass
@@ -123,6 +129,15 @@ def validate(batch: SwipeBatch, layouts: dict[str, Layout], alphabet_chars: str 
     reject(~known, "unknown_grid", lambda i: f"grid {batch.grid_names[i]!r}")
     finite = np.isfinite(batch.x) & np.isfinite(batch.y) & np.isfinite(batch.t)
     reject(_row_any(~finite, rows, n), "non_finite")
+    too_big = (np.abs(batch.x) > F32_MAX) | (np.abs(batch.y) > F32_MAX) | (np.abs(batch.t) > F32_MAX)
+    reject(_row_any(too_big, rows, n), "out_of_range", lambda i: "a value beyond float32")
+    if n and len(batch.t):
+        with np.errstate(invalid="ignore", over="ignore"):
+            span = batch.t[batch.offsets[1:] - 1] - batch.t[batch.offsets[:-1]]
+        empty = batch.lengths == 0
+        span[empty] = 0
+        reject(~empty & (np.abs(span) > cfg.max_duration_ms), "out_of_range",
+               lambda i: f"lasts {span[i]:.3g} ms (at most {cfg.max_duration_ms:.0f})")
 
     # time: decreasing → reject; equal to the previous point → drop the point (repair)
     same_row = rows[1:] == rows[:-1]

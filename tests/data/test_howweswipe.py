@@ -54,6 +54,11 @@ def test_every_line_is_a_swipe_or_a_named_bad_line():
     assert batch.words == ["hi"] and batch.x.tolist() == [10, 20, 30] and batch.t.tolist() == [0, 16, 32]
     assert rejects.counts() == {"failed_try": 1, "bad_line": 3, "too_few_points": 1, "not_a_word": 1}
     assert set(layouts) == {"hws_360x200"}
+    # a keyboard of no size is that swipe's reject, not the import's end (LayoutError aborted it)
+    zero = [header, *(line.replace(" 360 200 ", " 0 200 ").replace(" hi 0", " there 0") for line in lines[1:5]),
+            *lines[1:5]]
+    batch, rejects, _ = parse_swipelog("\n".join(zero), "u3")
+    assert rejects.counts() == {"bad_grid": 1} and batch.words == ["hi"]
     with pytest.raises(ValueError, match="not a How We Swipe swipelog"):
         parse_swipelog("word x y\n", "u2")
 

@@ -153,3 +153,24 @@ def test_yandex_round_trip_two_grids_inline_and_ref(tmp_path, yandex):
     np.testing.assert_array_equal(got.x, np.concatenate([p.x for p in parts]))
     alphabet = "".join(sorted(set("".join(l.letters for l in yandex.values())))) + "-"
     assert len(validate(got, yandex, alphabet, ValidationConfig()).kept) == 10
+
+
+def test_ragged_lists_and_values_beyond_float32_cost_their_line_only(tmp_path, qwerty):
+    ok = _line("cat", [30, 60, 90], [30, 30, 31], [0, 16, 33])
+    bad = {
+        "bad_type": ok.replace("[30, 60, 90]", "[[30, 60], 90]"),  # ragged: numpy raised and aborted the import
+        "out_of_range": _line("cat", [30, 60], [30, 30], [0, 1e300]),  # finite in float64, inf once stored
+        "bad_grid": json.dumps({"word": "cat", "curve": {"x": [30], "y": [30], "t": [0], "grid": [1, 2]}}),
+    }
+    too_long = _line("cat", [30, 60], [30, 30], [0, 120_000])  # two minutes: beyond the documented bound
+    lines = [ok, *bad.values(), too_long, ok]
+    path = tmp_path / "damaged.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    layouts = {"qwerty_english": qwerty}
+    batch, rejects, _ = read_yandex_range(path, 0, path.stat().st_size, 0, layouts)
+    checked = validate(batch, layouts, qwerty.letters, ValidationConfig())
+    rejects.extend(checked.rejects)
+    assert len(checked.kept) == 2 and len(checked.kept) + len(rejects) == len(lines)
+    by_line = dict(zip(rejects.ids, rejects.reasons))
+    assert [by_line[k] for k in range(1, 5)] == [*bad, "out_of_range"]
+    assert np.isfinite(checked.kept.to_arrow()["t"].combine_chunks().flatten().to_numpy()).all()

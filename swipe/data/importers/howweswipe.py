@@ -16,6 +16,7 @@ keyboard size. A swipe is kept when it is the one error-free try of its (sentenc
 | `repeated_try`   | is one of several error-free tries of its (sentence, word): which one the participant meant is unknown |
 | `not_a_word`     | spells something other than 2+ letters a–z                             |
 | `too_few_points` | has fewer than 3 points                                                |
+| `bad_grid`       | was logged on a keyboard of no size (a width or height of 0 or less)   |
 | `bad_line`       | (a line, not a swipe) has too few fields, numbers that do not parse, or an unknown event |
 
 Every line is part of one swipe (kept or rejected) or is itself a `bad_line`, so rows in =
@@ -33,7 +34,7 @@ from pathlib import Path
 from swipe import storage
 from swipe.data.checks import Rejects
 from swipe.data.swipes import SwipeBatch
-from swipe.keyboard import Layout, parse_layout
+from swipe.keyboard import Layout, LayoutError, parse_layout
 
 HEADER = ("sentence", "timestamp", "keyb_width", "keyb_height", "event", "x_pos", "y_pos", "x_radius",
           "y_radius", "angle", "word", "is_err")
@@ -136,7 +137,12 @@ def parse_swipelog(text: str, user: str, file_index: int = 0) -> tuple[SwipeBatc
             continue
         name = layout_name(w, h)
         if name not in layouts:
-            layouts[name] = parse_layout(name, study_layout(w, h))
+            try:
+                layouts[name] = parse_layout(name, study_layout(w, h))
+            except LayoutError as e:  # a keyboard of no size (0 or negative width or height)
+                rejects.add(first_id + i, user, "bad_grid", f"keyboard {w}x{h}: {e}",
+                            json.dumps({"sentence": sentence, "word": word, "keyboard": [w, h]}))
+                continue
         t0 = s.points[0][2]
         ids.append(first_id + i)
         words.append(word)

@@ -56,7 +56,10 @@ def _numbers(v: object) -> np.ndarray | None:
     """A JSON list of numbers as float64, or None if it is not one (strings, nulls, bools)."""
     if not isinstance(v, list):
         return None
-    a = np.asarray(v) if v else np.zeros(0)
+    try:
+        a = np.asarray(v) if v else np.zeros(0)
+    except (ValueError, TypeError, OverflowError):  # ragged nested lists and the like
+        return None
     if a.ndim != 1 or a.dtype.kind not in "iuf":
         return None
     return a.astype(np.float64)
@@ -76,60 +79,64 @@ def parse_yandex_lines(lines: list[bytes], first_line: int, layouts: dict[str, L
     for k, raw_bytes in enumerate(lines):
         row_id = first_line + k
         raw = raw_bytes.decode("utf-8", errors="replace").rstrip("\n\r")
-        if not raw.strip():
-            rejects.add(row_id, source, "bad_json", "empty line", raw)
-            continue
         try:
-            rec = json.loads(raw)
-        except json.JSONDecodeError as e:
-            rejects.add(row_id, source, "bad_json", str(e), raw)
-            continue
-        curve = rec.get("curve") if isinstance(rec, dict) else None
-        if not isinstance(curve, dict) or not all(c in curve for c in ("x", "y", "t")):
-            rejects.add(row_id, source, "missing_field", "needs curve.x, curve.y, curve.t", raw)
-            continue
-        word = ref_words[k] if ref_words is not None and "word" not in rec else rec.get("word")
-        if word is not None and not isinstance(word, str):
-            rejects.add(row_id, source, "bad_type", f"word is {type(word).__name__}", raw)
-            continue
-        if "grid" in curve:
-            grid = curve["grid"]
-            name = grid.get("grid_name") if isinstance(grid, dict) else None
-            if not isinstance(name, str):
-                rejects.add(row_id, source, "bad_grid", "inline grid without grid_name", raw)
+            if not raw.strip():
+                rejects.add(row_id, source, "bad_json", "empty line", raw)
                 continue
-            if name not in inline:
-                try:
-                    lay = parse_layout(name, grid)
-                except LayoutError as e:
-                    rejects.add(row_id, source, "bad_grid", str(e), raw)
+            try:
+                rec = json.loads(raw)
+            except json.JSONDecodeError as e:
+                rejects.add(row_id, source, "bad_json", str(e), raw)
+                continue
+            curve = rec.get("curve") if isinstance(rec, dict) else None
+            if not isinstance(curve, dict) or not all(c in curve for c in ("x", "y", "t")):
+                rejects.add(row_id, source, "missing_field", "needs curve.x, curve.y, curve.t", raw)
+                continue
+            word = ref_words[k] if ref_words is not None and "word" not in rec else rec.get("word")
+            if word is not None and not isinstance(word, str):
+                rejects.add(row_id, source, "bad_type", f"word is {type(word).__name__}", raw)
+                continue
+            if "grid" in curve:
+                grid = curve["grid"]
+                name = grid.get("grid_name") if isinstance(grid, dict) else None
+                if not isinstance(name, str):
+                    rejects.add(row_id, source, "bad_grid", "inline grid without grid_name", raw)
                     continue
-                known = layouts.get(name)
-                if known is not None and not np.array_equal(known.boxes, lay.boxes):
-                    rejects.add(row_id, source, "bad_grid",
-                                f"inline grid {name!r} differs from the known layout", raw)
-                    continue
-                inline[name] = lay
-        elif isinstance(curve.get("grid_name"), str):
-            name = curve["grid_name"]
-        else:
-            rejects.add(row_id, source, "missing_field", "curve needs grid_name or grid", raw)
-            continue
-        x, y, t = (_numbers(curve[c]) for c in ("x", "y", "t"))
-        if x is None or y is None or t is None:
-            rejects.add(row_id, source, "bad_type", "x, y, t must be lists of numbers", raw)
-            continue
-        if not len(x) == len(y) == len(t):
-            rejects.add(row_id, source, "length_mismatch",
-                        f"len x, y, t = {len(x)}, {len(y)}, {len(t)}", raw)
-            continue
-        ids.append(row_id)
-        words.append(word)
-        grids.append(name)
-        xs.append(x)
-        ys.append(y)
-        ts.append(t)
-        users.append(str(rec["uid"]) if rec.get("uid") is not None else None)  # How We Swipe's files carry it
+                if name not in inline:
+                    try:
+                        lay = parse_layout(name, grid)
+                    except LayoutError as e:
+                        rejects.add(row_id, source, "bad_grid", str(e), raw)
+                        continue
+                    known = layouts.get(name)
+                    if known is not None and not np.array_equal(known.boxes, lay.boxes):
+                        rejects.add(row_id, source, "bad_grid",
+                                    f"inline grid {name!r} differs from the known layout", raw)
+                        continue
+                    inline[name] = lay
+            elif isinstance(curve.get("grid_name"), str):
+                name = curve["grid_name"]
+            else:
+                rejects.add(row_id, source, "missing_field", "curve needs grid_name or grid", raw)
+                continue
+            x, y, t = (_numbers(curve[c]) for c in ("x", "y", "t"))
+            if x is None or y is None or t is None:
+                rejects.add(row_id, source, "bad_type", "x, y, t must be lists of numbers", raw)
+                continue
+            if not len(x) == len(y) == len(t):
+                rejects.add(row_id, source, "length_mismatch",
+                            f"len x, y, t = {len(x)}, {len(y)}, {len(t)}", raw)
+                continue
+            user = str(rec["uid"]) if rec.get("uid") is not None else None  # How We Swipe's files carry it
+            ids.append(row_id)
+            words.append(word)
+            grids.append(name)
+            xs.append(x)
+            ys.append(y)
+            ts.append(t)
+            users.append(user)
+        except Exception as e:  # noqa: BLE001 — whatever else one line raises costs that line only
+            rejects.add(row_id, source, "bad_record", f"{type(e).__name__}: {e}", raw)
     batch = SwipeBatch.from_lists(ids, words, grids, xs, ys, ts, source=source,
                                   users=users if any(u is not None for u in users) else None)
     return batch, rejects, inline
