@@ -215,7 +215,7 @@ def run_beams(search: Search, state: DecoderState, batch_size: int, cfg: BeamCon
     A swipe whose beams have all settled leaves the batch, so later steps decode live swipes
     only and a batch costs what its live swipes cost rather than what its longest word does.
     """
-    k, ops = cfg.beam_size, search.ops
+    k, ops = min(cfg.beam_size, search.alphabet.size), search.ops  # no more beams than first tokens
     beams = _start(search, state, batch_size, k)
     out = Beams.empty(ops, batch_size, k, search.max_len + 1, search.trie is not None)
     for step in range(1, search.max_len + 1):

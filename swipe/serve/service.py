@@ -122,6 +122,8 @@ class OnlineDecoder:
         max_len = min(d.model.cfg.max_word_len for d in self.decoders.values())
         self.users = UserWords(cfg.users, self.alphabet, max_len, self.lexicon.trie)
         self.default_model = next(iter(cfg.models))
+        # a beam holds at most one hypothesis per token at its first step (beyond the alphabet it crashed)
+        self.max_beam = min(cfg.max_beam, self.alphabet.size)
         self._lock = threading.Lock()  # one decode at a time per replica: models' key tables are shared state
 
     # ---- what is on offer
@@ -132,7 +134,7 @@ class OnlineDecoder:
                 "beam_size": self.settings.beam.beam_size, "top_k": self.settings.beam.top_k,
                 "lexicon_words": self.lexicon.trie.n_words,
                 "limits": {"max_points": self.cfg.max_points, "max_top_k": self.cfg.max_top_k,
-                           "max_beam": self.cfg.max_beam, "max_user_words": self.cfg.users.max_words}}
+                           "max_beam": self.max_beam, "max_user_words": self.cfg.users.max_words}}
 
     def layout(self, name: str) -> dict:
         if name not in self.layouts:
@@ -198,14 +200,17 @@ class OnlineDecoder:
         t0 = time.perf_counter()
         if not isinstance(req, dict):
             raise RequestError(400, "the body must be a JSON object")
+        for key in ("model", "decoder", "user"):  # types before lookups: a list here was a 500
+            if req.get(key) is not None and not isinstance(req[key], str):
+                raise RequestError(400, f"'{key}' must be a string, got {type(req[key]).__name__}")
         model = req.get("model", self.default_model)
         if model not in self.decoders:
             raise RequestError(404, f"no model {model!r}; choose from {sorted(self.decoders)}")
         kind = req.get("decoder", self.settings.decoder)
         if kind not in DECODERS:
             raise RequestError(400, f"no decoder {kind!r}; choose from {list(DECODERS)}")
-        beam = replace(self.settings.beam, beam_size=self._int(req, "beam_size", self.settings.beam.beam_size, 1,
-                                                                self.cfg.max_beam))
+        beam = replace(self.settings.beam, beam_size=self._int(req, "beam_size", min(self.settings.beam.beam_size,
+                                                                                     self.max_beam), 1, self.max_beam))
         top_k = self._int(req, "top_k", self.settings.beam.top_k, 1, self.cfg.max_top_k)
         user = req.get("user") or None
         personal = self.users.lexicon(user) if user else None  # validates the name

@@ -21,7 +21,7 @@ from swipe import storage
 from swipe.decode.decoders import Lexicon
 from swipe.lexicon import Alphabet, Trie, build_trie
 
-USER_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+USER_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # fullmatch: "$" let a trailing newline in
 
 
 class RequestError(ValueError):
@@ -52,7 +52,7 @@ class UserWords:
         self._lock = threading.Lock()
 
     def _path(self, user: str) -> str:
-        if not USER_NAME.match(user or ""):
+        if not isinstance(user, str) or not USER_NAME.fullmatch(user):
             raise RequestError(400, f"user name {user!r} must be 1-64 letters, digits, '_', '.' or '-'")
         return storage.join(self.cfg.store, f"{user}.json")
 

@@ -53,6 +53,13 @@ def test_batched_beam_equals_reference(seed, constrained):
             assert len({w for w, _ in cands}) == len(cands)
 
 
+def test_a_beam_wider_than_the_alphabet_decodes_as_one_as_wide():
+    """Beam sizes above the token count (9 here; 31–32 for English) crashed at the first step."""
+    words, trie, model, batch = _setup(3)
+    widest = beam_words(model, batch, ALPHA, BeamConfig(beam_size=ALPHA.size, top_k=4), trie)
+    assert beam_words(model, batch, ALPHA, BeamConfig(beam_size=ALPHA.size + 2, top_k=4), trie) == widest
+
+
 def test_frequency_prior_and_length_alpha_match_reference():
     words, trie, model, batch = _setup(5)
     cfg = BeamConfig(beam_size=5, top_k=3, length_alpha=0.7, freq_weight=0.3)

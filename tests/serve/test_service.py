@@ -83,7 +83,12 @@ def test_each_letter_has_an_attention_map_over_the_points_read(service):
     (dict(layout="dvorak"), 404, "no layout 'dvorak'"),
     (dict(model="gpt"), 404, "no model 'gpt'"),
     (dict(decoder="viterbi"), 400, "no decoder 'viterbi'"),
-    (dict(beam_size=0), 400, "'beam_size' must be an integer from 1 to 32"),
+    (dict(beam_size=0), 400, "'beam_size' must be an integer from 1 to 30"),
+    (dict(beam_size=31), 400, "'beam_size' must be an integer from 1 to 30"),  # beyond the alphabet: was a 500
+    (dict(model=["en-small"]), 400, "'model' must be a string"),  # unhashable: was a 500
+    (dict(user=["alice"]), 400, "'user' must be a string"),
+    (dict(user="alice\n"), 400, "user name"),  # "$" matched before a trailing newline
+    (dict(x=[30.0, 60.0], y=[30.0, 30.0], t=[0.0, 1e300]), 422, "out_of_range"),  # was 200 with no candidates
     (dict(x=[0.0] * 5000, y=[0.0] * 5000, t=list(range(5000))), 413, "at most 4000"),
     (dict(x=[1.0, float("nan")], y=[1.0, 2.0], t=[0.0, 1.0]), 422, "finite"),
     (dict(x=[5.0, 5.0], y=[5.0, 5.0], t=[3.0, 3.0]), 422, "swipe refused"),
