@@ -77,9 +77,18 @@ def write_bytes(path: str | Path, data: bytes | memoryview | pa.Buffer) -> None:
         return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    # a temp file of its own (two writers of one path shared "NAME.tmp" and renamed each
+    # other's away), on disk before the rename, so a crash leaves the old file or the new one
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def write_text(path: str | Path, text: str) -> None:
@@ -151,6 +160,16 @@ def list_dirs(folder: str | Path) -> list[str]:
     fs, p = resolve(folder)
     infos = fs.get_file_info(pafs.FileSelector(p, recursive=False, allow_not_found=True))
     return [join(folder, n) for n in sorted(i.base_name for i in infos if i.type == pafs.FileType.Directory)]
+
+
+def remove_file(path: str | Path) -> None:
+    """Delete one file (nothing happens when it is not there)."""
+    fs, p = resolve(path)
+    try:
+        if fs.get_file_info(p).type == pafs.FileType.File:
+            fs.delete_file(p)
+    except FileNotFoundError:  # gone in between: deleted by another writer
+        pass
 
 
 def remove_tree(path: str | Path) -> None:

@@ -130,7 +130,7 @@ def test_personal_words_decode_at_once_are_bounded_and_survive_a_restart(tmp_pat
     assert e.value.status == 422
     with pytest.raises(RequestError, match="would pass the limit of 3"):
         service.users.add("ann", ["jaxter", "plimb"])
-    assert service.users.words("ann") == ["zorblat", "quibbix"]  # nothing half-added
+    assert service.users.words("ann") == ["quibbix", "zorblat"]  # nothing half-added
     restarted = _service(tmp_path / "users", max_words=3)  # a new replica: words from the store
     assert restarted.decode(req)["candidates"][0]["word"] == "zorblat"
     service.users.remove("ann", ["zorblat"])
