@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from swipe import storage
 from swipe.cli import parse_job_args
 from swipe.config import config_to_dict, load_config
 from swipe.data.fit import FitConfig, fit_synth
@@ -39,11 +40,13 @@ class FitJobConfig:
     fit_swipes: int = 3000  # real swipes the objective is measured on
     check_swipes: int = 3000  # other real swipes the before/after figures are measured on
     fit: FitConfig = field(default_factory=FitConfig)
+    overwrite: bool = False  # replace an existing `out` (refused before any work otherwise)
 
 
 def main(cfg: FitJobConfig) -> dict:
     if not cfg.real:
         raise SystemExit("fit_synth: set real=PATH (a How We Swipe JSONL of people outside the dev set)")
+    storage.refuse_existing(cfg.out, cfg.overwrite)
     layouts = load_layouts(cfg.layouts)
     base = load_config(MakeDatasetConfig, cfg.base)
     rng = np.random.default_rng(cfg.fit.seed)

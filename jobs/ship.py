@@ -1,16 +1,17 @@
 """Copy a run's best checkpoint (model.pt, model.json) to a model folder that ships in the repo.
 
-    python jobs/ship.py run=runs/en-small-cpu out=models/en-small
+    python jobs/ship.py run=runs/en-small-conformer out=models/en-small overwrite=true
 
 Refuses a model over `max_mb` (the repository keeps models small), one whose training
 data were not all synthetic unless `allow_real=true` (the shipped model is synthetic-only),
-and one without an input spec (what the model reads, swipe.model.spec).
+one without an input spec (what the model reads, swipe.model.spec), and an `out` folder that
+already holds a model unless `overwrite=true` — each before anything is written.
 
 A checkpoint saved before models carried their spec gets the one its recorded training
 config implies (data.max_points, index subsampling) with `add_spec=true`, written into the
 shipped model.json with where it came from:
 
-    python jobs/ship.py run=models/en-small out=models/en-small add_spec=true allow_real=true
+    python jobs/ship.py run=models/en-small out=models/en-small add_spec=true allow_real=true overwrite=true
 """
 
 import json
@@ -18,6 +19,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from swipe import storage
 from swipe.cli import parse_job_args
 from swipe.model.checkpoint import META_FILE, resolve_checkpoint
 from swipe.model.spec import SPEC_KEY, spec_from_training
@@ -26,13 +28,18 @@ from swipe.model.spec import SPEC_KEY, spec_from_training
 @dataclass(frozen=True)
 class ShipConfig:
     run: str = ""  # a run folder (its best checkpoint) or a checkpoint folder
-    out: str = "models/en-small"
+    out: str = ""  # the model folder to write (required: no shipped model is replaced by default)
     max_mb: float = 5.0
     allow_real: bool = False  # ship a model trained on real swipes too
     add_spec: bool = False  # a checkpoint without an input spec: add the one its training config implies
+    overwrite: bool = False  # replace the model already in `out`
 
 
 def ship(cfg: ShipConfig) -> dict:
+    if not cfg.out:
+        raise SystemExit("ship: set out=FOLDER (the model folder to write)")
+    for f in ("model.pt", META_FILE):
+        storage.refuse_existing(Path(cfg.out) / f, cfg.overwrite)
     src = resolve_checkpoint(cfg.run)
     meta = json.loads((src / META_FILE).read_text())
     dataset = meta.get("train", {}).get("config", {}).get("data", {}).get("dataset", "")

@@ -162,6 +162,13 @@ def list_dirs(folder: str | Path) -> list[str]:
     return [join(folder, n) for n in sorted(i.base_name for i in infos if i.type == pafs.FileType.Directory)]
 
 
+def refuse_existing(path: str | Path, overwrite: bool) -> None:
+    """Nothing a user made is overwritten by default: a job refuses, before any work, to write
+    where something is, unless told `overwrite=true`."""
+    if path and not overwrite and exists(path):
+        raise FileExistsError(f"{path} exists; pass overwrite=true to replace it, or out= another path")
+
+
 def remove_file(path: str | Path) -> None:
     """Delete one file (nothing happens when it is not there)."""
     fs, p = resolve(path)

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from swipe import storage
 from swipe.config import config_to_dict, load_config
 from swipe.data.dataset import sha256_file
 from swipe.data.flow import FlowConfig, train_flow, training_arrays
@@ -63,11 +64,6 @@ def _split_people(batch: SwipeBatch, share: float, seed: int) -> np.ndarray:
     return (hash_keys(codes, seed) % np.uint64(10_000)).astype(np.int64) < share * 10_000
 
 
-def _refuse_overwrite(path: str, overwrite: bool) -> None:
-    if Path(path).exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; pass overwrite=true to replace it")
-
-
 def _check_size(path: str, size: int, max_mb: float) -> None:
     if size > max_mb * 2 ** 20:
         Path(path).unlink()
@@ -80,7 +76,7 @@ def fit_generators(cfg: FitGeneratorConfig) -> dict:
         raise ValueError("set real=PATH (a How We Swipe JSONL of people outside the dev set)")
     for kind, path in (("transplant", cfg.bank), ("learned", cfg.flow_out)):
         if kind in cfg.kinds:
-            _refuse_overwrite(path, cfg.overwrite)
+            storage.refuse_existing(path, cfg.overwrite)
     torch.set_num_threads(cfg.threads)
     layouts = load_layouts(cfg.layouts)
     real, _ = load_real_sample(cfg.real, layouts, cfg.max_swipes, np.random.default_rng(cfg.seed))

@@ -19,6 +19,7 @@ from typing import Any, Callable
 import numpy as np
 import yaml
 
+from swipe import storage
 from swipe.config import config_to_dict
 from swipe.data.dataset import load_manifest, read_split
 from swipe.data.swipes import SwipeBatch
@@ -53,6 +54,7 @@ class CalibrateConfig:
     rows: int = 0  # dev swipes used (0: all; tests use fewer)
     base: str = "configs/predict_en.yaml"  # the prediction config the tuned one is written from
     out: str = "configs/predict_template_en.yaml"  # base + decoder: template + the tuned weights; figures in its header
+    overwrite: bool = False  # replace an existing `out` (refused before any work otherwise)
 
 
 @dataclass
@@ -167,6 +169,7 @@ def dev_swipes(dataset: str, split: str, rows: int) -> tuple[dict[str, Any], dic
 
 def calibrate_template(cfg: CalibrateConfig) -> dict[str, Any]:
     """Tune on the tuning half of the dev users, report on the other half, write cfg.out."""
+    storage.refuse_existing(cfg.out, cfg.overwrite)
     t0 = time.perf_counter()
     manifest, layouts, batch = dev_swipes(cfg.dataset, cfg.split, cfg.rows)
     trie = build_lexicon_trie(cfg.lexicon, Alphabet(manifest["alphabet"]))
@@ -198,7 +201,7 @@ def write_tuned(result: dict[str, Any], cfg: CalibrateConfig, path: Path) -> Non
     header = [
         "# Batch prediction with the template matcher (no checkpoint, no training), its weights tuned on",
         "# half of the How We Swipe dev users and reported on the other half.",
-        f"# Written by:  python jobs/calibrate.py dataset={cfg.dataset} base={cfg.base} out={path}",
+        f"# Written by:  python jobs/calibrate.py dataset={cfg.dataset} base={cfg.base} out={path} overwrite=true",
         f"# ({result['created']}, git {result['git_revision']}). Do not edit: re-run the job.",
         f"# Tuned on {t['users']} users ({t['swipes']} swipes): swipe_mrr {t['swipe_mrr']:.4f}, acc@1 {t['acc@1']:.4f}",
         f"# Reported on the other {r['users']} users ({r['swipes']} swipes): swipe_mrr {r['swipe_mrr']:.4f}, "
@@ -232,6 +235,7 @@ class FusedCalibrateConfig:
     rows: int = 0  # dev swipes used (0: all)
     decode_batch: int = 32  # the model reads its own input spec (model.json), as prediction does
     out: str = "configs/decode_en.yaml"
+    overwrite: bool = False  # replace an existing `out` (refused before any work otherwise)
 
 
 @dataclass
@@ -277,6 +281,7 @@ def calibrate_fused(cfg: FusedCalibrateConfig) -> dict[str, Any]:
     from swipe.evaluate.predict import PredictConfig, resolve_spec
     from swipe.model.checkpoint import load_meta, load_model, resolve_checkpoint
 
+    storage.refuse_existing(cfg.out, cfg.overwrite)
     t0 = time.perf_counter()
     torch.set_num_threads(1)
     base = build_config(PredictConfig, yaml.safe_load(Path(cfg.base).read_text()) or {})
@@ -323,7 +328,7 @@ def write_fused(result: dict[str, Any], cfg: FusedCalibrateConfig, path: Path) -
         "# re-scored together (swipe/decode/fused.py); weights tuned on half of the How We Swipe dev users,",
         "# reported on the other half.",
         f"# Written by:  python jobs/tune_fused.py checkpoint={cfg.checkpoint} dataset={cfg.dataset} "
-        f"base={cfg.base} out={path}",
+        f"base={cfg.base} out={path} overwrite=true",
         f"# ({result['created']}, git {result['git_revision']}). Do not edit: re-run the job.",
         f"# Tuned on {t['users']} users ({t['swipes']} swipes): swipe_mrr {t['swipe_mrr']:.4f}, acc@1 {t['acc@1']:.4f}",
         f"# Reported on the other {r['users']} users ({r['swipes']} swipes): swipe_mrr {r['swipe_mrr']:.4f}, "

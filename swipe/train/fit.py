@@ -182,6 +182,7 @@ def train(cfg: TrainConfig, callbacks: Sequence[Any] = ()) -> TrainResult:
     `callbacks` are Ray Train callbacks (a Tune trial passes TuneReportCallback)."""
     if cfg.run.select_by == "val/real_tune_mrr" and not cfg.run.real_tune:  # else it fails after training
         raise ValueError("run.select_by=val/real_tune_mrr needs run.real_tune (a real dev dataset with users)")
+    check_inputs(cfg)
     run = prepare_run(cfg)
     data = check_data(cfg)
     trainer = build_trainer(cfg, run, data, callbacks)
@@ -190,6 +191,18 @@ def train(cfg: TrainConfig, callbacks: Sequence[Any] = ()) -> TrainResult:
 
 
 # ----------------------------------------------------------------------------- the steps
+def check_inputs(cfg: TrainConfig) -> None:
+    """Every dataset split the run will read, and the model it starts from, looked up before
+    Ray starts: a wrong `eval:` path used to surface after training, with no checkpoint kept."""
+    sets = [(cfg.data.dataset, cfg.data.train_split), (cfg.data.dataset, cfg.data.val_split)]
+    sets += [(cfg.run.real_tune, cfg.run.real_tune_split)] if cfg.run.real_tune else []
+    sets += [(ev.dataset, ev.split) for ev in cfg.eval]
+    for root, split in sets:
+        split_files(root, split)  # FileNotFoundError / KeyError naming the dataset and its splits
+    if cfg.run.init_from:
+        resolve_checkpoint(cfg.run.init_from)
+
+
 def prepare_run(cfg: TrainConfig) -> Run:
     """Start or join Ray, name the run, and create its folder: a used name is an error unless
     the run is resumed on purpose, and resuming needs a run to resume."""

@@ -108,6 +108,25 @@ def test_ship_refuses_a_checkpoint_without_a_spec_and_writes_nothing(tmp_path):
     run = subprocess.run([sys.executable, "jobs/ship.py", f"run={src}", f"out={tmp_path / 'shipped'}", "allow_real=true"],
                          cwd=ROOT, capture_output=True, text=True)
     assert run.returncode != 0 and "input_spec" in run.stderr and not (tmp_path / "shipped").exists()
+    # nor does it replace a model already shipped, unless told (out= is required: it had a default)
+    args = [sys.executable, "jobs/ship.py", f"run={ROOT / 'models/en-small'}", "allow_real=true"]
+    before = (src / "model.pt").read_bytes()
+    for extra in ([], [f"out={src}"]):
+        run = subprocess.run(args + extra, cwd=ROOT, capture_output=True, text=True)
+        assert run.returncode != 0 and ("out=" in run.stderr or "overwrite=true" in run.stderr), run.stderr
+    assert (src / "model.pt").read_bytes() == before
+
+
+def test_the_tuning_jobs_refuse_to_replace_their_output_before_any_work(tmp_path):
+    from swipe.evaluate.calibrate import CalibrateConfig, FusedCalibrateConfig, calibrate_fused, calibrate_template
+
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("# a user's config\n")
+    for job, cfg in ((calibrate_template, CalibrateConfig(dataset="no/such/dataset", out=str(mine))),
+                     (calibrate_fused, FusedCalibrateConfig(checkpoint="no/such/model", out=str(mine)))):
+        with pytest.raises(FileExistsError, match="overwrite=true"):
+            job(cfg)  # refused before the (missing) dataset or model is opened
+    assert mine.read_text() == "# a user's config\n"
 
 
 def test_a_prediction_folder_is_resumed_only_by_what_made_it(tmp_path):

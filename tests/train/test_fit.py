@@ -101,3 +101,20 @@ def test_seeded_runs_repeat_and_a_fine_tune_starts_from_the_weights(tiny_dataset
     # --resume itself (on from step 10 to 20) is tested once, on object storage, by the README's
     # commands (tests/storage/test_object_storage.py): the same asserts, the same code path
 
+
+
+def test_a_wrong_dataset_path_fails_before_ray_starts(tiny_dataset, tmp_path, monkeypatch):
+    """A wrong eval set (or dataset, real_tune set, starting model) is found before any work:
+    it used to surface after training, with no best_checkpoint.txt written."""
+    import swipe.train.fit as fit
+
+    def no_ray(cfg):
+        raise AssertionError("Ray started (prepare_run) before the inputs were checked")
+
+    monkeypatch.setattr(fit, "prepare_run", no_ray)
+    good = _cfg(tiny_dataset, tmp_path, "wrong", 1, 5)
+    for bad, says in ((replace(good, eval=(EvalSet("x", str(tmp_path / "no_such"), "val"),)), "not a swipe dataset"),
+                      (replace(good, eval=(EvalSet("x", tiny_dataset, "dev"),)), "no split 'dev'"),
+                      (replace(good, run=replace(good.run, init_from=str(tmp_path / "none"))), "neither a checkpoint")):
+        with pytest.raises((FileNotFoundError, KeyError), match=says):
+            train(bad)
