@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 from swipe import storage
 from swipe.data.swipes import OPTIONAL, SCHEMA, SwipeBatch, conform
 from swipe.hashrand import uniform
+from swipe.provenance import redact
 
 MANIFEST = "dataset.json"
 QUARANTINE = "quarantine"
@@ -112,7 +113,7 @@ def write_shard(batch: SwipeBatch, root: str | Path, split: str, shard: int) -> 
 def save_manifest(root: str | Path, manifest: dict[str, Any]) -> str:
     """Written last by the dataset jobs: a folder without it is not (yet) a dataset."""
     path = storage.join(root, MANIFEST)
-    storage.write_text(path, json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=False))
+    storage.write_text(path, json.dumps(redact(manifest), indent=2, ensure_ascii=False, sort_keys=False))
     return path
 
 

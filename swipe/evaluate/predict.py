@@ -48,6 +48,7 @@ from swipe.keyboard import parse_layouts
 from swipe.lexicon import Alphabet, LexiconConfig, Trie, build_lexicon_trie
 from swipe.model.checkpoint import META_FILE, MODEL_FILE, check_compatible, load_meta, load_model, resolve_checkpoint
 from swipe.model.spec import InputSpec, load_spec, spec_from_dict
+from swipe.provenance import redact
 
 MAX_BLOCKS = 20_000  # slices per Ray Data block rise above 1 only past this many
 SPEC_MARKER = "inputs.json"  # written before any output: the model, inputs and decoder settings of the folder
@@ -293,11 +294,11 @@ def predict(cfg: PredictConfig, trie: Trie | None = None) -> PredictResult:
     rows_in, rows_rejected = sum(rows_of.values()), sum(reasons.values())
     if rows_in != rows_out + rows_rejected:
         raise RuntimeError(f"rows lost: in {rows_in} != out {rows_out} + rejected {rows_rejected}")
-    storage.write_text(storage.join(out, PREDICTION_INFO), json.dumps(
+    storage.write_text(storage.join(out, PREDICTION_INFO), json.dumps(redact(
         {"checkpoint": _for_actors(cfg.checkpoint, checkpoint) if checkpoint else None, "decoder": cfg.decoder, "dataset": cfg.dataset,
          "split": cfg.split, "config": config_to_dict(cfg),
          "input_spec": None if spec is None else spec.to_dict(), "spec_overrides": overrides,
-         "lexicon": config_to_dict(lexicon_cfg), "rows_in": rows_in, "rows_out": rows_out, "rows_rejected": rows_rejected}, indent=1))
+         "lexicon": config_to_dict(lexicon_cfg), "rows_in": rows_in, "rows_out": rows_out, "rows_rejected": rows_rejected}), indent=1))
     return PredictResult(out, rows_in, rows_out, rows_rejected, dict(reasons), shards_written=len(todo),
                          shards_skipped=len(rows_of) - len(todo), wall_s=round(time.perf_counter() - t0, 2))
 

@@ -26,7 +26,7 @@ from swipe.decode.fused import FusedConfig
 from swipe.decode.search import BeamConfig
 from swipe.decode.template import TemplateConfig
 from swipe.lexicon import LexiconConfig
-from swipe.provenance import now_iso
+from swipe.provenance import now_iso, redact
 
 
 @dataclass(frozen=True)
@@ -94,11 +94,11 @@ def model_hash(model_config: dict[str, Any]) -> str:
 def predictor_row(checkpoint: str, model_config: dict[str, Any], decoder: str, args: dict[str, Any],
                   lexicon: dict[str, Any] | None, layout: str, dataset: str, split: str, predictions: str,
                   metrics: dict[str, float], input_spec: dict[str, Any] | None = None) -> dict[str, str]:
-    row = {"checkpoint": str(checkpoint), "model_hash": model_hash(model_config), "decoder": decoder,
-           "decoder_args": canonical_args(decoder, args, lexicon, input_spec), "layout": layout, "split": split}
+    row = redact({"checkpoint": str(checkpoint), "model_hash": model_hash(model_config), "decoder": decoder,
+                  "decoder_args": canonical_args(decoder, args, lexicon, input_spec), "layout": layout, "split": split})
     row["key"] = hashlib.sha256(_canonical([row[k] for k in IDENTITY]).encode()).hexdigest()[:20]
-    return row | {"dataset": dataset, "predictions": str(predictions), "metrics": _canonical(metrics),
-                  "created": now_iso()}
+    return row | redact({"dataset": dataset, "predictions": str(predictions), "metrics": _canonical(metrics),
+                         "created": now_iso()})
 
 
 class ConflictError(ValueError):

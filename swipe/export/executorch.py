@@ -30,6 +30,7 @@ from swipe.model.checkpoint import load_model, resolve_checkpoint
 from swipe.model.inputs import model_inputs
 from swipe.model.spec import SPEC_KEY, InputSpec, load_spec
 from swipe.model.keys import KeyTable
+from swipe.provenance import redact
 
 ET_FILE = "executorch.json"
 MAX_SWIPES, MAX_POINTS, MAX_KEYS, MAX_ROWS = 64, 256, 64, 512  # the programs' shape bounds
@@ -63,7 +64,7 @@ def export_executorch(checkpoint: str | Path, out: str | Path) -> dict:
                       "bounds": {"swipes": MAX_SWIPES, "points": [MIN_POINTS, MAX_POINTS], "keys": MAX_KEYS,
                                  "rows": MAX_ROWS}, "kernels": "portable"},
             "export_s": round(time.perf_counter() - t0, 1)}
-    (out / ET_FILE).write_text(json.dumps(info, indent=1, ensure_ascii=False))
+    (out / ET_FILE).write_text(json.dumps(redact(info), indent=1, ensure_ascii=False))
     return info
 
 

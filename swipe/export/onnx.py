@@ -26,6 +26,7 @@ from swipe.export.runtime import (ENCODER_INPUTS, ENCODER_OUTPUTS, EXPORT_FILE, 
 from swipe.model.spec import SPEC_KEY, load_spec
 from swipe.model.checkpoint import load_model, resolve_checkpoint
 from swipe.model.transformer import DecoderCache, SwipeModel
+from swipe.provenance import redact
 
 OPSET = 18
 
@@ -145,7 +146,7 @@ def export_onnx(checkpoint: str | Path, out: str | Path, int8: bool = True) -> d
             "graph": {"layers": cfg.dec_layers, "heads": cfg.n_heads, "head_dim": cfg.d_model // cfg.n_heads,
                       "opset": OPSET, "int8": int8, "torch": torch.__version__},
             "files": files, "export_s": round(time.perf_counter() - t0, 1)}
-    (out / EXPORT_FILE).write_text(json.dumps(info, indent=1, ensure_ascii=False))
+    (out / EXPORT_FILE).write_text(json.dumps(redact(info), indent=1, ensure_ascii=False))
     return info
 
 

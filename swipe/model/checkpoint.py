@@ -25,6 +25,7 @@ from swipe.lexicon import Alphabet
 from swipe.model.features import KeyTable
 from swipe.model.spec import SPEC_KEY, InputSpec
 from swipe.model.transformer import ModelConfig, SwipeModel
+from swipe.provenance import redact
 
 MODEL_FILE, META_FILE, TRAINER_FILE = "model.pt", "model.json", "lightning.ckpt"
 BEST_FILE = "best_checkpoint.txt"  # in a run's folder: the path or URI of its best checkpoint
@@ -42,7 +43,7 @@ def save_model_dir(path: str | Path, model: SwipeModel, alphabet: Alphabet, layo
             "vocab_size": model.vocab_size, "grids": list(model.grid_names), "layouts": layouts_json,
             "feature_stats": {"mean": feats.stats_mean.tolist(), "std": feats.stats_std.tolist()},
             SPEC_KEY: spec.to_dict(), **extra}
-    (path / META_FILE).write_text(json.dumps(meta, indent=1, ensure_ascii=False))
+    (path / META_FILE).write_text(json.dumps(redact(meta), indent=1, ensure_ascii=False))
     return path
 
 

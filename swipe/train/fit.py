@@ -54,13 +54,13 @@ from swipe.model.inputs import collate
 from swipe.model.spec import InputSpec, PointSpec, RepairSpec, load_spec
 from swipe.model.transformer import ModelConfig, SwipeModel, count_parameters, resolve
 from swipe.plot import plot_training
-from swipe.provenance import git_revision, now_iso, run_stamp
+from swipe.provenance import git_revision, now_iso, redact, run_stamp
 from swipe import storage
 from swipe.storage import is_uri
 from swipe.train.module import OptimConfig, SwipeModule
 from swipe.train.stream import DataConfig, PadCollate, train_dataset, val_dataset
 from swipe.train.tracking import (METRICS_FILE, TrackingConfig, build_loggers, final_history, mark_restart,
-                                  read_metrics, scrub)
+                                  read_metrics)
 
 
 @dataclass(frozen=True)
@@ -306,7 +306,7 @@ def build_trainer(cfg: TrainConfig, run: Run, data: TrainData, callbacks: Sequen
                                        cfg.data, passes_needed(cfg, data.train_rows)),
                 "val": val_dataset(data.val_files, cfg.data)}
     record = run_record(cfg, run, data)
-    (run.dir / "config.yaml").write_text(yaml.safe_dump(record, sort_keys=False, allow_unicode=True))
+    (run.dir / "config.yaml").write_text(yaml.safe_dump(redact(record), sort_keys=False, allow_unicode=True))
     run.publish("config.yaml")
     init_from = cfg.run.init_from
     if init_from and not is_uri(init_from):  # workers run elsewhere: an absolute path (a URI they fetch themselves)
@@ -396,12 +396,12 @@ def passes_needed(cfg: TrainConfig, train_rows: int) -> int:
 
 def run_record(cfg: TrainConfig, run: Run, data: TrainData) -> dict[str, Any]:
     """config.yaml: the resolved config (no secrets), git revision, dataset summary, skipped shards."""
-    resolved = scrub(config_to_dict(cfg)) | {"run": {**config_to_dict(cfg.run), "name": run.name}}
+    resolved = config_to_dict(cfg) | {"run": {**config_to_dict(cfg.run), "name": run.name}}
     resolved["model"] = config_to_dict(data.model)
     m = data.manifest
-    return {"config": resolved, "git_revision": git_revision(), "created": now_iso(),
-            "dataset": {k: m[k] for k in ("name", "rows_kept", "alphabet", "provenance")}
-            | {"splits": {s: v["rows"] for s, v in m["splits"].items()}, "skipped_shards": data.skipped}}
+    return redact({"config": resolved, "git_revision": git_revision(), "created": now_iso(),
+                   "dataset": {k: m[k] for k in ("name", "rows_kept", "alphabet", "provenance")}
+                   | {"splits": {s: v["rows"] for s, v in m["splits"].items()}, "skipped_shards": data.skipped}})
 
 
 @torch.no_grad()

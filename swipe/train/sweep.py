@@ -37,7 +37,7 @@ import yaml
 from swipe import storage
 from swipe.cluster.session import ensure_ray, scoped_env
 from swipe.config import ConfigError, build_config, config_to_dict, merge
-from swipe.provenance import run_stamp
+from swipe.provenance import redact, run_stamp
 from swipe.train.fit import TrainConfig, check_resources, run_exists, train
 
 METRICS = ("val/swipe_mrr", "val/real_tune_mrr")  # what a sweep may rank by (the second needs run.real_tune)
@@ -224,7 +224,7 @@ def run_sweep(cfg: SweepConfig, callbacks: Sequence[Any] = ()) -> SweepResult:
         total = replace(scale, num_workers=scale.num_workers * cfg.max_concurrent,
                         cpus_per_worker=scale.cpus_per_worker + cfg.trial_cpus / scale.num_workers)
         check_resources(total, ray.cluster_resources())
-    storage.write_text(storage.join(home, "sweep.yaml"), yaml.safe_dump(config_to_dict(replace(cfg, name=name)),
+    storage.write_text(storage.join(home, "sweep.yaml"), yaml.safe_dump(redact(config_to_dict(replace(cfg, name=name))),
                                                                          sort_keys=False))
     final_step = max_t * run.val_every
     parts = sorted((d for d in storage.list_dirs(home) if storage.basename(d).startswith("part-")),
@@ -361,7 +361,7 @@ def write_results(cfg: SweepConfig, name: str, sweep_dir: Path, trials: pd.DataF
               f"# val/swipe_mrr {best['swipe_mrr_mean']:.4f} ± {best['swipe_mrr_std']:.4f} over "
               f"{best['seeds']} seed(s). Train it:  python jobs/train.py --config THIS_FILE\n")
     (sweep_dir / "best_config.yaml").write_text(
-        header + yaml.safe_dump(config_to_dict(best_cfg), sort_keys=False, allow_unicode=True))
+        header + yaml.safe_dump(redact(config_to_dict(best_cfg)), sort_keys=False, allow_unicode=True))
 
 
 def results_markdown(name: str, keys: list[str], table: pd.DataFrame, trials: pd.DataFrame,

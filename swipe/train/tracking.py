@@ -18,8 +18,7 @@ from typing import Any, Literal
 from pytorch_lightning.loggers import Logger
 from pytorch_lightning.utilities import rank_zero_only
 
-SECRET_ENV = ("WANDB_API_KEY",)
-
+from swipe.provenance import redact
 
 METRICS_FILE = "metrics.jsonl"  # in a run's folder: one JSON object per logging call
 
@@ -37,18 +36,6 @@ def wandb_mode(cfg: TrackingConfig) -> str:
     if cfg.wandb != "auto":
         return cfg.wandb
     return "online" if os.environ.get("WANDB_API_KEY") else "offline"
-
-
-def scrub(obj: Any) -> Any:
-    """A copy of a config with any secret value replaced (belt and braces: keys are not config)."""
-    secrets = {os.environ[k] for k in SECRET_ENV if os.environ.get(k)}
-    if isinstance(obj, dict):
-        return {k: scrub(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [scrub(v) for v in obj]
-    if isinstance(obj, str) and any(s in obj for s in secrets):
-        return "***"
-    return obj
 
 
 class JsonlLogger(Logger):
@@ -99,7 +86,7 @@ def build_loggers(run_dir: str | Path, run_name: str, cfg: TrackingConfig, confi
         run_id = hashlib.sha1(f"{run_name}:{run_home or Path(run_dir).resolve()}".encode()).hexdigest()[:16]
         wb = WandbLogger(project=cfg.project, name=run_name, group=cfg.group, id=run_id, resume="allow",
                          tags=list(cfg.tags), save_dir=str(run_dir), mode=mode,
-                         settings=wandb.Settings(silent=True), config=scrub(config))
+                         settings=wandb.Settings(silent=True), config=redact(config))
         # Lightning 2.6 always passes anonymous=None, which wandb 0.31 warns has no effect
         wb._wandb_init.pop("anonymous", None)
         loggers.append(wb)
