@@ -21,7 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fastapi import Body, FastAPI
+from fastapi import Body, FastAPI, Header, Request
 from fastapi.responses import FileResponse, JSONResponse
 from ray import serve
 
@@ -37,6 +37,23 @@ def _refused(_request: Any, e: RequestError) -> JSONResponse:
     return JSONResponse({"detail": str(e)}, status_code=e.status)
 
 
+LIMITS: dict[str, Any] = {"max_body_bytes": 1_000_000}  # the replica's ServeConfig's, set as it starts
+
+
+@api.middleware("http")
+async def _bounded_body(request: Request, call_next: Any) -> Any:
+    """A body over max_body_bytes is refused before it is read (413); one of unknown length
+    (chunked) too (411): the size is known before any parsing."""
+    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+        length = request.headers.get("content-length")
+        if length is None and request.headers.get("transfer-encoding"):
+            return JSONResponse({"detail": "send a Content-Length (chunked bodies are refused)"}, status_code=411)
+        if length is not None and (not length.isdigit() or int(length) > LIMITS["max_body_bytes"]):
+            return JSONResponse({"detail": f"the body is {length} bytes; at most {LIMITS['max_body_bytes']}"},
+                                status_code=413)
+    return await call_next(request)
+
+
 def _words(body: Any) -> list:
     """The word list of a users/words body. (Defined before the class: Serve's ingress copies the
     class with the module globals it sees at decoration.)"""
@@ -45,7 +62,7 @@ def _words(body: Any) -> list:
     return body["words"]
 
 
-@serve.deployment(name="SwipeDecoder", max_ongoing_requests=8, health_check_period_s=5)
+@serve.deployment(name="SwipeDecoder", max_ongoing_requests=8, max_queued_requests=64, health_check_period_s=5)
 @serve.ingress(api)
 class SwipeService:
     """One replica: an OnlineDecoder behind the routes above."""
@@ -54,6 +71,7 @@ class SwipeService:
         from swipe.console import quiet
 
         quiet()  # the replica's edge (swipe.console)
+        LIMITS["max_body_bytes"] = cfg.max_body_bytes
         self.decoder = OnlineDecoder(cfg, settings, layouts_json)
 
     @api.get("/")
@@ -77,21 +95,24 @@ class SwipeService:
         return self.decoder.decode(body)
 
     @api.get("/api/users/{user}/words")
-    def user_words(self, user: str) -> dict:
+    def user_words(self, user: str, authorization: str | None = Header(None)) -> dict:
+        self.decoder.may_touch_words(authorization)
         return {"user": user, "words": self.decoder.users.words(user)}
 
     @api.post("/api/users/{user}/words")
-    def add_words(self, user: str, body: Any = Body(...)) -> dict:
+    def add_words(self, user: str, body: Any = Body(...), authorization: str | None = Header(None)) -> dict:
+        self.decoder.may_touch_words(authorization)
         return self.decoder.users.add(user, _words(body))
 
     @api.delete("/api/users/{user}/words")
-    def remove_words(self, user: str, body: Any = Body(...)) -> dict:
+    def remove_words(self, user: str, body: Any = Body(...), authorization: str | None = Header(None)) -> dict:
+        self.decoder.may_touch_words(authorization)
         return self.decoder.users.remove(user, _words(body))
 
 
 def build_app(cfg: ServeConfig, settings: Any, layouts_json: dict[str, Any]) -> serve.Application:
     """The application: `cfg.replicas` replicas of `cfg.cpus_per_replica` CPUs each."""
-    return SwipeService.options(num_replicas=cfg.replicas,
+    return SwipeService.options(num_replicas=cfg.replicas, max_queued_requests=cfg.max_queued_requests,
                                 ray_actor_options={"num_cpus": cfg.cpus_per_replica}).bind(cfg, settings, layouts_json)
 
 
@@ -104,6 +125,6 @@ def start(cfg: ServeConfig, name: str = "swipe", blocking: bool = False) -> str:
     ensure_ray(cfg.num_cpus)
     cfg = resolve_paths(cfg)
     settings, layouts = load_offer(cfg)
-    serve.start(http_options={"host": cfg.host, "port": cfg.port})
+    serve.start(http_options={"host": cfg.host, "port": cfg.port, "request_timeout_s": cfg.request_timeout_s})
     serve.run(build_app(cfg, settings, layouts), name=name, route_prefix="/", blocking=blocking)
     return f"http://{'127.0.0.1' if cfg.host == '0.0.0.0' else cfg.host}:{cfg.port}"

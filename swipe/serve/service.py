@@ -13,6 +13,7 @@ RequestError with a 4xx status and a message that says why.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import math
 import threading
@@ -52,6 +53,11 @@ class ServeConfig:
     max_top_k: int = 16
     max_beam: int = 32
     max_inline_layouts: int = 32  # inline layouts a replica keeps (the oldest is forgotten first)
+    max_layout_keys: int = 200  # keys of an inline layout (a phone keyboard has about 30-100)
+    max_body_bytes: int = 1_000_000  # a request body (4 000 points of x, y, t is about 150 kB of JSON)
+    request_timeout_s: float = 30.0  # Serve's HTTP proxy answers 408 after this
+    max_queued_requests: int = 64  # per deployment, beyond max_ongoing_requests: then 503, not an unbounded queue
+    write_token: str = ""  # when set, adding or removing words needs the header "Authorization: Bearer TOKEN"
     num_cpus: int | None = None  # size of a local Ray (ignored on a cluster)
 
 
@@ -136,6 +142,13 @@ class OnlineDecoder:
                 "limits": {"max_points": self.cfg.max_points, "max_top_k": self.cfg.max_top_k,
                            "max_beam": self.max_beam, "max_user_words": self.cfg.users.max_words}}
 
+    def may_touch_words(self, authorization: str | None) -> None:
+        """With `write_token` set, the word endpoints need "Authorization: Bearer TOKEN"; without
+        it they are open to anyone who reaches the service (the README says so)."""
+        token = self.cfg.write_token
+        if token and not hmac.compare_digest(authorization or "", f"Bearer {token}"):
+            raise RequestError(401, "the word endpoints need the header 'Authorization: Bearer <write_token>'")
+
     def layout(self, name: str) -> dict:
         if name not in self.layouts:
             raise RequestError(404, f"no layout {name!r}; GET /api/options lists them")
@@ -151,22 +164,31 @@ class OnlineDecoder:
             return spec, self.layouts[spec]
         if not isinstance(spec, dict):
             raise RequestError(400, "'layout' must be a layout name or a grid object {width, height, keys}")
+        keys = spec.get("keys")
+        if isinstance(keys, list) and len(keys) > self.cfg.max_layout_keys:
+            raise RequestError(413, f"inline layout has {len(keys)} keys; at most {self.cfg.max_layout_keys}")
         name = "inline-" + hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
-        if name not in self.inline:
-            try:
-                layout = parse_layout(name, spec)
-            except LayoutError as e:
-                raise RequestError(422, f"inline layout refused: {e}") from None
-            missing = sorted(set(layout.letters) - set(self.alphabet.chars))
-            if missing:
-                raise RequestError(422, f"inline layout has letter keys {missing} that the models cannot read")
-            if len(self.inline) >= self.cfg.max_inline_layouts:  # the oldest goes, from every model's keys too
-                oldest = next(iter(self.inline))
-                del self.inline[oldest]
-                for decoder in self.decoders.values():
-                    decoder.drop_layouts([oldest])
-            self.inline[name] = layout
-        return name, self.inline[name]
+        if name in self.inline:
+            return name, self.inline[name]
+        try:
+            layout = parse_layout(name, spec)
+        except LayoutError as e:
+            raise RequestError(422, f"inline layout refused: {e}") from None
+        missing = sorted(set(layout.letters) - set(self.alphabet.chars))
+        if missing:
+            raise RequestError(422, f"inline layout has letter keys {missing} that the models cannot read")
+        return name, replace(layout, grid={})  # the parsed arrays only: not the request's whole JSON
+
+    def _keep_layout(self, name: str, layout: Layout) -> None:
+        """Remember an inline layout (under the lock: the models' key tables are shared)."""
+        if name in self.inline or name in self.layouts:
+            return
+        if len(self.inline) >= self.cfg.max_inline_layouts:  # the oldest goes, from every model's keys too
+            oldest = next(iter(self.inline))
+            del self.inline[oldest]
+            for decoder in self.decoders.values():
+                decoder.drop_layouts([oldest])
+        self.inline[name] = layout
 
     def _swipe(self, req: dict, name: str, layout: Layout) -> SwipeBatch:
         pts = []
@@ -215,9 +237,10 @@ class OnlineDecoder:
         user = req.get("user") or None
         personal = self.users.lexicon(user) if user else None  # validates the name
         decoder = self.decoders[model]
+        name, layout = self._layout_of(req)  # parsed and checked outside the lock
+        swipe = self._swipe(req, name, layout)
         with self._lock:  # requests of one replica run in threads; layouts and key tables are shared
-            name, layout = self._layout_of(req)
-            swipe = self._swipe(req, name, layout)
+            self._keep_layout(name, layout)
             decoder.add_layouts({name: layout})
             found = {w: (s, False) for w, s in decoder.decode(swipe, kind, self.lexicon, beam, top_k)[0]}
             if personal is not None:  # the user's words, decoded by the same decoder over their own small lexicon

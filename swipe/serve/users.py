@@ -28,6 +28,7 @@ from swipe.lexicon import Alphabet, Trie, build_trie
 
 USER_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # fullmatch: "$" let a trailing newline in
 WORD_SUFFIX = ".word"
+MAX_NAMED = 10  # refused words named in one reply
 log = logging.getLogger(__name__)
 
 
@@ -108,6 +109,8 @@ class UserWords:
         """The words as they will be stored (case folded); RequestError naming every word refused."""
         if not isinstance(words, list) or not words:
             raise RequestError(400, "'words' must be a non-empty list of strings")
+        if len(words) > self.cfg.max_words:
+            raise RequestError(413, f"{len(words)} words in one request; at most {self.cfg.max_words}")
         bad, out = [], []
         for w in words:
             if not isinstance(w, str) or not w.strip():
@@ -116,13 +119,15 @@ class UserWords:
             w = w.strip().lower() if self.cfg.lowercase else w.strip()
             outside = sorted(set(w) - set(self.alphabet.chars))
             if outside:
-                bad.append(f"{w!r}: characters {outside} are not in the alphabet {self.alphabet.chars!r}")
+                bad.append(f"{w!r}: characters {outside} are not in the alphabet")
             elif len(w) > self.max_word_len:
                 bad.append(f"{w!r}: {len(w)} letters; the model spells at most {self.max_word_len}")
             else:
                 out.append(w)
-        if bad:
-            raise RequestError(422, "words refused (nothing was added): " + "; ".join(bad))
+        if bad:  # at most MAX_NAMED named: 200k bad words made a 20 MB reply
+            more = f"; and {len(bad) - MAX_NAMED} more" if len(bad) > MAX_NAMED else ""
+            raise RequestError(422, f"{len(bad)} word(s) refused (nothing was added; the alphabet is "
+                                    f"{self.alphabet.chars!r}): " + "; ".join(bad[:MAX_NAMED]) + more)
         return list(dict.fromkeys(out))
 
     def add(self, user: str, words: list) -> dict:

@@ -71,6 +71,8 @@ def test_the_api_decodes_lists_and_refuses_with_reasons(app, qwerty):
     assert _call(app, "/api/layouts/dvorak")[0] == 404
     assert _call(app, "/api/users/ann/words", {"words": ["naïve"]})[0] == 422
     assert _call(app, "/api/users/ann/words", {"nope": 1})[0] == 400
+    status, out = _call(app, "/api/decode", {"x": [0.25] * 300_000, "y": [0.25], "t": [0]})  # 1.5 MB, never parsed
+    assert status == 413 and "at most 1000000" in out["detail"]
 
 
 def _replicas() -> dict[str, str]:

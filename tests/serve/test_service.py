@@ -2,6 +2,7 @@
 personal words (decoded at once, bounded, validated, kept across a restart), inline layouts."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pyarrow as pa
@@ -100,6 +101,28 @@ def test_bad_requests_are_refused_with_a_reason(service, qwerty_layout, change, 
     with pytest.raises(RequestError) as e:
         service.decode(req)
     assert e.value.status == status and says in str(e.value), str(e.value)
+
+
+def test_limits_each_a_4xx_with_a_reason(tmp_path, qwerty_layout, service):
+    big = {"width": 100, "height": 100, "keys": [{"label": "a", "hitbox": {"x": 0, "y": 0, "w": 1, "h": 1}}] * 201}
+    with pytest.raises(RequestError, match="201 keys; at most 200") as e:
+        service.decode(ideal_swipe(qwerty_layout, "hello") | {"layout": big})
+    assert e.value.status == 413
+    with pytest.raises(RequestError, match="at most 1000") as e:  # words per request
+        service.users.add("ann", ["word"] * 1001)
+    assert e.value.status == 413
+    with pytest.raises(RequestError) as e:  # 200 bad words: ten named, the alphabet once
+        service.users.add("ann", [f"caf\u00e9{i}" for i in range(200)])
+    assert "200 word(s) refused" in str(e.value) and "and 190 more" in str(e.value)
+    assert str(e.value).count("café") == 10 and len(str(e.value)) < 2000
+    locked = _service(tmp_path / "locked")
+    object.__setattr__(locked, "cfg", replace(locked.cfg, write_token="s3cret-token"))
+    for header in (None, "Bearer wrong", "s3cret-token"):
+        with pytest.raises(RequestError, match="Authorization: Bearer") as e:
+            locked.may_touch_words(header)
+        assert e.value.status == 401
+    locked.may_touch_words("Bearer s3cret-token")
+    service.may_touch_words(None)  # no token configured: open, as the README says
 
 
 def test_inline_layouts_decode_and_are_bounded(tmp_path, qwerty_layout):

@@ -222,8 +222,19 @@ window.swipeDemo = {
   state,
 };
 
+// each browser its own user (kept in localStorage): a shared default let one visitor's words reach the next
+function browserUser() {
+  let id = localStorage.getItem("swipe-user");
+  if (!id) {
+    id = "b-" + Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, "0")).join("");
+    localStorage.setItem("swipe-user", id);
+  }
+  return id;
+}
+
 (async function start() {
   try {
+    if (!$("user").value) $("user").value = browserUser();
     const o = await api("api/options");
     state.options = o;
     fill($("model"), o.models.map((m) => m.name), o.default_model);
