@@ -23,6 +23,12 @@ def _export() -> dict:
     return bench_export()
 
 
+def _fuzz() -> dict:
+    from bench.online import bench_fuzz
+
+    return bench_fuzz()
+
+
 def _serve() -> dict:
     from bench.online import bench_serve
 
@@ -31,4 +37,4 @@ def _serve() -> dict:
 
 BENCHMARKS: dict[str, Callable[[], dict]] = {**_SPEED, "reliability": _reliability,
                                              "reliability_nodes": _reliability_nodes, "export": _export,
-                                             "serve": _serve}
+                                             "serve": _serve, "fuzz": _fuzz}

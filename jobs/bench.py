@@ -15,6 +15,8 @@
                                     # (torch_p50_ms, ort_fp32_p50_ms, ort_int8_p50_ms, …), parity_topk_equal,
                                     # int8_acc1_delta: the shipped model, beam 6, 307k words, one thread
     python jobs/bench.py serve      # the Serve app under a bounded load: requests_per_s, p50_ms, p99_ms, errors
+    python jobs/bench.py fuzz       # lines_tried, jobs_aborted, rows_lost, requests_tried, server_errors,
+                                    # max_request_ms (≥ 2 000 lines and requests; the three counts must be 0)
     python jobs/bench.py --list     # the names, one per line (make bench runs them all)
 
 The benchmarks live in bench/, beside the library: they are not part of `swipe`.
