@@ -8,6 +8,7 @@ them all, the test suite's own Ray included).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -82,9 +83,13 @@ class LocalCluster:
             raise RuntimeError(f"{' '.join(args[:2])} failed ({out.returncode}):\n{(out.stdout + out.stderr)[-3000:]}")
         return out
 
-    def submit(self, job_id: str, entrypoint: list[str], wait: bool = True, log: Path | None = None) -> str:
-        """Submit `entrypoint` with this checkout as working dir; with `wait`, its final status."""
+    def submit(self, job_id: str, entrypoint: list[str], wait: bool = True, log: Path | None = None,
+               env: dict[str, str] | None = None) -> str:
+        """Submit `entrypoint` with this checkout as working dir (and `env` in its runtime
+        environment); with `wait`, its final status."""
         args = ["job", "submit", "--working-dir", ".", "--submission-id", job_id] + ([] if wait else ["--no-wait"])
+        if env:
+            args += ["--runtime-env-json", json.dumps({"env_vars": env})]
         deadline = time.monotonic() + 120
         while True:
             out = self.cli(*args, "--", *entrypoint, check=False, log=log)
