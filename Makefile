@@ -36,19 +36,23 @@ quickstart: $(STAMP)
 	$(PY) jobs/predict.py --config configs/predict_template_en.yaml \
 	    dataset=data/datasets/real_en_dev split=dev out=runs/$(RUN)/predictions/real_dev_template
 	$(PY) jobs/evaluate.py predictions=runs/$(RUN)/predictions/real_dev_template
-	@# the shipped synthetic-only model (models/en-small), beam only and fused (configs/decode_en.yaml), beside them;
-	@# then what real data adds: the same architecture trained on the real train split, and fine-tuned on it
+	@# the two shipped English models, beam only and fused (each with its decode config): models/en-small
+	@# (synthetic-only) and models/en-small-real (the best English model: real swipes in its training);
+	@# then the same architecture trained on the real train split alone
 	$(PY) jobs/predict.py --config configs/predict_en.yaml checkpoint=models/en-small \
-	    dataset=data/datasets/real_en_dev split=dev out=runs/$(RUN)/predictions/real_dev_shipped_beam
+	    dataset=data/datasets/real_en_dev split=dev out=runs/$(RUN)/predictions/real_dev_en_small_beam
 	$(PY) jobs/predict.py --config configs/decode_en.yaml checkpoint=models/en-small \
-	    dataset=data/datasets/real_en_dev split=dev out=runs/$(RUN)/predictions/real_dev_shipped_fused
+	    dataset=data/datasets/real_en_dev split=dev out=runs/$(RUN)/predictions/real_dev_en_small_fused
+	$(PY) jobs/predict.py --config configs/predict_en.yaml checkpoint=models/en-small-real \
+	    dataset=data/datasets/real_en_dev split=dev out=runs/$(RUN)/predictions/real_dev_en_small_real_beam
+	$(PY) jobs/predict.py --config configs/decode_en_real.yaml checkpoint=models/en-small-real \
+	    dataset=data/datasets/real_en_dev split=dev out=runs/$(RUN)/predictions/real_dev_en_small_real_fused
 	$(PY) jobs/predict.py --config configs/predict_en.yaml checkpoint=models/en-small-realonly \
 	    dataset=data/datasets/real_en_dev split=dev out=runs/$(RUN)/predictions/real_dev_realonly_beam
-	$(PY) jobs/predict.py --config configs/predict_en.yaml checkpoint=models/en-small-finetuned \
-	    dataset=data/datasets/real_en_dev split=dev out=runs/$(RUN)/predictions/real_dev_finetuned_beam
 	$(PY) jobs/compare.py runs/$(RUN)/predictions/real_dev_template runs/$(RUN)/predictions/real_dev \
-	    runs/$(RUN)/predictions/real_dev_shipped_beam runs/$(RUN)/predictions/real_dev_shipped_fused \
-	    runs/$(RUN)/predictions/real_dev_realonly_beam runs/$(RUN)/predictions/real_dev_finetuned_beam
+	    runs/$(RUN)/predictions/real_dev_en_small_beam runs/$(RUN)/predictions/real_dev_en_small_fused \
+	    runs/$(RUN)/predictions/real_dev_en_small_real_beam runs/$(RUN)/predictions/real_dev_en_small_real_fused \
+	    runs/$(RUN)/predictions/real_dev_realonly_beam
 
 # pytest exits 5 when it collected no tests: that is a failure here, not a pass.
 test: $(STAMP)

@@ -144,17 +144,18 @@ def test_one_swipe_reads_alike_through_every_path(shipped, long_swipe, recorded,
 
 
 def test_statistics_through_the_inference_path_match_the_stored_ones(shipped):
-    """Swipes from the generator the shipped model was trained on, read through the inference
-    path with the model's spec, give the feature statistics stored in the model (the mean
-    time step within 10%); read as prediction used to read them (128 points), they do not."""
-    import yaml
-
-    from swipe.data.synth import SynthConfig, synthesize
+    """Swipes from the generator the shipped model was trained on (as its model.json records
+    the dataset's config), read through the inference path with the model's spec, give the
+    feature statistics stored in the model (the mean time step within 10%); read as
+    prediction used to read them (128 points), they do not."""
+    from swipe.data.generators import GeneratorConfig, generate
+    from swipe.data.synth import SynthConfig
     from swipe.lexicon import load_word_list
 
     model, meta, devices = shipped
-    fitted = yaml.safe_load((ROOT / "configs/synth_en_fitted.yaml").read_text())
-    synth = build_config(SynthConfig, fitted["synth"])
+    made_by = meta["train"]["dataset"]["provenance"]["config"]
+    synth = build_config(SynthConfig, made_by["synth"])
+    gen = build_config(GeneratorConfig, made_by.get("generator", {}))
     alphabet = Alphabet(meta["alphabet"])
     words = load_word_list(LexiconConfig(top_n=50_000), alphabet)
     rng = np.random.default_rng(0)
@@ -162,7 +163,7 @@ def test_statistics_through_the_inference_path_match_the_stored_ones(shipped):
     parts = []
     for i, g in enumerate(rng.choice(grids, 20)):  # each swipe its own pseudo-user: the users' tempos average out
         picked = [words.words[j] for j in words.sample(100, 0.05, rng)]
-        parts.append(synthesize(picked, devices[g], synth, rng, first_id=i * 100, users=np.arange(100) + i * 100))
+        parts.append(generate(picked, devices[g], synth, gen, rng, first_id=i * 100, users=np.arange(100) + i * 100))
     val = SwipeBatch.concat(parts)
     keys = KeyTable.build(devices, alphabet)
     stored = np.asarray(meta["feature_stats"]["mean"])
