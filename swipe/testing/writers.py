@@ -12,9 +12,10 @@ from swipe.serve.users import UserWords, UserWordsConfig
 ALPHABET = Alphabet("abcdefghijklmnopqrstuvwxyz")
 
 
-def user_words(store: str, max_words: int = 10_000) -> UserWords:
+def user_words(store: str, max_words: int = 10_000, max_cached_users: int = 256) -> UserWords:
     shared = build_trie(["the", "and"], np.array([2.0, 1.0]), ALPHABET)
-    return UserWords(UserWordsConfig(store=store, max_words=max_words), ALPHABET, 32, shared)
+    return UserWords(UserWordsConfig(store=store, max_words=max_words, max_cached_users=max_cached_users),
+                     ALPHABET, 32, shared)
 
 
 def add_one_by_one(store: str, user: str, words: list[str], start_at: float = 0.0) -> int:

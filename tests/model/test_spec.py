@@ -126,6 +126,12 @@ def test_the_tuning_jobs_refuse_to_replace_their_output_before_any_work(tmp_path
                      (calibrate_fused, FusedCalibrateConfig(checkpoint="no/such/model", out=str(mine)))):
         with pytest.raises(FileExistsError, match="overwrite=true"):
             job(cfg)  # refused before the (missing) dataset or model is opened
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "jobs/fit_synth.py", "real=/no/such.jsonl", f"out={mine}"], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert run.returncode != 0 and "overwrite=true" in run.stderr, run.stderr
     assert mine.read_text() == "# a user's config\n"
 
 

@@ -46,3 +46,14 @@ def test_an_unreadable_entry_is_set_aside_not_a_failure(tmp_path):
     assert users.words("cy") == ["old", "words"] and not (tmp_path / "cy.json").exists()
     assert users.remove("cy", ["old"])["words"] == 1 and users.words("cy") == ["words"]
     assert storage.list_files(tmp_path / "cy", ".word") == [str(tmp_path / "cy" / ("words".encode().hex() + ".word"))]
+
+
+def test_a_replica_keeps_the_lexicons_of_its_most_recent_users_only(tmp_path):
+    users = user_words(str(tmp_path), max_cached_users=2)  # the cache grew without bound
+    for name in ("ann", "bo", "cy"):
+        users.add(name, ["hello"])
+        users.lexicon(name)
+    users.lexicon("bo")  # recently used: kept
+    users.add("dee", ["hello"])
+    users.lexicon("dee")
+    assert list(users._built) == ["bo", "dee"]
