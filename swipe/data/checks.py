@@ -131,13 +131,13 @@ def validate(batch: SwipeBatch, layouts: dict[str, Layout], alphabet_chars: str 
     reject(_row_any(~finite, rows, n), "non_finite")
     too_big = (np.abs(batch.x) > F32_MAX) | (np.abs(batch.y) > F32_MAX) | (np.abs(batch.t) > F32_MAX)
     reject(_row_any(too_big, rows, n), "out_of_range", lambda i: "a value beyond float32")
-    if n and len(batch.t):
-        with np.errstate(invalid="ignore", over="ignore"):
-            span = batch.t[batch.offsets[1:] - 1] - batch.t[batch.offsets[:-1]]
-        empty = batch.lengths == 0
-        span[empty] = 0
-        reject(~empty & (np.abs(span) > cfg.max_duration_ms), "out_of_range",
-               lambda i: f"lasts {span[i]:.3g} ms (at most {cfg.max_duration_ms:.0f})")
+    empty = batch.lengths == 0
+    span = np.zeros(n)
+    starts, ends = batch.offsets[:-1][~empty], batch.offsets[1:][~empty] - 1  # an empty last row has no index
+    with np.errstate(invalid="ignore", over="ignore"):
+        span[~empty] = batch.t[ends] - batch.t[starts]
+    reject(np.abs(span) > cfg.max_duration_ms, "out_of_range",
+           lambda i: f"lasts {span[i]:.3g} ms (at most {cfg.max_duration_ms:.0f})")
 
     # time: decreasing → reject; equal to the previous point → drop the point (repair)
     same_row = rows[1:] == rows[:-1]

@@ -8,6 +8,7 @@ import pyarrow as pa
 
 from swipe.data.checks import ValidationConfig, validate
 from swipe.data.importers.yandex import line_chunks, parse_yandex_lines, read_yandex_range
+from swipe.data.swipes import SwipeBatch
 from swipe.data.synth import SynthConfig, synthesize
 
 from conftest import ROOT
@@ -174,3 +175,7 @@ def test_ragged_lists_and_values_beyond_float32_cost_their_line_only(tmp_path, q
     by_line = dict(zip(rejects.ids, rejects.reasons))
     assert [by_line[k] for k in range(1, 5)] == [*bad, "out_of_range"]
     assert np.isfinite(checked.kept.to_arrow()["t"].combine_chunks().flatten().to_numpy()).all()
+    # no points in the batch's last row (no last point to time it by): quarantined, not an IndexError
+    empty_last = SwipeBatch.from_lists([0, 1], ["cat", "cat"], ["qwerty_english"] * 2, [[30, 60], []],
+                                       [[30, 30], []], [[0, 10], []], source="test")
+    assert validate(empty_last, layouts, qwerty.letters, ValidationConfig()).rejects.reasons == ["too_few_points"]
