@@ -3,6 +3,7 @@ load test, and the demo page in a real headless Chromium."""
 
 import json
 import os
+import re
 import time
 import urllib.error
 import urllib.request
@@ -135,6 +136,9 @@ def test_the_demo_decodes_a_swipe_in_chromium(app):
         wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#candidates li[data-word]")))
         words = [li.get_attribute("data-word") for li in driver.find_elements(By.CSS_SELECTOR, "#candidates li")]
         assert "people" in words, words
+        # each browser its own user (a shared "demo" let one visitor's words reach the next)
+        user = driver.find_element(By.ID, "user").get_attribute("value")
+        assert re.fullmatch(r"b-[0-9a-f]{16}", user), user
         # a personal word, added on the page, then swiped
         driver.find_element(By.ID, "new-word").send_keys("zorblat")
         driver.find_element(By.ID, "add-word").click()
