@@ -231,7 +231,9 @@ def run_reliability(seeds: int = 20, workdir: str | None = None) -> dict[str, An
     tally.bad("shards", tried, unhandled, kinds=len(damage.SHARD_KINDS))
 
     # ------------------------------------------------------------------ on a local Ray
-    ray.init(address="local", num_cpus=2, include_dashboard=True, log_to_driver=False)
+    from swipe.cluster.session import start_local_ray
+
+    start_local_ray(num_cpus=2, include_dashboard=True, log_to_driver=False)
     ds = root / "ds"
     make_dataset(MakeDatasetConfig(out=str(ds), n_swipes=1600, shard_rows=200, lexicon=LexiconConfig(top_n=200)))
     manifest = load_manifest(ds)

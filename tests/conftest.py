@@ -38,11 +38,12 @@ def yandex() -> dict[str, Layout]:
 
 def start_local_ray() -> None:
     """The session's Ray: local, 2 CPUs, with its dashboard, which serves the State API:
-    without it, the workers of a Tune trial that ASHA stopped are never released and the
-    next trial's data reads wait forever for a CPU."""
-    import ray
+    without it (or, with another Ray on the machine, without its address: start_local_ray),
+    the workers of a Tune trial that ASHA stopped are never released and the next trial's
+    data reads wait forever for a CPU."""
+    from swipe.cluster.session import start_local_ray
 
-    ray.init(address="local", num_cpus=2, include_dashboard=True, log_to_driver=False)
+    start_local_ray(num_cpus=2, include_dashboard=True, log_to_driver=False)
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -28,12 +29,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _env() -> dict[str, str]:
+def _env(token_path: Path) -> dict[str, str]:
     """The CLI's environment: this virtualenv first on PATH (jobs run `python` from it), and
-    token authentication, Ray's default since 2.59 (the token is made by `ray start`)."""
+    token authentication, Ray's default since 2.59, with this cluster's own token (`ray start`
+    makes none: on a machine where no `ray.init` had left ~/.ray/auth_token it refused to start)."""
     bin_dir = str(Path(sys.executable).parent)
-    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS",)}
-    return env | {"PATH": bin_dir + os.pathsep + env.get("PATH", ""), "RAY_AUTH_MODE": "token"}
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAY_AUTH_TOKEN")}
+    return env | {"PATH": bin_dir + os.pathsep + env.get("PATH", ""), "RAY_AUTH_MODE": "token",
+                  "RAY_AUTH_TOKEN_PATH": str(token_path)}
 
 
 class LocalCluster:
@@ -47,6 +50,9 @@ class LocalCluster:
         self.temp_dir = Path(tempfile.mkdtemp(prefix="swipe-ray-", dir="/tmp"))  # short: socket paths
         self.dashboard = f"http://127.0.0.1:{_free_port()}"
         self.log = log or self.temp_dir / "head.log"
+        self.token_path = self.temp_dir / "auth_token"  # private to this cluster: its head and its CLI calls
+        self.token_path.write_text(secrets.token_hex(32))
+        self.token_path.chmod(0o600)
         self.proc: subprocess.Popen | None = None
 
     def __enter__(self) -> "LocalCluster":
@@ -59,7 +65,7 @@ class LocalCluster:
                                                   "runtime-env-agent-port", "metrics-export-port",
                                                   "ray-client-server-port", "node-manager-port",
                                                   "object-manager-port")]
-        self.proc = subprocess.Popen(cmd, env=_env() | self.env, stdout=open(self.log, "w"), stderr=subprocess.STDOUT,
+        self.proc = subprocess.Popen(cmd, env=_env(self.token_path) | self.env, stdout=open(self.log, "w"), stderr=subprocess.STDOUT,
                                      start_new_session=True)
         deadline = time.monotonic() + 90
         while self.cli("job", "list", check=False).returncode != 0:  # the job server answers
@@ -76,7 +82,7 @@ class LocalCluster:
             ) -> subprocess.CompletedProcess:
         """`ray ARGS --address <this cluster>`, from the repository root."""
         cmd = [str(Path(sys.executable).parent / "ray"), *args[:2], "--address", self.dashboard, *args[2:]]
-        out = subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=timeout)
+        out = subprocess.run(cmd, cwd=ROOT, env=_env(self.token_path), capture_output=True, text=True, timeout=timeout)
         if log is not None:
             log.write_text(out.stdout + out.stderr)
         if check and out.returncode != 0:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Iterator
 
 import ray
 
@@ -27,8 +28,29 @@ def ensure_ray(num_cpus: int | None = None) -> bool:
         ray.init(logging_level=logging.WARNING, logging_config=ray_logging_config())
         return False
     # the dashboard process also serves the State API, which Train and Tune use to clean up
-    ray.init(address="local", num_cpus=num_cpus, logging_level=logging.WARNING, logging_config=ray_logging_config())
+    start_local_ray(num_cpus=num_cpus, logging_level=logging.WARNING, logging_config=ray_logging_config())
     return True
+
+
+def start_local_ray(**init_args: Any) -> None:
+    """`ray.init(address="local", **init_args)`, its processes told their own cluster's address.
+
+    Ray's own State API calls made without an address (Train's placement group cleaner, its
+    controller) look for "the" Ray on the machine; with another one running (a user's job beside
+    ours) they failed with "Found multiple active Ray instances", a stopped trial's CPUs stayed
+    reserved, and the next trial waited for them forever. The GCS port is chosen here, so
+    RAY_ADDRESS can name it in the environment every worker inherits; this process's own
+    environment is left as it was (a job it starts still gets a Ray of its own)."""
+    port = _free_port()
+    address = f"{ray.util.get_node_ip_address()}:{port}"
+    with scoped_env(RAY_GCS_SERVER_PORT=str(port), RAY_ADDRESS=address):
+        ray.init(address="local", **init_args)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("", 0))
+        return s.getsockname()[1]
 
 
 @contextmanager

@@ -16,11 +16,17 @@ def start_cluster(workers: int = 2) -> Any:
     import ray
     from ray.cluster_utils import Cluster
 
+    from swipe.cluster.session import scoped_env
     from swipe.testing.s3 import free_port
 
-    cluster = Cluster(initialize_head=True, head_node_args={  # its own dashboard port: another Ray may hold 8265
-        "num_cpus": 0, "include_dashboard": True, "dashboard_port": free_port(), "object_store_memory": 200 * 2**20})
-    cluster.worker_nodes_started = [cluster.add_node(**NODE) for _ in range(workers)]
+    # its own ports (another Ray may hold 8265), and every node's processes told its address
+    # (swipe.cluster.session.start_local_ray says why)
+    port = free_port()
+    with scoped_env(RAY_ADDRESS=f"{ray.util.get_node_ip_address()}:{port}"):
+        cluster = Cluster(initialize_head=True, head_node_args={
+            "num_cpus": 0, "include_dashboard": True, "dashboard_port": free_port(), "gcs_server_port": port,
+            "object_store_memory": 200 * 2**20})
+        cluster.worker_nodes_started = [cluster.add_node(**NODE) for _ in range(workers)]
     ray.init(address=cluster.address, log_to_driver=False)
     cluster.wait_for_nodes()
     return cluster
