@@ -38,9 +38,12 @@ def _pct(ms: list[float], q: float) -> float:
 def bench_export(n_swipes: int | None = None, batch_size: int = 32) -> dict:
     """Single-swipe latency (p50/p95, ms) and batched throughput (swipes/s, batches of
     `batch_size` in length order) of the beam search with the model in torch eager, in
-    onnxruntime fp32 and int8; acc@1 of each on the dev swipes (all 3024 unless `n_swipes`),
-    and whether onnxruntime fp32 gives torch's top 4 on every one (`parity_topk_equal`). With the
-    optional executorch extra installed, the ExecuTorch programs too (`et_*`, portable kernels)."""
+    onnxruntime fp32 and int8, and of the whole fused decoder (configs/decode_en.yaml) in
+    onnxruntime fp32 and int8 (`ort_fused_*`); acc@1 of each on the dev swipes (all 3024 unless
+    `n_swipes`), whether onnxruntime fp32 gives torch's top 4 on every one (`parity_topk_equal`),
+    and the fused decoder's swipe_mrr on the dev reporting half in fp32 and int8
+    (`fused_int8_mrr_delta`). With the optional executorch extra installed, the ExecuTorch
+    programs too (`et_*`, portable kernels)."""
     import torch
 
     from swipe.decode.search import BeamConfig, beam_words
@@ -74,6 +77,17 @@ def bench_export(n_swipes: int | None = None, batch_size: int = 32) -> dict:
         export_executorch(SHIPPED, folder / "executorch")
         et = EtModel(folder / "executorch")
         decoders["et"] = lambda b: et.beam_words(b, devices, cfg, trie)
+    # the fused decoder (configs/decode_en.yaml) on the exported model, fp32 and int8: no torch in its path
+    from swipe.config import load_config
+    from swipe.decode.decoders import Lexicon, SwipeDecoder
+    from swipe.evaluate.predict import PredictConfig
+
+    dcfg = load_config(PredictConfig, "configs/decode_en.yaml")
+    lexicon = Lexicon.build(trie)
+    for precision in ("fp32", "int8"):
+        dec = SwipeDecoder(OnnxModel(folder, precision, threads=1), alphabet, devices, dcfg.template, dcfg.fused,
+                           load_spec(meta), dcfg.decode_batch)
+        decoders[f"ort_fused_{precision}"] = lambda b, d=dec: d.decode(b, "fused", lexicon, dcfg.beam)
     one = [batch.take(np.array([i])) for i in range(len(batch))]
     order = np.argsort(batch.lengths, kind="stable")
     batches = [batch.take(order[s:s + batch_size]) for s in range(0, len(order), batch_size)]
@@ -93,49 +107,67 @@ def bench_export(n_swipes: int | None = None, batch_size: int = 32) -> dict:
         out[f"{name}_swipes_per_s"] = round(len(batch) / (time.perf_counter() - t0), 1)
         out[f"{name}_acc1"] = round(float(np.mean([bool(c) and c[0][0] == w for c, w in zip(got, batch.words)])), 4)
         words[name] = [[w for w, _ in c] for c in got]
-    for name in [d for d in decoders if d != "torch"]:
+    for name in [d for d in decoders if d != "torch" and "fused" not in d]:
         out[f"{name.removeprefix('ort_')}_acc1_delta"] = round(out[f"{name}_acc1"] - out["torch_acc1"], 4)
         out[f"{name}_topk_equal_share"] = round(float(np.mean([a == b for a, b in zip(words[name], words["torch"])])), 4)
+    # the whole fused decoder on one swipe against the torch beam alone, and what int8 costs it on the
+    # dev set's reporting half (the people no weight was tuned on)
+    from swipe.metrics import swipe_mrr, user_half
+
+    report = ~user_half(batch.users, 0) if batch.users else np.ones(len(batch), bool)
+    mrr = {p: float(np.mean([swipe_mrr(c, w) for c, w, keep in zip(words[f"ort_fused_{p}"], batch.words, report)
+                             if keep])) for p in ("fp32", "int8")}
+    out |= {"ort_fused_over_torch_beam_p50": round(out["ort_fused_fp32_p50_ms"] / out["torch_p50_ms"], 2),
+            "ort_fused_int8_over_torch_beam_p50": round(out["ort_fused_int8_p50_ms"] / out["torch_p50_ms"], 2),
+            "fused_fp32_mrr": round(mrr["fp32"], 4), "fused_int8_mrr": round(mrr["int8"], 4),
+            "fused_int8_mrr_delta": round(mrr["int8"] - mrr["fp32"], 4), "fused_mrr_swipes": int(report.sum())}
     sizes = {f"{p}_mb": round(sum((folder / f"{g}{'' if p == 'fp32' else '.int8'}.onnx").stat().st_size
-                                  for g in ("encoder", "step")) / 2 ** 20, 2) for p in ("fp32", "int8")}
+                                  for g in ("encoder", "step", "score", "attention")) / 2 ** 20, 2)
+             for p in ("fp32", "int8")}
     return out | {"parity_topk_equal": out["ort_fp32_topk_equal_share"] == 1.0, "onnx_" + "fp32_mb": sizes["fp32_mb"],
                   "onnx_int8_mb": sizes["int8_mb"], "export_s": info["export_s"], "n_swipes": len(batch),
                   "beam_size": cfg.beam_size, "lexicon_words": trie.n_words, "threads": 1,
                   "target_ort_p50_ms": 15, "ort_fp32_meets_target": out["ort_fp32_p50_ms"] <= 15}
 
 
-def bench_serve(requests: int = 300, concurrency: int = 4, replicas: int = 1, decoder: str = "beam") -> dict:
+def bench_serve(requests: int = 300, concurrency: int = 4, replicas: int = 1, decoder: str = "fused") -> dict:
     """The Serve application on a local Ray (the shipped model, configs/serve_en.yaml's settings,
-    `replicas` replicas of one CPU each) under `requests` POSTs of real dev swipes from
-    `concurrency` clients: requests/s, p50/p99 latency (ms, client side), errors; and the
-    latency of one client alone (`one_client_*`: no queueing). Requests ask for attention maps,
-    as the demo's do."""
+    `replicas` replicas of one CPU each) on each backend in turn (torch, then onnxruntime: the
+    same run), under `requests` POSTs of real dev swipes from `concurrency` clients:
+    requests/s, p50/p99 latency (ms, client side), errors; and the latency of one client alone
+    (`one_client_*`: no queueing); `ort_over_torch_requests_per_s`. Requests ask for attention
+    maps, as the demo's do."""
     from ray import serve
 
     from swipe.config import load_config
     from swipe.serve.app import start
     from swipe.serve.load import load_test
     from swipe.serve.service import ServeConfig
-    from swipe.serve.users import UserWordsConfig
     from swipe.testing.s3 import free_port
 
-    cfg = load_config(ServeConfig, "configs/serve_en.yaml")
-    cfg = replace(cfg, port=free_port(), replicas=replicas,
-                  users=replace(cfg.users, store=tempfile.mkdtemp(prefix="swipe-users-")))
-    t0 = time.perf_counter()
-    url = start(cfg, name="bench")
-    start_s = time.perf_counter() - t0
     lines = Path(SAMPLE).read_text().splitlines()
     rows = [json.loads(lines[i]) for i in np.linspace(0, len(lines) - 1, 200).astype(int)]
     bodies = [{"x": r["curve"]["x"], "y": r["curve"]["y"], "t": r["curve"]["t"], "layout": r["curve"]["grid_name"],
                "decoder": decoder, "beam_size": 6} for r in rows]
-    load_test(url, bodies[:8], 8, 1)  # warm-up
-    alone = load_test(url, bodies, 50, 1).figures()  # one client: latency without queueing
-    result = load_test(url, bodies, requests, concurrency)
-    serve.shutdown()
-    return result.figures() | {"one_client_p50_ms": alone["p50_ms"], "one_client_p99_ms": alone["p99_ms"],
-                               "one_client_errors": alone["errors"], "concurrency": concurrency, "replicas": replicas, "decoder": decoder, "beam_size": 6,
-                               "start_s": round(start_s, 1), "error_examples": result.error_examples}
+    out: dict = {"concurrency": concurrency, "replicas": replicas, "decoder": decoder, "beam_size": 6}
+    for backend in ("torch", "onnxruntime"):
+        cfg = load_config(ServeConfig, "configs/serve_en.yaml")
+        cfg = replace(cfg, port=free_port(), replicas=replicas, backend=backend,
+                      users=replace(cfg.users, store=tempfile.mkdtemp(prefix="swipe-users-")))
+        t0 = time.perf_counter()
+        url = start(cfg, name="bench")
+        start_s = time.perf_counter() - t0
+        load_test(url, bodies, len(bodies), 1)  # warm-up: every swipe once (the matcher's template cache)
+        alone = load_test(url, bodies, 50, 1).figures()  # one client: latency without queueing
+        result = load_test(url, bodies, requests, concurrency)
+        serve.shutdown()
+        key = "ort" if backend == "onnxruntime" else "torch"
+        out |= {f"{key}_{k}": v for k, v in result.figures().items()}
+        out |= {f"{key}_one_client_p50_ms": alone["p50_ms"], f"{key}_one_client_p99_ms": alone["p99_ms"],
+                f"{key}_one_client_errors": alone["errors"], f"{key}_start_s": round(start_s, 1),
+                f"{key}_error_examples": result.error_examples}
+    out["ort_over_torch_requests_per_s"] = round(out["ort_requests_per_s"] / out["torch_requests_per_s"], 2)
+    return out
 
 
 BENCHMARKS = {"export": bench_export, "serve": bench_serve}

@@ -282,6 +282,28 @@ class Trie:
             node = self.step(node, np.array([tok]))
         return int(node[0])
 
+    def lookup_many(self, words: list[str]) -> np.ndarray:
+        """Node id of each word as a prefix, -1 where none: `lookup` for a list, one vectorised
+        step per character position.  # (N,)"""
+        flat, lens = self.alphabet.encode_many(words)
+        nodes = np.zeros(len(words), np.int64)
+        if not len(words):
+            return nodes
+        width = int(lens.max())
+        toks = np.zeros((len(words), max(width, 1)), np.int64)
+        rows = np.repeat(np.arange(len(words)), lens)
+        toks[rows, np.arange(len(flat)) - np.repeat(np.cumsum(lens) - lens, lens)] = flat
+        nodes[np.bincount(rows[flat < 0], minlength=len(words)) > 0] = -1  # a character outside the alphabet
+        for i in range(width):
+            going = lens > i
+            nodes[going] = self.step(nodes[going], toks[going, i])
+        return nodes
+
+    def word_ids(self, words: list[str]) -> np.ndarray:
+        """Word id of each word, -1 where the lexicon has no such word.  # (N,)"""
+        nodes = self.lookup_many(words)
+        return np.where(nodes >= 0, self.node_word[np.maximum(nodes, 0)], -1).astype(np.int64)
+
     def contains(self, word: str) -> bool:
         node = self.lookup(word)
         return node >= 0 and self.node_word[node] >= 0

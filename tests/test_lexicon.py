@@ -34,6 +34,12 @@ def test_trie_agrees_with_python_sets(words, probes):
     prefixes = {w[:k] for w in words for k in range(len(w) + 1)}
     assert trie.n_nodes == len(prefixes)
     assert trie.words() == words
+    queries = probes + list(prefixes)[:30] + ["abx", "ä"]  # and characters outside the alphabet
+    many = trie.lookup_many(queries)
+    ids = trie.word_ids(queries)
+    for i, p in enumerate(queries):
+        assert many[i] == trie.lookup(p)  # the list at once, as one at a time
+        assert (ids[i] >= 0) == (p in words) and (ids[i] < 0 or trie.words()[ids[i]] == p)
     for p in probes + list(prefixes)[:30]:
         node = trie.lookup(p)
         assert (node >= 0) == (p in prefixes)

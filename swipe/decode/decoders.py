@@ -14,12 +14,13 @@ Batch prediction's actors (swipe.evaluate.predict) and the online service's repl
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 
 from swipe.data.swipes import SwipeBatch
-from swipe.decode.fused import FusedConfig
+from swipe.decode.fused import FusedChannels, FusedConfig, fused_channels, rank_fused
+from swipe.decode.network import Encoded, Network
 from swipe.decode.search import GREEDY, BeamConfig, Candidates
 from swipe.decode.template import LayoutKeys, TemplateConfig, TemplateIndex, template_words
 from swipe.keyboard import Layout
@@ -47,29 +48,38 @@ class Lexicon:
         return cls(trie, TemplateIndex.build(trie) if template else None)
 
 
+def as_network(model: Any, alphabet: Alphabet, spec: InputSpec, layouts: dict[str, Layout]) -> Network:
+    """A network on its backend: an exported model (swipe.export.runtime.OnnxModel) is one
+    already; a torch SwipeModel is wrapped (torch is imported only then)."""
+    if hasattr(model, "word_logprobs"):
+        model.set_layouts(layouts)
+        return model
+    from swipe.decode.torch_network import TorchNetwork
+
+    return TorchNetwork(model, alphabet, spec, layouts)
+
+
 class SwipeDecoder:
     """A model (None: template matching only) over a set of layouts, decoding batches of swipes.
 
-    `layouts` are those the swipes may be on; a model reads them through its key table
-    (`add_layouts` extends both). `spec` is what the model reads: its own, from its model.json
-    (`load_spec`), or an explicit override. Swipes are decoded in length-sorted batches of
-    `decode_batch` (similar lengths pad less)."""
+    `model` is a torch SwipeModel or an exported one in onnxruntime (OnnxModel): either runs
+    every decoder through the same code (swipe.decode.network). `layouts` are those the swipes
+    may be on (`add_layouts` extends them). `spec` is what the model reads: its own, from its
+    model.json (`load_spec`), or an explicit override. Swipes are decoded in length-sorted
+    batches of `decode_batch` (similar lengths pad less); each batch is encoded once."""
 
-    def __init__(self, model: "SwipeModel | None", alphabet: Alphabet, layouts: dict[str, Layout],
+    def __init__(self, model: "SwipeModel | Any | None", alphabet: Alphabet, layouts: dict[str, Layout],
                  template: TemplateConfig, fused: FusedConfig, spec: InputSpec | None, decode_batch: int = 32):
         if model is not None and spec is None:
             raise ValueError("a model decodes only with its input spec (swipe.model.spec.load_spec)")
         self.model, self.alphabet, self.layouts = model, alphabet, dict(layouts)
         self.template, self.fused, self.spec, self.decode_batch = template, fused, spec, decode_batch
         self._keys: dict[str, LayoutKeys] = {}  # the matcher's per-layout key arrays, made once
-        if model is not None:
-            self._set_model_keys()
+        self.net: Network | None = None if model is None else as_network(model, alphabet, spec, self.layouts)
 
-    def _set_model_keys(self) -> None:
-        from swipe.model.keys import KeyTable
-
-        self.model.set_keys(KeyTable.build(self.layouts, self.alphabet))
-        self.grid_index = {g: i for i, g in enumerate(self.model.grid_names)}
+    @property
+    def backend(self) -> str | None:
+        return None if self.net is None else self.net.backend
 
     def add_layouts(self, layouts: dict[str, Layout]) -> None:
         """Decode swipes on these layouts too (a name already known is replaced)."""
@@ -79,16 +89,21 @@ class SwipeDecoder:
         self.layouts.update(changed)
         for n in changed:
             self._keys.pop(n, None)
-        if self.model is not None:
-            self._set_model_keys()
+        if self.net is not None:
+            self.net.set_layouts(self.layouts)
 
     def drop_layouts(self, names: list[str]) -> None:
         """Forget these layouts (an online service's inline layouts, once it has too many)."""
         gone = [n for n in names if self.layouts.pop(n, None) is not None]
         for n in gone:
             self._keys.pop(n, None)
-        if gone and self.model is not None:
-            self._set_model_keys()
+        if gone and self.net is not None:
+            self.net.set_layouts(self.layouts)
+
+    def _configs(self, beam: BeamConfig, top_k: int | None) -> tuple[BeamConfig, TemplateConfig, FusedConfig]:
+        if top_k is None:
+            return beam, self.template, self.fused
+        return replace(beam, top_k=top_k), replace(self.template, top_k=top_k), replace(self.fused, top_k=top_k)
 
     def decode(self, batch: SwipeBatch, kind: DecoderKind, lexicon: Lexicon, beam: BeamConfig,
                top_k: int | None = None) -> Candidates:
@@ -96,37 +111,47 @@ class SwipeDecoder:
         (None: each decoder's own config) overrides how many every decoder returns."""
         if kind not in DECODERS:
             raise ValueError(f"unknown decoder {kind!r}; choose from {DECODERS}")
-        template, fused = self.template, self.fused
-        if top_k is not None:
-            beam, template, fused = (replace(c, top_k=top_k) for c in (beam, template, fused))
         if kind == "template":
-            return template_words(batch, self.layouts, lexicon.index, template, self._keys)
-        if self.model is None:
+            return template_words(batch, self.layouts, lexicon.index, self._configs(beam, top_k)[1], self._keys)
+        if self.net is None:
             raise ValueError(f"decoder {kind!r} needs a model; this decoder has none (template matching only)")
-        from swipe.decode.fused import fused_channels, rank_fused
-        from swipe.decode.search import beam_words
-
         out: Candidates = [[] for _ in range(len(batch))]
         order = np.argsort(batch.lengths, kind="stable")
         for s in range(0, len(order), self.decode_batch):
             rows = order[s:s + self.decode_batch]
-            part = batch.take(rows)
-            tensors = self.tensors(part)
-            if kind == "fused":
-                ch = fused_channels(self.model, tensors, part, self.alphabet, lexicon.trie, lexicon.index,
-                                    self.layouts, beam, template, fused, self._keys)
-                found = rank_fused(ch, len(part), fused)
-            else:
-                found = beam_words(self.model, tensors, self.alphabet, GREEDY if kind == "greedy" else beam,
-                                   lexicon.trie)
-            for r, cands in zip(rows, found):
+            for r, cands in zip(rows, self.decode_encoded(self.encode(batch.take(rows)), kind, lexicon, beam, top_k)):
                 out[r] = cands
         return out
 
-    def tensors(self, part: SwipeBatch) -> dict:
-        """The collated model inputs of these swipes, on the model's device."""
-        from swipe.model.inputs import collate
+    def encode(self, part: SwipeBatch) -> Encoded:
+        """These swipes read and encoded once: `decode_encoded` over any lexicon, `attention`."""
+        if self.net is None:
+            raise ValueError("this decoder has no model (template matching only)")
+        return self.net.encode(part)
 
-        tensors = collate(part, self.grid_index, self.alphabet, self.spec, self.model.cfg.max_word_len,
-                          targets=False)
-        return {k: v.to(self.model.head.weight.device) for k, v in tensors.items()}
+    def decode_encoded(self, enc: Encoded, kind: DecoderKind, lexicon: Lexicon, beam: BeamConfig,
+                       top_k: int | None = None) -> Candidates:
+        """`decode` of an encoded batch (its order kept), without encoding it again."""
+        if kind not in DECODERS:
+            raise ValueError(f"unknown decoder {kind!r}; choose from {DECODERS}")
+        beam, template, fused = self._configs(beam, top_k)
+        if kind == "template":
+            return template_words(enc.part, self.layouts, lexicon.index, template, self._keys)
+        if self.net is None:
+            raise ValueError(f"decoder {kind!r} needs a model; this decoder has none (template matching only)")
+        if kind == "fused":
+            return rank_fused(self.channels(enc, lexicon, beam), len(enc.part), fused)
+        return self.net.beams(enc, lexicon.trie, GREEDY if kind == "greedy" else beam)
+
+    def channels(self, enc: Encoded, lexicon: Lexicon, beam: BeamConfig) -> FusedChannels:
+        """The fused decoder's candidates of an encoded batch, measured in every channel."""
+        return fused_channels(self.net, enc, lexicon.trie, lexicon.index, self.layouts, beam, self.template,
+                              self.fused, self._keys)
+
+    def attention(self, enc: Encoded, row: int, words: list[str]) -> list[np.ndarray]:
+        """Per word: (letters, points) cross-attention over swipe `row`'s points, from its encoding."""
+        return self.net.attention(enc, row, words)
+
+    def tensors(self, part: SwipeBatch) -> dict:
+        """The collated model inputs of these swipes, on the model's device (the torch backend)."""
+        return self.net.tensors(part)

@@ -4,8 +4,9 @@ For every swipe the candidate set is the union of the neural beam's best `beam_c
 words and the template matcher's best `template_candidates`. Every candidate, wherever it
 came from, is then measured in each channel:
 
-- `logp`: the model's teacher-forced log-probability of the word (EOS included), so a word
-  the beam never reached is scored by the model too;
+- `logp`: the model's teacher-forced log-probability of the word (EOS included): the beam's
+  own Σ log p for its words, one batched teacher-forced pass for the matcher's other words,
+  so a word the beam never reached is scored by the model too;
 - `length`: its letters; `logfreq`: its log unigram frequency in the lexicon;
 - `shape`, `location`: the template matcher's two distances (swipe.decode.template.measure).
 
@@ -21,15 +22,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
-import torch
-from torch import Tensor
 
-from swipe.data.swipes import SwipeBatch
-from swipe.decode.search import BeamConfig, beam_search, model_search
-from swipe.decode.template import LayoutKeys, TemplateConfig, TemplateIndex, measure, template_words
+from swipe.decode.network import Encoded, Network
+from swipe.decode.search import BeamConfig
+from swipe.decode.template import LayoutKeys, TemplateConfig, TemplateIndex, match, measure_many, swipe_paths
 from swipe.keyboard import Layout
-from swipe.lexicon import PAD, Alphabet, Trie
-from swipe.model.inputs import encode_targets
+from swipe.lexicon import Trie
 
 
 @dataclass(frozen=True)
@@ -74,50 +72,48 @@ def fused_score(ch: FusedChannels, cfg: FusedConfig) -> np.ndarray:
             - 0.5 * (ch.location / cfg.sigma_location) ** 2)
 
 
-@torch.inference_mode()
-def word_logprobs(model: torch.nn.Module, memory: Tensor, mask: Tensor, alphabet: Alphabet, swipe: np.ndarray,
-                  words: list[str]) -> np.ndarray:
-    """Teacher-forced log p(word | swipe) of each (swipe, word) pair, EOS included, from the
-    swipes' encoder memory (B, T, D) and point mask (B, T).  # (M,)"""
-    if not words:
-        return np.zeros(0, np.float32)
-    rows = torch.as_tensor(swipe, device=memory.device)
-    tin, tout = encode_targets(words, alphabet, model.cfg.max_word_len)
-    tin, tout = tin.to(memory.device), tout.to(memory.device)
-    logits = model.decode(tin, memory[rows], mask[rows])
-    logp = torch.log_softmax(logits.float(), -1).gather(-1, tout.clamp(min=0)[..., None])[..., 0]
-    return (logp * (tout != PAD)).sum(1).cpu().numpy()
-
-
-@torch.inference_mode()
-def fused_channels(model: torch.nn.Module, tensors: dict[str, Tensor], part: SwipeBatch, alphabet: Alphabet,
-                   trie: Trie, index: TemplateIndex, layouts: dict[str, Layout], beam: BeamConfig,
-                   template: TemplateConfig, cfg: FusedConfig, keys: dict[str, LayoutKeys]) -> FusedChannels:
-    """The union of both decoders' candidates for a collated batch (`part`: the same swipes),
-    each measured in every channel. The swipes are encoded once, for the beam and the scoring."""
-    search, memory, cache = model_search(model, tensors, alphabet, trie)
-    neural = beam_search(search, cache, memory.shape[0], replace(beam, top_k=cfg.beam_candidates, length_alpha=1.0,
-                                                                  length_weight=0.0, freq_weight=0.0))
-    matched = template_words(part, layouts, index, replace(template, top_k=cfg.template_candidates), keys)
-    swipe, words, ids, shape, location = [], [], [], [], []
-    for i, (a, b) in enumerate(zip(neural, matched)):
-        union = [w for w in dict.fromkeys([w for w, _ in a] + [w for w, _ in b]) if len(w) <= model.cfg.max_word_len]
-        found = np.array([trie.node_word[trie.lookup(w)] for w in union], np.int64)
-        g = part.grid_names[i]
-        if g not in keys:
+def fused_channels(net: Network, enc: Encoded, trie: Trie, index: TemplateIndex, layouts: dict[str, Layout],
+                   beam: BeamConfig, template: TemplateConfig, cfg: FusedConfig, keys: dict[str, LayoutKeys]
+                   ) -> FusedChannels:
+    """The union of both decoders' candidates for a batch of swipes (`enc`: the network's one
+    encoding of them, for the beam and the scoring), each measured in every channel. The
+    template matcher's candidates keep the channels it ranked them by; only the beam's
+    other words are measured, all in one pass."""
+    part = enc.part
+    # scored by Σ log p / (letters + 1): the beam's own teacher-forced Σ log p of each word, up to rounding
+    # (its search takes log p over every token before the lexicon masks any), so only the matcher's
+    # other words are scored by the network again
+    neural = net.beams(enc, trie, replace(beam, top_k=cfg.beam_candidates, length_alpha=1.0, length_weight=0.0,
+                                          freq_weight=0.0))
+    matched = match(part, layouts, index, replace(template, top_k=cfg.template_candidates), keys)
+    beam_swipe = np.repeat(np.arange(len(part)), [len(a) for a in neural])
+    beam_ids = trie.word_ids([w for a in neural for w, _ in a])
+    beam_logp = np.array([s * (len(w) + 1) for a in neural for w, s in a], np.float32)
+    # per swipe: the beam's words first, then the matcher's, each once (the first kept), within max_word_len
+    swipe = np.concatenate([beam_swipe, matched.swipe]).astype(np.int64)
+    ids = np.concatenate([beam_ids, matched.words]).astype(np.int64)
+    from_template = np.r_[np.full(len(beam_ids), -1), np.arange(len(matched.words))]
+    logp = np.r_[beam_logp, np.full(len(matched.words), np.nan, np.float32)]
+    order = np.lexsort((np.arange(len(ids)), swipe))  # by swipe, then beam before template
+    swipe, ids, from_template, logp = swipe[order], ids[order], from_template[order], logp[order]
+    _, first = np.unique(swipe * len(index.lengths) + ids, return_index=True)
+    keep = np.sort(first)
+    keep = keep[index.lengths[ids[keep]] <= net.max_word_len]
+    swipe, ids, from_template, logp = swipe[keep], ids[keep], from_template[keep], logp[keep]
+    shape, location = np.empty(len(ids), np.float32), np.empty(len(ids), np.float32)
+    known = from_template >= 0
+    shape[known], location[known] = matched.shape[from_template[known]], matched.location[from_template[known]]
+    if (~known).any():
+        for g in set(part.grid_names) - set(keys):
             keys[g] = LayoutKeys(layouts[g], index.alphabet)
-        s, e = part.offsets[i], part.offsets[i + 1]
-        ch = measure(part.x[s:e], part.y[s:e], found, keys[g], index, template.n_points)
-        swipe += [i] * len(union)
-        words += union
-        ids.append(found)
-        shape.append(ch.shape)
-        location.append(ch.location)
-    swipe_a = np.array(swipe, np.int64)
-    flat = lambda parts: np.concatenate(parts) if parts else np.zeros(0, np.float32)  # noqa: E731
-    id_a = flat(ids).astype(np.int64)
-    return FusedChannels(swipe_a, words, word_logprobs(model, memory, tensors["mask"], alphabet, swipe_a, words),
-                         index.lengths[id_a].astype(np.float32), index.logfreq[id_a], flat(shape), flat(location))
+        ch = measure_many(swipe_paths(part, template.n_points), swipe[~known], ids[~known],
+                          [keys[g] for g in part.grid_names], index, template.n_points)
+        shape[~known], location[~known] = ch.shape, ch.location
+    words = [index.word(int(i)) for i in ids]
+    todo = np.flatnonzero(np.isnan(logp))  # the matcher's words the beam did not find
+    logp[todo] = net.word_logprobs(enc, swipe[todo], [words[i] for i in todo])
+    return FusedChannels(swipe, words, logp, index.lengths[ids].astype(np.float32), index.logfreq[ids], shape,
+                         location)
 
 
 def rank_fused(ch: FusedChannels, n: int, cfg: FusedConfig) -> list[list[tuple[str, float]]]:

@@ -18,6 +18,7 @@ swipe's own layout, whatever layout it is.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -104,6 +105,26 @@ class LayoutKeys:
                 self.centre[alphabet.encode(c)[0]] = xy
         self.has = ~np.isnan(self.centre[:, 0])
         self.tokens = np.flatnonzero(self.has)
+        self._made: OrderedDict[tuple[int, int], tuple[TemplateIndex, np.ndarray, np.ndarray]] = OrderedDict()
+
+    def coarse_templates(self, words: np.ndarray, index: TemplateIndex, n: int) -> np.ndarray:
+        """`drawn(words, self, index, n)`, each word's drawn once on this layout and kept: the
+        coarse pass measures thousands of candidates per swipe, mostly the same words. Kept
+        for the two lexicons used last (4·n floats a word).  # (4, C, n)"""
+        key = (id(index), n)
+        made = self._made.get(key)
+        if made is None or made[0] is not index:  # (an id is only reused once its object is gone)
+            made = (index, np.zeros(len(index.lengths), bool), np.empty((4, len(index.lengths), n), np.float32))
+            self._made[key] = made
+            while len(self._made) > 2:
+                self._made.popitem(last=False)
+        self._made.move_to_end(key)
+        _, done, paths = made
+        todo = np.unique(words[~done[words]])
+        if len(todo):
+            paths[:, todo] = drawn(todo, self, index, n)
+            done[todo] = True
+        return paths[:, words]
 
 
 def candidates(x: np.ndarray, y: np.ndarray, keys: LayoutKeys, index: TemplateIndex, start_radius: float,
@@ -137,6 +158,13 @@ def templates(words: np.ndarray, keys: LayoutKeys, index: TemplateIndex, n: int)
             toks = index.tokens[words[rows], : int(lens[rows].max())].astype(np.int64)  # (c, L)
             out[rows] = resample(keys.centre[np.where(toks == PAD, toks[:, :1], toks)], lens[rows], n)
     return out
+
+
+def drawn(words: np.ndarray, keys: LayoutKeys, index: TemplateIndex, n: int) -> np.ndarray:
+    """The words' templates at n points as x, y, and x, y normalised (`normalise`).  # (4, C, n)"""
+    tmpl = templates(words, keys, index, n)
+    tx, ty = np.ascontiguousarray(tmpl[..., 0]), np.ascontiguousarray(tmpl[..., 1])
+    return np.stack([tx, ty, *normalise(tx, ty)])
 
 
 def measure(x: np.ndarray, y: np.ndarray, words: np.ndarray, keys: LayoutKeys, index: TemplateIndex,
@@ -191,30 +219,102 @@ def nearest_keys(ch: Channels, swipe: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return (np.repeat(np.minimum.reduceat(ch.start, first), runs), np.repeat(np.minimum.reduceat(ch.end, first), runs))
 
 
-def best(x: np.ndarray, y: np.ndarray, keys: LayoutKeys, index: TemplateIndex, cfg: TemplateConfig
-         ) -> list[tuple[str, float]]:
-    """One swipe's top_k (word, score), best first. Coarse to fine: every candidate is scored
-    on `coarse_points` points, the best `shortlist` again on n_points (0: all on n_points)."""
-    words = candidates(x, y, keys, index, cfg.start_radius, cfg.end_radius)
-    if cfg.shortlist and len(words) > cfg.shortlist:
-        s = score(measure(x, y, words, keys, index, cfg.coarse_points), cfg)
-        words = words[np.argsort(-s, kind="stable")[: cfg.shortlist]]
-    ch = measure(x, y, words, keys, index, cfg.n_points)
-    s = score(ch, cfg)
-    keep = np.flatnonzero(np.isfinite(s))
-    top = keep[np.argsort(-s[keep], kind="stable")[: cfg.top_k]]
-    return [(index.word(int(ch.words[i])), float(s[i])) for i in top]
+@dataclass
+class Matched:
+    """A batch's best template candidates, flat: each swipe's contiguous and best first, with
+    the channels they were ranked by (measured at `n_points`)."""
+
+    swipe: np.ndarray  # (M,) position of the candidate's swipe in the batch
+    words: np.ndarray  # (M,) word ids
+    score: np.ndarray  # (M,)
+    shape: np.ndarray  # (M,)
+    location: np.ndarray  # (M,) key widths
+
+
+def swipe_paths(batch: SwipeBatch, n: int) -> np.ndarray:
+    """Every swipe of a batch resampled to n points by arc length.  # (S, n, 2)"""
+    lens = batch.lengths.astype(np.int64)
+    width = max(int(lens.max(initial=1)), 1)
+    pts = np.zeros((len(batch), width, 2), np.float32)
+    rows = np.repeat(np.arange(len(batch)), lens)
+    cols = np.arange(len(batch.x)) - np.repeat(batch.offsets[:-1], lens)
+    pts[rows, cols, 0], pts[rows, cols, 1] = batch.x, batch.y
+    return resample(pts, lens, n)
+
+
+def measure_many(paths: np.ndarray, swipe: np.ndarray, words: np.ndarray, keys: list[LayoutKeys],
+                 index: TemplateIndex, n: int, keep: bool = False) -> Channels:
+    """`measure` for the candidates of many swipes at once: candidate c is word `words[c]` of
+    swipe `swipe[c]`, whose path is paths[swipe[c]] (`swipe_paths` at n points) and whose
+    layout is keys[swipe[c]]. The same figures as `measure` swipe by swipe. `keep`: the
+    templates are drawn once per layout and kept (`LayoutKeys.coarse_templates`)."""
+    if len(words) == 0:
+        empty = np.zeros(0, np.float32)
+        return Channels(words, empty, empty, empty, empty, empty)
+    distinct = {id(k): k for k in keys}
+    which = np.array([list(distinct).index(id(k)) for k in keys], np.int64)[swipe]  # each candidate's layout
+    tmpl = np.empty((4, len(words), n), np.float32)
+    for j, k in enumerate(distinct.values()):
+        rows = np.flatnonzero(which == j)
+        if len(rows):
+            tmpl[:, rows] = k.coarse_templates(words[rows], index, n) if keep else drawn(words[rows], k, index, n)
+    tx, ty, ntx, nty = tmpl  # (C, n) each
+    kw = np.array([k.key_width for k in keys], np.float32)[swipe]
+    px, py = np.ascontiguousarray(paths[:, :, 0]), np.ascontiguousarray(paths[:, :, 1])  # (S, n)
+    npx, npy = normalise(px, py)
+    location = _mean_distance(tx - px[swipe], ty - py[swipe]) / kw
+    shape = _mean_distance(ntx - npx[swipe], nty - npy[swipe])
+    d_first = np.hypot(tx[:, 0] - px[swipe, 0], ty[:, 0] - py[swipe, 0]) / kw  # to the word's first key centre
+    d_last = np.hypot(tx[:, -1] - px[swipe, -1], ty[:, -1] - py[swipe, -1]) / kw
+    return Channels(words, shape, location, d_first, d_last, index.logfreq[words])
+
+
+def best_per_swipe(swipe: np.ndarray, s: np.ndarray, k: int) -> np.ndarray:
+    """Rows of each swipe's k highest `s`, grouped by swipe, best first (ties: the earlier row).  # (≤ k·S,)"""
+    order = np.lexsort((-s, swipe))
+    if not len(order):
+        return order
+    first = np.r_[True, swipe[order][1:] != swipe[order][:-1]]
+    start = np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))
+    return order[np.arange(len(order)) - start < k]
+
+
+def match(batch: SwipeBatch, layouts: dict[str, Layout], index: TemplateIndex, cfg: TemplateConfig,
+          cache: dict[str, LayoutKeys] | None = None) -> Matched:
+    """Every swipe of a batch on its own layout: its top_k candidates with their channels.
+    Coarse to fine: a swipe's candidates are scored on `coarse_points` points when there are
+    more than `shortlist`, its best `shortlist` again on n_points (0: all on n_points). Each
+    pass runs over the whole batch's candidates at once."""
+    cache = {} if cache is None else cache
+    for g in set(batch.grid_names) - set(cache):
+        cache[g] = LayoutKeys(layouts[g], index.alphabet)
+    keys = [cache[g] for g in batch.grid_names]
+    found = [candidates(batch.x[a:b], batch.y[a:b], k, index, cfg.start_radius, cfg.end_radius)
+             for a, b, k in zip(batch.offsets[:-1], batch.offsets[1:], keys)]
+    counts = np.array([len(f) for f in found], np.int64)
+    words = np.concatenate(found).astype(np.int64) if found else np.zeros(0, np.int64)
+    swipe = np.repeat(np.arange(len(batch)), counts)
+    big = counts[swipe] > cfg.shortlist if cfg.shortlist else np.zeros(len(swipe), bool)
+    if big.any():
+        rows = np.flatnonzero(big)
+        ch = measure_many(swipe_paths(batch, cfg.coarse_points), swipe[rows], words[rows], keys, index,
+                          cfg.coarse_points, keep=True)
+        chosen = rows[best_per_swipe(swipe[rows], score(ch, cfg, nearest_keys(ch, swipe[rows])), cfg.shortlist)]
+        sel = np.concatenate([np.flatnonzero(~big), chosen])
+        sel = sel[np.argsort(swipe[sel], kind="stable")]  # each swipe's rows in its own order
+        swipe, words = swipe[sel], words[sel]
+    ch = measure_many(swipe_paths(batch, cfg.n_points), swipe, words, keys, index, cfg.n_points)
+    s = score(ch, cfg, nearest_keys(ch, swipe))
+    finite = np.flatnonzero(np.isfinite(s))
+    top = finite[best_per_swipe(swipe[finite], s[finite], cfg.top_k)]
+    return Matched(swipe[top], words[top], s[top], ch.shape[top], ch.location[top])
 
 
 def template_words(batch: SwipeBatch, layouts: dict[str, Layout], index: TemplateIndex, cfg: TemplateConfig,
                    cache: dict[str, LayoutKeys] | None = None) -> list[list[tuple[str, float]]]:
     """Decode every swipe of a batch on its own layout: per swipe, up to top_k (word, score)."""
-    cache = {} if cache is None else cache
-    out = []
-    for i in range(len(batch)):
-        g = batch.grid_names[i]
-        if g not in cache:
-            cache[g] = LayoutKeys(layouts[g], index.alphabet)
-        s, e = batch.offsets[i], batch.offsets[i + 1]
-        out.append(best(batch.x[s:e], batch.y[s:e], cache[g], index, cfg))
+    m = match(batch, layouts, index, cfg, cache)
+    out: list[list[tuple[str, float]]] = [[] for _ in range(len(batch))]
+    for i, w, sc in zip(m.swipe.tolist(), m.words.tolist(), m.score.tolist()):
+        out[i].append((index.word(w), sc))
     return out

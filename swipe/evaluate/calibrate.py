@@ -23,7 +23,7 @@ from swipe import storage
 from swipe.config import config_to_dict
 from swipe.data.dataset import load_manifest, read_split
 from swipe.data.swipes import SwipeBatch
-from swipe.decode.fused import FusedChannels, FusedConfig, fused_channels, fused_score
+from swipe.decode.fused import FusedChannels, FusedConfig, fused_score
 from swipe.decode.search import BeamConfig
 from swipe.decode.template import Channels, LayoutKeys, TemplateConfig, TemplateIndex, channels, nearest_keys, score
 from swipe.metrics import MRR_WEIGHTS, user_half
@@ -254,17 +254,14 @@ def collect_fused(batch: SwipeBatch, model: Any, alphabet: Alphabet, trie: Any, 
                   decode_batch: int) -> FusedCandidates:
     """Both decoders' candidates for every swipe of `batch`, measured in every channel; the
     swipes read as `spec` says, in the prediction job's batches (swipe.decode.decoders)."""
-    from swipe.decode.decoders import SwipeDecoder
+    from swipe.decode.decoders import Lexicon, SwipeDecoder
 
     decoder = SwipeDecoder(model, alphabet, layouts, template, fused, spec, decode_batch)
-    keys: dict[str, LayoutKeys] = {}
     order = np.argsort(batch.lengths, kind="stable")  # similar lengths pad less
     parts = []
     for s in range(0, len(order), decode_batch):
         rows = order[s:s + decode_batch]
-        part = batch.take(rows)
-        tensors = decoder.tensors(part)
-        ch = fused_channels(model, tensors, part, alphabet, trie, index, layouts, beam, template, fused, keys)
+        ch = decoder.channels(decoder.encode(batch.take(rows)), Lexicon(trie, index), beam)
         ch.swipe = rows[ch.swipe]  # positions in `batch`
         parts.append(ch)
     ch = FusedChannels.concat(parts)

@@ -1,5 +1,6 @@
-"""Export a checkpoint to ONNX: the encoder (point features included) and a one-step decoder
-with its cache, fp32 and int8; read back by swipe.export.runtime without torch.
+"""Export a checkpoint to ONNX: the encoder (point features included), a one-step decoder with
+its cache, and the teacher-forced decoder over whole words (the fused decoder's scores, the
+attention maps), fp32 and int8; read back by swipe.export.runtime without torch.
 
 The graphs wrap the model's own methods (`PointFeatures.over_keys`, `encode_features`,
 `DecoderLayer.memory_kv`, `decode_step`), exported by `torch.onnx.export(dynamo=True)` with
@@ -21,8 +22,9 @@ from typing import Iterator
 import torch
 from torch import Tensor, nn
 
-from swipe.export.runtime import (ENCODER_INPUTS, ENCODER_OUTPUTS, EXPORT_FILE, STEP_INPUTS, STEP_OUTPUTS,
-                                  graph_file)
+from swipe.export.runtime import (ATTENTION_INPUTS, ATTENTION_OUTPUTS, ENCODER_INPUTS, ENCODER_OUTPUTS, EXPORT_FILE,
+                                  SCORE_INPUTS, SCORE_OUTPUTS, STEP_INPUTS, STEP_OUTPUTS, graph_file)
+from swipe.lexicon import PAD
 from swipe.model.spec import SPEC_KEY, load_spec
 from swipe.model.checkpoint import load_model, resolve_checkpoint
 from swipe.model.transformer import DecoderCache, SwipeModel
@@ -61,6 +63,46 @@ class StepGraph(nn.Module):
         return logits, torch.stack(cache.self_k), torch.stack(cache.self_v)
 
 
+def _teacher_forced(model: SwipeModel, tokens_in: Tensor, cross_k: Tensor, cross_v: Tensor, memory_mask: Tensor,
+                    attention: list[Tensor] | None = None) -> Tensor:
+    """The decoder over whole words (B·K rows, K per swipe) from the encoder graph's cross
+    keys/values: what `SwipeModel.decode` computes from the memory.  # logits (B·K, L, V)"""
+    h = model._embed(tokens_in, 0)
+    for i, layer in enumerate(model.decoder):
+        h, _ = layer(h, None, (cross_k[i], cross_v[i]), memory_mask, attention)
+    return model.head(model.dec_norm(h))
+
+
+class ScoreGraph(nn.Module):
+    """Candidate words, K rows per swipe → each word's teacher-forced Σ log p, EOS included:
+    the fused decoder's rescoring in one pass."""
+
+    def __init__(self, model: SwipeModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, tokens_in: Tensor, tokens_out: Tensor, cross_k: Tensor, cross_v: Tensor,
+                memory_mask: Tensor) -> Tensor:
+        logits = _teacher_forced(self.model, tokens_in, cross_k, cross_v, memory_mask)
+        logp = torch.log_softmax(logits.float(), -1).gather(-1, tokens_out.clamp(min=0)[..., None])[..., 0]
+        return (logp * (tokens_out != PAD).float()).sum(1)  # (B·K,)
+
+
+class AttentionGraph(nn.Module):
+    """Words, K rows per swipe → each letter's cross-attention over its swipe's points,
+    averaged over decoder layers and heads (swipe.decode.attention).  # (B·K, L, T)"""
+
+    def __init__(self, model: SwipeModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, tokens_in: Tensor, cross_k: Tensor, cross_v: Tensor, memory_mask: Tensor) -> Tensor:
+        layers: list[Tensor] = []
+        _teacher_forced(self.model, tokens_in, cross_k, cross_v, memory_mask, layers)
+        mean = torch.stack(layers).mean((0, 2))  # (B, K·L, T)
+        return mean.reshape(tokens_in.shape[0], tokens_in.shape[1], mean.shape[-1])
+
+
 def _examples(model: SwipeModel) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]]:
     """Inputs to trace with: sizes ≥ 2 on every dynamic axis (0 and 1 would be specialised)."""
     b, t, beams, past = 2, 16, 3, 2
@@ -77,6 +119,29 @@ def _examples(model: SwipeModel) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]
     past_kv = torch.randn(n, b * beams, h, past, dh, generator=gen)
     step = (torch.full((b * beams,), 3, dtype=torch.long), past_kv, past_kv.clone(), cross_k, cross_v, mask)
     return enc, step
+
+
+def _word_examples(model: SwipeModel, step: tuple[Tensor, ...]) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]]:
+    """Inputs to trace the score and attention graphs with: 3 words of 4 tokens per swipe of `step`'s."""
+    _, _, _, cross_k, cross_v, mask = step
+    rows, letters = cross_k.shape[1] * 3, 4
+    gen = torch.Generator().manual_seed(1)
+    tokens_out = torch.randint(3, model.vocab_size, (rows, letters), generator=gen)
+    tokens_out[:, -1], tokens_out[1, 2:] = 2, 0  # EOS, and a shorter word (PAD after its EOS)
+    tokens_out[1, 1] = 2
+    tokens_in = torch.cat([torch.ones(rows, 1, dtype=torch.long), tokens_out[:, :-1]], 1)
+    return (tokens_in, tokens_out, cross_k, cross_v, mask), (tokens_in, cross_k, cross_v, mask)
+
+
+def word_dynamic_shapes(model: SwipeModel, swipes: int, points: tuple[int, int], rows: int) -> tuple[dict, dict]:
+    """The dynamic axes of the score and attention graphs' inputs."""
+    from torch.export import Dim
+
+    sw, pt = Dim("swipes", min=1, max=swipes), Dim("points", min=points[0], max=points[1])
+    rw, ln = Dim("rows", min=1, max=rows), Dim("letters", min=1, max=model.cfg.max_word_len + 1)
+    words, cross = {0: rw, 1: ln}, {1: sw, 3: pt}
+    common = {"cross_k": cross, "cross_v": cross, "memory_mask": {0: sw, 1: pt}}
+    return {"tokens_in": words, "tokens_out": words} | common, {"tokens_in": words} | common
 
 
 @contextlib.contextmanager
@@ -121,12 +186,17 @@ def export_onnx(checkpoint: str | Path, out: str | Path, int8: bool = True) -> d
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     enc_args, step_args = _examples(model)
+    score_args, attention_args = _word_examples(model, step_args)
     enc_dims, step_dims = dynamic_shapes(model, swipes=4096, points=(2, 4096), keys=512, rows=1 << 16)
+    score_dims, attention_dims = word_dynamic_shapes(model, swipes=4096, points=(2, 4096), rows=1 << 16)
     t0 = time.perf_counter()
     files = []
     for name, graph, args, dims, inputs, outputs in (
             ("encoder", EncoderGraph(model), enc_args, enc_dims, ENCODER_INPUTS, ENCODER_OUTPUTS),
-            ("step", StepGraph(model), step_args, step_dims, STEP_INPUTS, STEP_OUTPUTS)):
+            ("step", StepGraph(model), step_args, step_dims, STEP_INPUTS, STEP_OUTPUTS),
+            ("score", ScoreGraph(model), score_args, score_dims, SCORE_INPUTS, SCORE_OUTPUTS),
+            ("attention", AttentionGraph(model), attention_args, attention_dims, ATTENTION_INPUTS,
+             ATTENTION_OUTPUTS)):
         with _exporter_quiet():
             torch.onnx.export(graph.eval(), args, str(out / graph_file(name, "fp32")), input_names=list(inputs),
                               output_names=list(outputs), dynamic_shapes=dims, dynamo=True, optimize=True,

@@ -73,7 +73,15 @@ def pad_points(x: np.ndarray, y: np.ndarray, t: np.ndarray, offsets: np.ndarray)
 
 
 def encode_targets(words: list[str], alphabet: Alphabet, max_word_len: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Words → decoder input (BOS + chars) and target (chars + EOS), PAD-padded.  # (B, L) each"""
+    """Words → decoder input (BOS + chars) and target (chars + EOS), PAD-padded, as tensors.  # (B, L) each"""
+    import torch
+
+    tin, tout = target_arrays(words, alphabet, max_word_len)
+    return torch.from_numpy(tin), torch.from_numpy(tout)
+
+
+def target_arrays(words: list[str], alphabet: Alphabet, max_word_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """Words → decoder input (BOS + chars) and target (chars + EOS), PAD-padded, int64 numpy.  # (B, L) each"""
     flat, lens = alphabet.encode_many(words)
     if (flat < 0).any():
         bad = next(w for w in words if not set(w) <= set(alphabet.chars))
@@ -89,6 +97,4 @@ def encode_targets(words: list[str], alphabet: Alphabet, max_word_len: int) -> t
     tin[rows, col + 1] = flat
     tout[rows, col] = flat
     tout[np.arange(n), lens] = EOS
-    import torch
-
-    return torch.from_numpy(tin), torch.from_numpy(tout)
+    return tin, tout

@@ -28,6 +28,7 @@ from swipe import storage
 from swipe.data.checks import ValidationConfig, validate
 from swipe.data.swipes import SwipeBatch
 from swipe.decode.decoders import DECODERS, Lexicon, SwipeDecoder
+from swipe.decode.network import Encoded
 from swipe.decode.template import TemplateIndex
 from swipe.keyboard import Layout, LayoutError, parse_layout, parse_layouts
 from swipe.lexicon import Alphabet, LexiconConfig, Trie, build_lexicon_trie
@@ -58,6 +59,8 @@ class ServeConfig:
     request_timeout_s: float = 30.0  # Serve's HTTP proxy answers 408 after this
     max_queued_requests: int = 64  # per deployment, beyond max_ongoing_requests: then 503, not an unbounded queue
     write_token: str = ""  # when set, adding or removing words needs the header "Authorization: Bearer TOKEN"
+    backend: str = "onnxruntime"  # or torch: onnxruntime runs each model exported once per node (the same words)
+    precision: str = "fp32"  # of the exported weights (onnxruntime): fp32 or int8
     num_cpus: int | None = None  # size of a local Ray (ignored on a cluster)
 
 
@@ -83,6 +86,19 @@ def shared_lexicon(cfg: LexiconConfig, alphabet: Alphabet) -> Lexicon:
     return Lexicon(trie, TemplateIndex(alphabet, **{a: load(f"index.{a}") for a in index_arrays}))
 
 
+def exported_model(checkpoint: Path, int8: bool) -> Path:
+    """The checkpoint's ONNX export (swipe.export.onnx), made once per node into the cache
+    and kept by the checkpoint's content: replicas of a node share it, a new model is exported anew."""
+    from swipe.export.onnx import export_onnx
+    from swipe.model.checkpoint import META_FILE, MODEL_FILE
+
+    digest = hashlib.sha256()
+    for name in (MODEL_FILE, META_FILE):
+        digest.update((checkpoint / name).read_bytes())
+    return storage.cached_folder(f"export-{digest.hexdigest()[:16]}{'-int8' if int8 else ''}",
+                                 lambda folder: export_onnx(checkpoint, folder, int8=int8))
+
+
 class OnlineDecoder:
     """Every model, the shared lexicon, the users' words; `decode` serves one swipe."""
 
@@ -93,6 +109,9 @@ class OnlineDecoder:
 
         from swipe.model.checkpoint import load_meta, load_model, resolve_checkpoint
 
+        if cfg.backend not in ("onnxruntime", "torch") or cfg.precision not in ("fp32", "int8"):
+            raise ValueError(f"backend {cfg.backend!r} / precision {cfg.precision!r}: choose onnxruntime or torch, "
+                             "fp32 or int8")
         torch.set_num_threads(1)
         self.cfg, self.settings = cfg, decode
         self.layouts = parse_layouts(layouts_json)
@@ -111,10 +130,16 @@ class OnlineDecoder:
             spec, overrides = resolve_spec(meta, decode, name)  # the model's own inputs, or the decode config's override
             lexicons[name] = spec.lexicon
             model, _ = load_model(local, "cpu", self.layouts)
+            parameters = sum(p.numel() for p in model.parameters())
+            if cfg.backend == "onnxruntime":
+                from swipe.export.runtime import OnnxModel
+
+                model = OnnxModel(exported_model(Path(local), cfg.precision == "int8"), cfg.precision)
+                model.spec = spec  # (the override, where the decode config makes one)
             self.decoders[name] = SwipeDecoder(model, alphabet, self.layouts, decode.template, decode.fused,
                                                spec, decode.decode_batch)
             self.info[name] = {"name": name, "checkpoint": path, "step": meta.get("step"),
-                               "parameters": sum(p.numel() for p in model.parameters()),
+                               "parameters": parameters, "backend": cfg.backend,
                                "trained_on": (meta.get("train") or {}).get("dataset"),
                                "input_spec": spec.tag(), "spec_overrides": overrides,
                                "sample_hz": spec.points.rate_hz}  # the rate a client sends this model points at
@@ -125,7 +150,7 @@ class OnlineDecoder:
                              "(set one with the decode config's lexicon:, an override)")
         self.alphabet = Alphabet(alphabets.pop())
         self.lexicon = shared_lexicon(next(iter(lexicons.values())), self.alphabet)
-        max_len = min(d.model.cfg.max_word_len for d in self.decoders.values())
+        max_len = min(d.net.max_word_len for d in self.decoders.values())
         self.users = UserWords(cfg.users, self.alphabet, max_len, self.lexicon.trie)
         self.default_model = next(iter(cfg.models))
         # a beam holds at most one hypothesis per token at its first step (beyond the alphabet it crashed)
@@ -242,28 +267,27 @@ class OnlineDecoder:
         with self._lock:  # requests of one replica run in threads; layouts and key tables are shared
             self._keep_layout(name, layout)
             decoder.add_layouts({name: layout})
-            found = {w: (s, False) for w, s in decoder.decode(swipe, kind, self.lexicon, beam, top_k)[0]}
+            enc = decoder.encode(swipe)  # once: the beam, the rescoring and the attention all read it
+            found = {w: (s, False) for w, s in decoder.decode_encoded(enc, kind, self.lexicon, beam, top_k)[0]}
             if personal is not None:  # the user's words, decoded by the same decoder over their own small lexicon
-                for w, s in decoder.decode(swipe, kind, personal, beam, top_k)[0]:
+                for w, s in decoder.decode_encoded(enc, kind, personal, beam, top_k)[0]:
                     if w not in found or s > found[w][0]:
                         found[w] = (s, True)
             ranked = sorted(found.items(), key=lambda kv: -kv[1][0])[:top_k]
-            out = self._with_attention(decoder, swipe, [w for w, _ in ranked], req.get("attention", True))
+            out = self._with_attention(decoder, enc, [w for w, _ in ranked], req.get("attention", True))
         cands = [{"word": w, "score": round(float(s), 4), "personal": p, **({"attention": a} if a is not None else {})}
                  for (w, (s, p)), a in zip(ranked, out["maps"])]
         return {"model": model, "decoder": kind, "layout": name, "beam_size": beam.beam_size, "user": user,
                 "candidates": cands, "points": out["points"], "ms": round(1000 * (time.perf_counter() - t0), 2)}
 
-    def _with_attention(self, decoder: SwipeDecoder, swipe: SwipeBatch, words: list[str], wanted: bool) -> dict:
-        """Each word's attention (letters × points, 3 decimals) over the points the model read."""
-        from swipe.decode.attention import attention_maps
-
-        tensors = decoder.tensors(swipe)
-        n = int(tensors["mask"][0].sum())
-        points = {"x": tensors["x"][0, :n].tolist(), "y": tensors["y"][0, :n].tolist()}
+    def _with_attention(self, decoder: SwipeDecoder, enc: Encoded, words: list[str], wanted: bool) -> dict:
+        """Each word's attention (letters × points, 3 decimals) over the points the model read,
+        from the swipe's one encoding."""
+        n = int(enc.points["mask"][0].sum())
+        points = {"x": enc.points["x"][0, :n].tolist(), "y": enc.points["y"][0, :n].tolist()}
         if not wanted or not words:
             return {"points": points, "maps": [None] * len(words)}
-        maps = attention_maps(decoder.model, tensors, 0, words, self.alphabet)
+        maps = decoder.attention(enc, 0, words)
         return {"points": points, "maps": [np.round(m, 3).tolist() for m in maps]}
 
 

@@ -5,7 +5,8 @@ name the word's UTF-8 in hex. Adding a word is one put and removing it one delet
 write reads, modifies and writes back another's: two replicas (or processes) adding words to
 one user at once lose none. The words survive a replica's restart and every replica sees
 them. A replica keeps one small trie (and template index) for each of its most recently seen
-users (`max_cached_users`), rebuilt when the stored words change; the shared 300k-word trie
+users (`max_cached_users`), rebuilt when the user's `_version` object (replaced after every
+add or remove) changes: a request costs one small read; the shared 300k-word trie
 is never copied. An entry whose name is not a word is set aside (`unreadable`), never a 500. Personal words all get one prior: the log-frequency of the shared
 lexicon's word at rank `prior_rank` (a common word's), so a word the user added competes
 with the lexicon's on the decoder's evidence.
@@ -17,6 +18,7 @@ import json
 import logging
 import re
 import threading
+import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 
@@ -28,6 +30,7 @@ from swipe.lexicon import Alphabet, Trie, build_trie
 
 USER_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # fullmatch: "$" let a trailing newline in
 WORD_SUFFIX = ".word"
+VERSION_FILE = "_version"  # replaced after every change of a user's words
 MAX_NAMED = 10  # refused words named in one reply
 log = logging.getLogger(__name__)
 
@@ -65,6 +68,20 @@ class UserWords:
         if not isinstance(user, str) or not USER_NAME.fullmatch(user):
             raise RequestError(400, f"user name {user!r} must be 1-64 letters, digits, '_', '.' or '-'")
         return storage.join(self.cfg.store, user)
+
+    def _version_file(self, user: str) -> str:
+        return storage.join(self._folder(user), VERSION_FILE)
+
+    def version(self, user: str) -> str:
+        """The user's words' version: a token every add or remove replaces after its writes
+        ("" before the first), so one small read tells a replica its lexicon is current."""
+        try:
+            return storage.read_text(self._version_file(user))
+        except (FileNotFoundError, OSError):
+            return ""
+
+    def _changed(self, user: str) -> None:
+        storage.write_bytes(self._version_file(user), uuid.uuid4().hex.encode())
 
     def _entry(self, user: str, word: str) -> str:
         return storage.join(self._folder(user), word.encode("utf-8").hex() + WORD_SUFFIX)
@@ -104,6 +121,7 @@ class UserWords:
             if isinstance(w, str) and w:
                 storage.write_bytes(self._entry(user, w), w.encode("utf-8"))
         storage.remove_file(legacy)
+        self._changed(user)
 
     def check(self, words: list) -> list[str]:
         """The words as they will be stored (case folded); RequestError naming every word refused."""
@@ -140,6 +158,8 @@ class UserWords:
                                     f"the limit of {self.cfg.max_words} (nothing was added)")
         for w in added:  # one put each: nothing read back and rewritten, so no other writer's word is lost
             storage.write_bytes(self._entry(user, w), w.encode("utf-8"))
+        if added:
+            self._changed(user)  # after the words: a replica that sees the new version lists them all
         return {"user": user, "added": added, "words": len(have) + len(added)}
 
     def remove(self, user: str, words: list) -> dict:
@@ -147,25 +167,30 @@ class UserWords:
         have = set(self.words(user))
         for w in sorted(gone & have):
             storage.remove_file(self._entry(user, w))
+        if gone & have:
+            self._changed(user)
         return {"user": user, "removed": sorted(gone & have), "words": len(have - gone)}
 
     def lexicon(self, user: str | None) -> Lexicon | None:
-        """The user's words as a lexicon (None without words), rebuilt only when they change."""
+        """The user's words as a lexicon (None without words). Kept per replica and rebuilt only
+        when the store's version of them changes: one small read per request, not a listing."""
         if not user:
             return None
-        words = tuple(self.words(user))
-        if not words:
-            return None
+        version = self.version(user)
         with self._lock:
             made = self._built.get(user)
             if made is not None:
                 self._built.move_to_end(user)
-        if made is None or made[0] != words:
-            trie = build_trie(list(words), np.ones(len(words)), self.alphabet)
-            n = trie.n_words  # one prior for all: the shared lexicon's common-word frequency
-            trie = replace(trie, word_logfreq=np.full(n, self.prior, np.float32),
-                           node_max_logfreq=np.full(trie.n_nodes, self.prior, np.float32))
-            made = (words, Lexicon.build(trie))
+        if made is None or made[0] != version:
+            words = self.words(user)
+            lexicon = None
+            if words:
+                trie = build_trie(words, np.ones(len(words)), self.alphabet)
+                n = trie.n_words  # one prior for all: the shared lexicon's common-word frequency
+                trie = replace(trie, word_logfreq=np.full(n, self.prior, np.float32),
+                               node_max_logfreq=np.full(trie.n_nodes, self.prior, np.float32))
+                lexicon = Lexicon.build(trie)
+            made = (version, lexicon)
             with self._lock:
                 self._built[user] = made
                 self._built.move_to_end(user)

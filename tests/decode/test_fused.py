@@ -7,9 +7,10 @@ import numpy as np
 import torch
 
 from swipe.data.synth import SynthConfig, synthesize
-from swipe.decode.fused import FusedChannels, FusedConfig, fused_channels, rank_fused, word_logprobs
+from swipe.decode.fused import FusedChannels, FusedConfig, fused_channels, rank_fused
 from swipe.decode.search import BeamConfig, beam_words
 from swipe.decode.template import TemplateConfig, TemplateIndex, template_words
+from swipe.decode.torch_network import TorchNetwork
 from swipe.keyboard import parse_layout
 from swipe.lexicon import Alphabet, build_trie
 from swipe.model.features import KeyTable
@@ -38,12 +39,12 @@ def _setup(seed=0):
 def test_teacher_forced_logp_is_the_beams_own_score():
     """With no length normalisation, a beam candidate's score is Σ log p of its tokens and
     EOS: the teacher-forced log-probability must be that same number."""
-    _, _, _, model, _, tensors = _setup()
+    _, _, _, model, part, tensors = _setup()
     beams = beam_words(model, tensors, ALPHA, BeamConfig(beam_size=4, top_k=4, length_alpha=0.0), None)
     swipe = np.array([i for i, c in enumerate(beams) for _ in c])
     words = [w for c in beams for w, _ in c]
-    memory = model.encode(tensors["x"], tensors["y"], tensors["t"], tensors["mask"], tensors["grid"])
-    got = word_logprobs(model, memory, tensors["mask"], ALPHA, swipe, words)
+    net = TorchNetwork(model, ALPHA, InputSpec(PointSpec(64)), {"g": parse_layout("g", GRID)})
+    got = net.word_logprobs(net.encode(part), swipe, words)
     np.testing.assert_allclose(got, [s for c in beams for _, s in c], rtol=1e-4, atol=1e-4)
 
 
@@ -52,7 +53,8 @@ def test_candidates_are_the_union_of_both_decoders_each_once():
     index = TemplateIndex.build(trie)
     beam, template = BeamConfig(beam_size=4), TemplateConfig()
     cfg = FusedConfig(beam_candidates=3, template_candidates=3)
-    ch = fused_channels(model, tensors, part, ALPHA, trie, index, {"g": layout}, beam, template, cfg, {})
+    net = TorchNetwork(model, ALPHA, InputSpec(PointSpec(64)), {"g": layout})
+    ch = fused_channels(net, net.encode(part), trie, index, {"g": layout}, beam, template, cfg, {})
     neural = beam_words(model, tensors, ALPHA, replace(beam, top_k=3, length_alpha=1.0), trie)
     matched = template_words(part, {"g": layout}, index, replace(template, top_k=3))
     for i in range(len(part)):

@@ -57,3 +57,23 @@ def test_a_replica_keeps_the_lexicons_of_its_most_recent_users_only(tmp_path):
     users.add("dee", ["hello"])
     users.lexicon("dee")
     assert list(users._built) == ["bo", "dee"]
+
+
+def test_a_replica_reads_a_users_words_again_only_when_they_change(tmp_path, monkeypatch):
+    """Each request reads the user's version (one small object); the words are listed again
+    only after some replica added or removed one (they were listed on every request)."""
+    from swipe import storage
+
+    a, b = user_words(str(tmp_path)), user_words(str(tmp_path))  # two replicas, one store
+    a.add("ann", ["hello"])
+    listed = []
+    real = storage.list_files
+    monkeypatch.setattr(storage, "list_files", lambda *args, **kw: listed.append(args) or real(*args, **kw))
+    lexicon = b.lexicon("ann")
+    assert lexicon.trie.words() == ["hello"]
+    assert b.lexicon("ann") is lexicon and len(listed) == 1  # unchanged: not listed again
+    a.add("ann", ["world"])  # (the add lists the user's words itself, to check the limit)
+    before = len(listed)
+    assert b.lexicon("ann").trie.words() == ["hello", "world"] and len(listed) == before + 1
+    a.remove("ann", ["hello", "world"])
+    assert b.lexicon("ann") is None and b.lexicon("bo") is None

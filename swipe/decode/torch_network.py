@@ -1,0 +1,82 @@
+"""The torch backend of `swipe.decode.network.Network`: a SwipeModel on its device."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from swipe.data.swipes import SwipeBatch
+from swipe.decode.network import Encoded
+from swipe.decode.search import BeamConfig, Candidates, Search, beam_search
+from swipe.keyboard import Layout
+from swipe.lexicon import PAD, Alphabet, Trie
+from swipe.model.inputs import collate, encode_targets
+from swipe.model.keys import KeyTable
+from swipe.model.spec import InputSpec
+from swipe.model.transformer import SwipeModel
+
+
+class TorchNetwork:
+    """A SwipeModel decoding on its own device, reading swipes as `spec` says."""
+
+    backend = "torch"
+
+    def __init__(self, model: SwipeModel, alphabet: Alphabet, spec: InputSpec, layouts: dict[str, Layout]):
+        self.model, self.alphabet, self.spec = model, alphabet, spec
+        self.max_word_len = model.cfg.max_word_len
+        self.set_layouts(layouts)
+
+    def set_layouts(self, layouts: dict[str, Layout]) -> None:
+        self.model.set_keys(KeyTable.build(layouts, self.alphabet))
+        self.grid_index = {g: i for i, g in enumerate(self.model.grid_names)}
+
+    @property
+    def grid_names(self) -> list[str]:
+        """The layouts swipes may be on now (the model's key table)."""
+        return self.model.grid_names
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.head.weight.device
+
+    def tensors(self, part: SwipeBatch) -> dict[str, torch.Tensor]:
+        """The collated model inputs of these swipes, on the model's device."""
+        tensors = collate(part, self.grid_index, self.alphabet, self.spec, self.max_word_len, targets=False)
+        return {k: v.to(self.device) for k, v in tensors.items()}
+
+    @torch.inference_mode()
+    def encode(self, part: SwipeBatch) -> Encoded:
+        tensors = self.tensors(part)
+        memory = self.model.encode(tensors["x"], tensors["y"], tensors["t"], tensors["mask"], tensors["grid"])
+        points = {k: tensors[k].cpu().numpy() for k in ("x", "y", "t", "mask")}
+        return Encoded(part, points, (memory, tensors["mask"]))
+
+    @torch.inference_mode()
+    def beams(self, enc: Encoded, trie: Trie | None, cfg: BeamConfig) -> Candidates:
+        memory, mask = enc.state
+        search = Search(self.model.decode_step, self.alphabet, self.max_word_len, trie, memory.device)
+        return beam_search(search, self.model.start_cache(memory, mask), memory.shape[0], cfg)
+
+    @torch.inference_mode()
+    def word_logprobs(self, enc: Encoded, swipe: np.ndarray, words: list[str]) -> np.ndarray:
+        if not words:
+            return np.zeros(0, np.float32)
+        memory, mask = enc.state
+        rows = torch.as_tensor(swipe, device=memory.device)
+        tin, tout = (t.to(memory.device) for t in encode_targets(words, self.alphabet, self.max_word_len))
+        logits = self.model.decode(tin, memory[rows], mask[rows])
+        logp = torch.log_softmax(logits.float(), -1).gather(-1, tout.clamp(min=0)[..., None])[..., 0]
+        return (logp * (tout != PAD)).sum(1).cpu().numpy()
+
+    @torch.inference_mode()
+    def attention(self, enc: Encoded, row: int, words: list[str]) -> list[np.ndarray]:
+        if not words:
+            return []
+        memory, mask = enc.state
+        n = int(mask[row].sum())
+        tin, _ = encode_targets(words, self.alphabet, self.max_word_len)
+        layers: list[torch.Tensor] = []
+        self.model.decode(tin.to(memory.device), memory[row:row + 1, :n].expand(len(words), -1, -1),
+                          mask[row:row + 1, :n].expand(len(words), -1), attention=layers)
+        mean = torch.stack(layers).mean((0, 2)).float().cpu().numpy()  # (W, L, T): over layers and heads
+        return [mean[i, :len(w)] for i, w in enumerate(words)]
