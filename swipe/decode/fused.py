@@ -107,7 +107,7 @@ def fused_channels(net: Network, enc: Encoded, trie: Trie, index: TemplateIndex,
         for g in set(part.grid_names) - set(keys):
             keys[g] = LayoutKeys(layouts[g], index.alphabet)
         ch = measure_many(swipe_paths(part, template.n_points), swipe[~known], ids[~known],
-                          [keys[g] for g in part.grid_names], index, template.n_points)
+                          [keys[g] for g in part.grid_names], index, template.n_points, keep=True)
         shape[~known], location[~known] = ch.shape, ch.location
     words = [index.word(int(i)) for i in ids]
     todo = np.flatnonzero(np.isnan(logp))  # the matcher's words the beam did not find

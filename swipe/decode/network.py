@@ -58,15 +58,3 @@ class Network(Protocol):
     def attention(self, enc: Encoded, row: int, words: list[str]) -> list[np.ndarray]:
         """Per word: its letters' cross-attention (letters, points) over swipe `row`'s points,
         averaged over heads and decoder layers (rows sum to 1)."""
-
-
-def group_rows(swipe: np.ndarray, n: int) -> tuple[np.ndarray, int]:
-    """Candidates of n swipes (`swipe` (M,), each swipe's contiguous or not) laid out as K rows
-    per swipe, swipe-major, the way a decoder's rows follow its swipes: the row of each
-    candidate (M,) and K (the most candidates of any swipe; at least 1)."""
-    counts = np.bincount(swipe, minlength=n)
-    k = max(int(counts.max(initial=0)), 1)
-    order = np.argsort(swipe, kind="stable")
-    rank = np.empty(len(swipe), np.int64)
-    rank[order] = np.arange(len(swipe)) - np.repeat(np.cumsum(counts) - counts, counts)
-    return swipe * k + rank, k

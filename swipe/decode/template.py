@@ -18,7 +18,6 @@ swipe's own layout, whatever layout it is.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -105,26 +104,43 @@ class LayoutKeys:
                 self.centre[alphabet.encode(c)[0]] = xy
         self.has = ~np.isnan(self.centre[:, 0])
         self.tokens = np.flatnonzero(self.has)
-        self._made: OrderedDict[tuple[int, int], tuple[TemplateIndex, np.ndarray, np.ndarray]] = OrderedDict()
+        self.matched = 0  # swipes matched on this layout: templates are kept once it is in steady use
+        self._kept: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # n → (drawn?, templates), for `_index`
+        self._index: TemplateIndex | None = None
 
-    def coarse_templates(self, words: np.ndarray, index: TemplateIndex, n: int) -> np.ndarray:
-        """`drawn(words, self, index, n)`, each word's drawn once on this layout and kept: the
-        coarse pass measures thousands of candidates per swipe, mostly the same words. Kept
-        for the two lexicons used last (4·n floats a word).  # (4, C, n)"""
-        key = (id(index), n)
-        made = self._made.get(key)
+    def spellable(self, index: TemplateIndex) -> np.ndarray:
+        """Which words have a key for every letter on this layout (shared by layouts of the
+        same letters).  # (W,) bool"""
+        key = (id(index), self.has.tobytes())
+        made = _SPELLABLE.get(key)
         if made is None or made[0] is not index:  # (an id is only reused once its object is gone)
-            made = (index, np.zeros(len(index.lengths), bool), np.empty((4, len(index.lengths), n), np.float32))
-            self._made[key] = made
-            while len(self._made) > 2:
-                self._made.popitem(last=False)
-        self._made.move_to_end(key)
-        _, done, paths = made
+            toks = index.tokens.astype(np.int64)
+            made = (index, np.all(self.has[toks] | (toks == PAD), 1))
+            _SPELLABLE[key] = made
+            while len(_SPELLABLE) > 8:
+                _SPELLABLE.pop(next(iter(_SPELLABLE)))
+        return made[1]
+
+    def kept_templates(self, words: np.ndarray, index: TemplateIndex, n: int) -> np.ndarray:
+        """`drawn(words, self, index, n)`, each word drawn once on this layout and kept (for one
+        lexicon, the last one asked for): a swipe's coarse pass measures thousands of candidates,
+        mostly words other swipes measured too. 16·n bytes a word, touched once drawn.  # (4, C, n)"""
+        if self._index is not index:
+            self._index, self._kept = index, {}
+        if n not in self._kept:
+            self._kept[n] = (np.zeros(len(index.lengths), bool), np.empty((len(index.lengths), 4, n), np.float32))
+        done, paths = self._kept[n]
         todo = np.unique(words[~done[words]])
         if len(todo):
-            paths[:, todo] = drawn(todo, self, index, n)
+            paths[todo] = np.ascontiguousarray(drawn(todo, self, index, n).transpose(1, 0, 2))
             done[todo] = True
-        return paths[:, words]
+        return paths[words].transpose(1, 0, 2)
+
+
+_SPELLABLE: dict[tuple[int, bytes], tuple[TemplateIndex, np.ndarray]] = {}
+KEEP_AFTER = 64  # swipes matched on a layout before its templates are kept (a layout seen a few times draws them)
+KEPT_LAYOUTS = 8  # layouts whose templates a decoder keeps (the least recently used go)
+PASS_CANDIDATES = 8192  # candidates measured in one pass (whole swipes: a swipe with more is a pass alone)
 
 
 def candidates(x: np.ndarray, y: np.ndarray, keys: LayoutKeys, index: TemplateIndex, start_radius: float,
@@ -138,11 +154,12 @@ def candidates(x: np.ndarray, y: np.ndarray, keys: LayoutKeys, index: TemplateIn
     starts = keys.tokens[(d_start <= start_radius) | (d_start == d_start.min())]
     ends = keys.tokens[(d_end <= end_radius) | (d_end == d_end.min())]
     groups = (starts[:, None] * index.alphabet.size + ends[None, :]).ravel()
-    words = np.concatenate([index.group_words[index.group_start[g]:index.group_start[g + 1]] for g in groups])
-    if len(words) == 0:
-        return words
-    toks = index.tokens[words, : int(index.lengths[words].max())].astype(np.int64)
-    return words[np.all(keys.has[toks] | (toks == PAD), 1)]
+    if not len(groups):
+        return np.zeros(0, index.group_words.dtype)
+    lo, hi = index.group_start[groups], index.group_start[groups + 1]
+    flat = np.repeat(lo - np.r_[0, np.cumsum(hi - lo)[:-1]], hi - lo) + np.arange((hi - lo).sum())
+    words = index.group_words[flat]
+    return words[keys.spellable(index)[words]]
 
 
 def templates(words: np.ndarray, keys: LayoutKeys, index: TemplateIndex, n: int) -> np.ndarray:
@@ -247,7 +264,8 @@ def measure_many(paths: np.ndarray, swipe: np.ndarray, words: np.ndarray, keys: 
     """`measure` for the candidates of many swipes at once: candidate c is word `words[c]` of
     swipe `swipe[c]`, whose path is paths[swipe[c]] (`swipe_paths` at n points) and whose
     layout is keys[swipe[c]]. The same figures as `measure` swipe by swipe. `keep`: the
-    templates are drawn once per layout and kept (`LayoutKeys.coarse_templates`)."""
+    templates of a layout in steady use (KEEP_AFTER swipes) are drawn once and kept
+    (`LayoutKeys.kept_templates`)."""
     if len(words) == 0:
         empty = np.zeros(0, np.float32)
         return Channels(words, empty, empty, empty, empty, empty)
@@ -257,7 +275,8 @@ def measure_many(paths: np.ndarray, swipe: np.ndarray, words: np.ndarray, keys: 
     for j, k in enumerate(distinct.values()):
         rows = np.flatnonzero(which == j)
         if len(rows):
-            tmpl[:, rows] = k.coarse_templates(words[rows], index, n) if keep else drawn(words[rows], k, index, n)
+            kept = keep and k.matched > KEEP_AFTER
+            tmpl[:, rows] = k.kept_templates(words[rows], index, n) if kept else drawn(words[rows], k, index, n)
     tx, ty, ntx, nty = tmpl  # (C, n) each
     kw = np.array([k.key_width for k in keys], np.float32)[swipe]
     px, py = np.ascontiguousarray(paths[:, :, 0]), np.ascontiguousarray(paths[:, :, 1])  # (S, n)
@@ -284,30 +303,46 @@ def match(batch: SwipeBatch, layouts: dict[str, Layout], index: TemplateIndex, c
     """Every swipe of a batch on its own layout: its top_k candidates with their channels.
     Coarse to fine: a swipe's candidates are scored on `coarse_points` points when there are
     more than `shortlist`, its best `shortlist` again on n_points (0: all on n_points). Each
-    pass runs over the whole batch's candidates at once."""
+    pass runs over the candidates of several swipes at once (about PASS_CANDIDATES)."""
     cache = {} if cache is None else cache
-    for g in set(batch.grid_names) - set(cache):
-        cache[g] = LayoutKeys(layouts[g], index.alphabet)
+    for g in dict.fromkeys(batch.grid_names):  # least recently used first; only KEPT_LAYOUTS keep templates
+        cache[g] = cache.pop(g, None) or LayoutKeys(layouts[g], index.alphabet)
+    while len(cache) > max(KEPT_LAYOUTS, len(set(batch.grid_names))):
+        cache.pop(next(iter(cache)))
     keys = [cache[g] for g in batch.grid_names]
+    for k in keys:
+        k.matched += 1
     found = [candidates(batch.x[a:b], batch.y[a:b], k, index, cfg.start_radius, cfg.end_radius)
              for a, b, k in zip(batch.offsets[:-1], batch.offsets[1:], keys)]
     counts = np.array([len(f) for f in found], np.int64)
     words = np.concatenate(found).astype(np.int64) if found else np.zeros(0, np.int64)
     swipe = np.repeat(np.arange(len(batch)), counts)
-    big = counts[swipe] > cfg.shortlist if cfg.shortlist else np.zeros(len(swipe), bool)
-    if big.any():
-        rows = np.flatnonzero(big)
-        ch = measure_many(swipe_paths(batch, cfg.coarse_points), swipe[rows], words[rows], keys, index,
-                          cfg.coarse_points, keep=True)
-        chosen = rows[best_per_swipe(swipe[rows], score(ch, cfg, nearest_keys(ch, swipe[rows])), cfg.shortlist)]
-        sel = np.concatenate([np.flatnonzero(~big), chosen])
-        sel = sel[np.argsort(swipe[sel], kind="stable")]  # each swipe's rows in its own order
-        swipe, words = swipe[sel], words[sel]
-    ch = measure_many(swipe_paths(batch, cfg.n_points), swipe, words, keys, index, cfg.n_points)
-    s = score(ch, cfg, nearest_keys(ch, swipe))
-    finite = np.flatnonzero(np.isfinite(s))
-    top = finite[best_per_swipe(swipe[finite], s[finite], cfg.top_k)]
-    return Matched(swipe[top], words[top], s[top], ch.shape[top], ch.location[top])
+    coarse, fine = swipe_paths(batch, cfg.coarse_points), swipe_paths(batch, cfg.n_points)
+    # passes over a few swipes' candidates at a time: arrays that stay in the CPU's cache (one
+    # pass over a whole batch's ~90k candidates ran slower than swipe by swipe)
+    group = (np.cumsum(counts) - counts) // PASS_CANDIDATES  # per swipe, by where its candidates start
+    bounds = np.r_[0, np.cumsum(np.bincount(group, weights=counts).astype(np.int64))]
+    parts = []
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        sw, wd = swipe[lo:hi], words[lo:hi]
+        big = counts[sw] > cfg.shortlist if cfg.shortlist else np.zeros(len(sw), bool)
+        if big.any():
+            rows = np.flatnonzero(big)
+            ch = measure_many(coarse, sw[rows], wd[rows], keys, index, cfg.coarse_points, keep=True)
+            chosen = rows[best_per_swipe(sw[rows], score(ch, cfg, nearest_keys(ch, sw[rows])), cfg.shortlist)]
+            sel = np.concatenate([np.flatnonzero(~big), chosen])
+            sel = sel[np.argsort(sw[sel], kind="stable")]  # each swipe's rows in its own order
+            sw, wd = sw[sel], wd[sel]
+        ch = measure_many(fine, sw, wd, keys, index, cfg.n_points, keep=True)
+        s = score(ch, cfg, nearest_keys(ch, sw))
+        finite = np.flatnonzero(np.isfinite(s))
+        top = finite[best_per_swipe(sw[finite], s[finite], cfg.top_k)]
+        parts.append(Matched(sw[top], wd[top], s[top], ch.shape[top], ch.location[top]))
+    if not parts:
+        empty = np.zeros(0, np.float32)
+        return Matched(np.zeros(0, np.int64), np.zeros(0, np.int64), empty, empty, empty)
+    return Matched(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("swipe", "words", "score", "shape",
+                                                                               "location")))
 
 
 def template_words(batch: SwipeBatch, layouts: dict[str, Layout], index: TemplateIndex, cfg: TemplateConfig,

@@ -32,10 +32,10 @@ from typing import Literal
 import numpy as np
 
 from swipe.data.swipes import SwipeBatch
-from swipe.decode.network import Encoded, group_rows
+from swipe.decode.network import Encoded
 from swipe.decode.search import BeamConfig, Candidates, Search, beam_search
 from swipe.keyboard import Layout, parse_layouts
-from swipe.lexicon import PAD, Alphabet, Trie
+from swipe.lexicon import Alphabet, Trie
 from swipe.model.inputs import model_inputs, target_arrays
 from swipe.model.spec import InputSpec, load_spec
 from swipe.model.keys import KeyTable
@@ -170,27 +170,25 @@ class OnnxModel:
         search = Search(self.step, self.alphabet, self.max_word_len, trie, backend="numpy")
         return beam_search(search, enc.state, len(enc.part), cfg)
 
-    def _word_rows(self, enc: Encoded, swipe: np.ndarray, words: list[str]
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Words laid out K rows per swipe (rows of no word: BOS, then nothing to score):
-        their row (M,), tokens_in and tokens_out (B·K, L)."""
-        row, k = group_rows(np.asarray(swipe, np.int64), len(enc.part))
-        tin, tout = target_arrays(words, self.alphabet, self.max_word_len)
-        full_in = np.full((len(enc.part) * k, tin.shape[1]), PAD, np.int64)
-        full_out = np.full_like(full_in, PAD)
-        full_in[:, 0] = tin[0, 0]  # BOS
-        full_in[row], full_out[row] = tin, tout
-        return row, full_in, full_out
-
     def word_logprobs(self, enc: Encoded, swipe: np.ndarray, words: list[str]) -> np.ndarray:
+        """One row per word (its swipe's cross keys/values gathered: no padding to the swipe
+        with the most words), in two passes by length (a long word pads the short ones less)."""
+        out = np.zeros(len(words), np.float32)
         if not words:
-            return np.zeros(0, np.float32)
-        row, tin, tout = self._word_rows(enc, swipe, words)
-        c = enc.state
-        (logp,) = self.score_session.run(list(SCORE_OUTPUTS), {"tokens_in": tin, "tokens_out": tout,
-                                                               "cross_k": c.cross_k, "cross_v": c.cross_v,
-                                                               "memory_mask": c.memory_mask})
-        return logp[row]
+            return out
+        c, swipe = enc.state, np.asarray(swipe, np.int64)
+        lens = np.fromiter((len(w) for w in words), np.int64, len(words))
+        cut = np.median(lens)
+        for rows in (np.flatnonzero(lens <= cut), np.flatnonzero(lens > cut)):
+            if not len(rows):
+                continue
+            tin, tout = target_arrays([words[i] for i in rows], self.alphabet, self.max_word_len)
+            on = swipe[rows]
+            (logp,) = self.score_session.run(list(SCORE_OUTPUTS), {
+                "tokens_in": tin, "tokens_out": tout, "cross_k": np.take(c.cross_k, on, axis=1),
+                "cross_v": np.take(c.cross_v, on, axis=1), "memory_mask": c.memory_mask[on]})
+            out[rows] = logp
+        return out
 
     def attention(self, enc: Encoded, row: int, words: list[str]) -> list[np.ndarray]:
         if not words:
