@@ -23,9 +23,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: jobs are submitted with it as working dir
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port no process on this machine listens on now (any address)."""
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind(("", 0))
         return s.getsockname()[1]
 
 
@@ -48,7 +49,7 @@ class LocalCluster:
         plain text by Ray's runtime-env agent; measured)."""
         self.num_cpus, self.env = num_cpus, env or {}
         self.temp_dir = Path(tempfile.mkdtemp(prefix="swipe-ray-", dir="/tmp"))  # short: socket paths
-        self.dashboard = f"http://127.0.0.1:{_free_port()}"
+        self.dashboard = f"http://127.0.0.1:{free_port()}"
         self.log = log or self.temp_dir / "head.log"
         self.token_path = self.temp_dir / "auth_token"  # private to this cluster: its head and its CLI calls
         self.token_path.write_text(secrets.token_hex(32))
@@ -57,11 +58,11 @@ class LocalCluster:
 
     def __enter__(self) -> "LocalCluster":
         ray_cli = str(Path(sys.executable).parent / "ray")
-        cmd = [ray_cli, "start", "--head", f"--port={_free_port()}", f"--num-cpus={self.num_cpus}",
+        cmd = [ray_cli, "start", "--head", f"--port={free_port()}", f"--num-cpus={self.num_cpus}",
                "--include-dashboard=true", f"--dashboard-port={self.dashboard.rsplit(':', 1)[1]}",
                f"--temp-dir={self.temp_dir}", "--disable-usage-stats", "--block"]
         # every port its own: another Ray on this machine (the test suite's) holds the defaults
-        cmd += [f"--{p}={_free_port()}" for p in ("dashboard-agent-listen-port", "dashboard-agent-grpc-port",
+        cmd += [f"--{p}={free_port()}" for p in ("dashboard-agent-listen-port", "dashboard-agent-grpc-port",
                                                   "runtime-env-agent-port", "metrics-export-port",
                                                   "ray-client-server-port", "node-manager-port",
                                                   "object-manager-port")]

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 from contextlib import contextmanager
 from typing import Any, Iterator
 
 import ray
+
+from swipe.cluster.local import free_port
 
 
 def ensure_ray(num_cpus: int | None = None) -> bool:
@@ -41,16 +42,11 @@ def start_local_ray(**init_args: Any) -> None:
     reserved, and the next trial waited for them forever. The GCS port is chosen here, so
     RAY_ADDRESS can name it in the environment every worker inherits; this process's own
     environment is left as it was (a job it starts still gets a Ray of its own)."""
-    port = _free_port()
+    port = free_port()
     address = f"{ray.util.get_node_ip_address()}:{port}"
     with scoped_env(RAY_GCS_SERVER_PORT=str(port), RAY_ADDRESS=address):
         ray.init(address="local", **init_args)
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager

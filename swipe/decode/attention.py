@@ -26,9 +26,19 @@ def attention_maps(model: SwipeModel, tensors: dict[str, Tensor], swipe: int, wo
     n = int(tensors["mask"][swipe].sum())
     one = {k: tensors[k][swipe:swipe + 1, :n] for k in ("x", "y", "t", "mask")}
     memory = model.encode(one["x"], one["y"], one["t"], one["mask"], tensors["grid"][swipe:swipe + 1])
+    return memory_attention(model, memory, one["mask"], words, alphabet)
+
+
+@torch.inference_mode()
+def memory_attention(model: SwipeModel, memory: Tensor, mask: Tensor, words: list[str], alphabet: Alphabet
+                     ) -> list[np.ndarray]:
+    """Per word: (letters, points) weights over one swipe's encoder memory (1, T, D) and mask (1, T),
+    its valid points only (T = their count)."""
+    if not words:
+        return []
     tin, _ = encode_targets(words, alphabet, model.cfg.max_word_len)
-    tin = tin.to(memory.device)
     layers: list[Tensor] = []
-    model.decode(tin, memory.expand(len(words), -1, -1), one["mask"].expand(len(words), -1), attention=layers)
+    model.decode(tin.to(memory.device), memory.expand(len(words), -1, -1), mask.expand(len(words), -1),
+                 attention=layers)
     mean = torch.stack(layers).mean((0, 2)).float().cpu().numpy()  # (W, L, T): over layers and heads
     return [mean[i, :len(w)] for i, w in enumerate(words)]

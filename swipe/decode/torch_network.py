@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from swipe.data.swipes import SwipeBatch
+from swipe.decode.attention import memory_attention
 from swipe.decode.network import Encoded
 from swipe.decode.search import BeamConfig, Candidates, Search, beam_search
 from swipe.keyboard import Layout
@@ -68,15 +69,7 @@ class TorchNetwork:
         logp = torch.log_softmax(logits.float(), -1).gather(-1, tout.clamp(min=0)[..., None])[..., 0]
         return (logp * (tout != PAD)).sum(1).cpu().numpy()
 
-    @torch.inference_mode()
     def attention(self, enc: Encoded, row: int, words: list[str]) -> list[np.ndarray]:
-        if not words:
-            return []
         memory, mask = enc.state
         n = int(mask[row].sum())
-        tin, _ = encode_targets(words, self.alphabet, self.max_word_len)
-        layers: list[torch.Tensor] = []
-        self.model.decode(tin.to(memory.device), memory[row:row + 1, :n].expand(len(words), -1, -1),
-                          mask[row:row + 1, :n].expand(len(words), -1), attention=layers)
-        mean = torch.stack(layers).mean((0, 2)).float().cpu().numpy()  # (W, L, T): over layers and heads
-        return [mean[i, :len(w)] for i, w in enumerate(words)]
+        return memory_attention(self.model, memory[row:row + 1, :n], mask[row:row + 1, :n], words, self.alphabet)

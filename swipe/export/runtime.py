@@ -205,6 +205,6 @@ class OnnxModel:
     def beam_words(self, batch: SwipeBatch, layouts: dict[str, Layout], cfg: BeamConfig, trie: Trie | None
                    ) -> Candidates:
         """Batched beam search of swipes (each over its layout, `batch.grid_names`) on this model."""
-        cache = self.encode_points(model_inputs(batch, self.spec), [layouts[g] for g in batch.grid_names])
-        search = Search(self.step, self.alphabet, self.max_word_len, trie, backend="numpy")
-        return beam_search(search, cache, len(batch), cfg)
+        points = model_inputs(batch, self.spec)
+        enc = Encoded(batch, points, self.encode_points(points, [layouts[g] for g in batch.grid_names]))
+        return self.beams(enc, trie, cfg)

@@ -9,16 +9,11 @@ them, as the nodes of a real cluster inherit their credentials.
 from __future__ import annotations
 
 import logging
-import socket
 from typing import Any
 
+from swipe.cluster.local import free_port  # noqa: F401  (the tests' and benchmarks' free port)
+
 REGION = "us-east-1"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def s3_env(port: int) -> dict[str, str]:
