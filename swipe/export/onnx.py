@@ -23,7 +23,8 @@ import torch
 from torch import Tensor, nn
 
 from swipe.export.runtime import (ATTENTION_INPUTS, ATTENTION_OUTPUTS, ENCODER_INPUTS, ENCODER_OUTPUTS, EXPORT_FILE,
-                                  SCORE_INPUTS, SCORE_OUTPUTS, STEP_INPUTS, STEP_OUTPUTS, graph_file)
+                                  EXPORT_FORMAT, PER_LAYER, SCORE_INPUTS, SCORE_OUTPUTS, STEP_INPUTS, STEP_OUTPUTS,
+                                  flat_names, graph_file)
 from swipe.lexicon import PAD
 from swipe.model.spec import SPEC_KEY, load_spec
 from swipe.model.checkpoint import load_model, resolve_checkpoint
@@ -33,37 +34,48 @@ from swipe.provenance import redact
 OPSET = 18
 
 
-class EncoderGraph(nn.Module):
-    """Swipes and their keys → the decoder's cross-attention keys/values, stacked over layers."""
+Layers = Tensor | list[Tensor]  # a cache: stacked (N, …) or one tensor per decoder layer
 
-    def __init__(self, model: SwipeModel):
+
+def _layers(a: Layers) -> list[Tensor]:
+    return list(a) if isinstance(a, (list, tuple)) else list(a.unbind(0))
+
+
+class EncoderGraph(nn.Module):
+    """Swipes and their keys → the decoder's cross-attention keys/values (B, H, T, Dh), one per
+    layer (`per_layer`: the ONNX graphs) or stacked (N, B, H, T, Dh) (the ExecuTorch programs).
+    In onnxruntime a slice of a stacked input is a copy: per layer, a step copies no cache."""
+
+    def __init__(self, model: SwipeModel, per_layer: bool = False):
         super().__init__()
-        self.model = model
+        self.model, self.per_layer = model, per_layer
 
     def forward(self, x: Tensor, y: Tensor, t: Tensor, mask: Tensor, bbox: Tensor, centres: Tensor,
-                key_tokens: Tensor, half_diag: Tensor) -> tuple[Tensor, Tensor]:
+                key_tokens: Tensor, half_diag: Tensor) -> tuple[Layers, Layers]:
         m = self.model
         memory = m.encode_features(m.features.over_keys(x, y, t, mask, bbox, centres, key_tokens, half_diag), mask)
-        kv = [layer.memory_kv(memory) for layer in m.decoder]
-        return torch.stack([k for k, _ in kv]), torch.stack([v for _, v in kv])  # (N, B, H, T, Dh) each
+        k, v = (list(a) for a in zip(*(layer.memory_kv(memory) for layer in m.decoder)))
+        return (k, v) if self.per_layer else (torch.stack(k), torch.stack(v))
 
 
 class StepGraph(nn.Module):
-    """One cached decoder step, the cache as stacked tensors (N, rows, H, S, Dh)."""
+    """One cached decoder step; the cache (rows, H, S, Dh) one tensor per layer (`per_layer`)
+    or stacked (N, rows, H, S, Dh), as `EncoderGraph`."""
 
-    def __init__(self, model: SwipeModel):
+    def __init__(self, model: SwipeModel, per_layer: bool = False):
         super().__init__()
-        self.model = model
+        self.model, self.per_layer = model, per_layer
 
-    def forward(self, token: Tensor, self_k: Tensor, self_v: Tensor, cross_k: Tensor, cross_v: Tensor,
-                memory_mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        cache = DecoderCache(list(self_k.unbind(0)), list(self_v.unbind(0)), list(cross_k.unbind(0)),
-                             list(cross_v.unbind(0)), memory_mask)
+    def forward(self, token: Tensor, self_k: Layers, self_v: Layers, cross_k: Layers, cross_v: Layers,
+                memory_mask: Tensor) -> tuple[Tensor, Layers, Layers]:
+        cache = DecoderCache(_layers(self_k), _layers(self_v), _layers(cross_k), _layers(cross_v), memory_mask)
         logits, cache = self.model.decode_step(token, cache)
+        if self.per_layer:
+            return logits, cache.self_k, cache.self_v
         return logits, torch.stack(cache.self_k), torch.stack(cache.self_v)
 
 
-def _teacher_forced(model: SwipeModel, tokens_in: Tensor, cross_k: Tensor, cross_v: Tensor, memory_mask: Tensor,
+def _teacher_forced(model: SwipeModel, tokens_in: Tensor, cross_k: Layers, cross_v: Layers, memory_mask: Tensor,
                     attention: list[Tensor] | None = None) -> Tensor:
     """The decoder over whole words (B·K rows, K per swipe) from the encoder graph's cross
     keys/values: what `SwipeModel.decode` computes from the memory.  # logits (B·K, L, V)"""
@@ -81,7 +93,7 @@ class ScoreGraph(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, tokens_in: Tensor, tokens_out: Tensor, cross_k: Tensor, cross_v: Tensor,
+    def forward(self, tokens_in: Tensor, tokens_out: Tensor, cross_k: Layers, cross_v: Layers,
                 memory_mask: Tensor) -> Tensor:
         logits = _teacher_forced(self.model, tokens_in, cross_k, cross_v, memory_mask)
         logp = torch.log_softmax(logits.float(), -1).gather(-1, tokens_out.clamp(min=0)[..., None])[..., 0]
@@ -96,7 +108,7 @@ class AttentionGraph(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, tokens_in: Tensor, cross_k: Tensor, cross_v: Tensor, memory_mask: Tensor) -> Tensor:
+    def forward(self, tokens_in: Tensor, cross_k: Layers, cross_v: Layers, memory_mask: Tensor) -> Tensor:
         layers: list[Tensor] = []
         _teacher_forced(self.model, tokens_in, cross_k, cross_v, memory_mask, layers)
         mean = torch.stack(layers).mean((0, 2))  # (B, K·L, T)
@@ -179,8 +191,18 @@ def dynamic_shapes(model: SwipeModel, swipes: int, points: tuple[int, int], keys
     return enc, step
 
 
+def _per_layer(args: tuple, names: tuple[str, ...], dims: dict) -> tuple[tuple, dict]:
+    """A graph's example inputs and dynamic axes with each stacked cache (`PER_LAYER`) split
+    into one input per layer (its axes one lower)."""
+    args = tuple(list(a.unbind(0)) if n in PER_LAYER else a for a, n in zip(args, names))
+    dims = {n: [{axis - 1: d for axis, d in dims[n].items()}] * len(a) if n in PER_LAYER else dims[n]
+            for a, n in zip(args, names)}
+    return args, dims
+
+
 def export_onnx(checkpoint: str | Path, out: str | Path, int8: bool = True) -> dict:
-    """Write encoder.onnx and step.onnx (and their int8 versions) with export.json into `out`."""
+    """Write the encoder, step, score and attention graphs (and their int8 versions) with
+    export.json into `out`."""
     local = resolve_checkpoint(checkpoint)
     model, meta = load_model(local, "cpu")
     out = Path(out)
@@ -189,18 +211,21 @@ def export_onnx(checkpoint: str | Path, out: str | Path, int8: bool = True) -> d
     score_args, attention_args = _word_examples(model, step_args)
     enc_dims, step_dims = dynamic_shapes(model, swipes=4096, points=(2, 4096), keys=512, rows=1 << 16)
     score_dims, attention_dims = word_dynamic_shapes(model, swipes=4096, points=(2, 4096), rows=1 << 16)
+    layers = model.cfg.dec_layers
     t0 = time.perf_counter()
     files = []
     for name, graph, args, dims, inputs, outputs in (
-            ("encoder", EncoderGraph(model), enc_args, enc_dims, ENCODER_INPUTS, ENCODER_OUTPUTS),
-            ("step", StepGraph(model), step_args, step_dims, STEP_INPUTS, STEP_OUTPUTS),
+            ("encoder", EncoderGraph(model, per_layer=True), enc_args, enc_dims, ENCODER_INPUTS, ENCODER_OUTPUTS),
+            ("step", StepGraph(model, per_layer=True), step_args, step_dims, STEP_INPUTS, STEP_OUTPUTS),
             ("score", ScoreGraph(model), score_args, score_dims, SCORE_INPUTS, SCORE_OUTPUTS),
             ("attention", AttentionGraph(model), attention_args, attention_dims, ATTENTION_INPUTS,
              ATTENTION_OUTPUTS)):
+        args, dims = _per_layer(args, inputs, dims)
         with _exporter_quiet():
-            torch.onnx.export(graph.eval(), args, str(out / graph_file(name, "fp32")), input_names=list(inputs),
-                              output_names=list(outputs), dynamic_shapes=dims, dynamo=True, optimize=True,
-                              opset_version=OPSET, external_data=False, verbose=False)
+            torch.onnx.export(graph.eval(), args, str(out / graph_file(name, "fp32")),
+                              input_names=flat_names(inputs, layers), output_names=flat_names(outputs, layers),
+                              dynamic_shapes=dims, dynamo=True, optimize=True, opset_version=OPSET,
+                              external_data=False, verbose=False)
         files.append(graph_file(name, "fp32"))
         if int8:
             from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -210,8 +235,8 @@ def export_onnx(checkpoint: str | Path, out: str | Path, int8: bool = True) -> d
                                  weight_type=QuantType.QInt8)
             files.append(graph_file(name, "int8"))
     cfg = model.cfg
-    info = {"format": 1, "checkpoint": str(checkpoint), "alphabet": meta["alphabet"], "model": meta["model"],
-            SPEC_KEY: load_spec(meta, str(checkpoint)).to_dict(),
+    info = {"format": EXPORT_FORMAT, "checkpoint": str(checkpoint), "alphabet": meta["alphabet"],
+            "model": meta["model"], SPEC_KEY: load_spec(meta, str(checkpoint)).to_dict(),
             "grids": meta["grids"], "layouts": {g: meta["layouts"][g] for g in meta["grids"]},
             "graph": {"layers": cfg.dec_layers, "heads": cfg.n_heads, "head_dim": cfg.d_model // cfg.n_heads,
                       "opset": OPSET, "int8": int8, "torch": torch.__version__},

@@ -3,10 +3,11 @@
 ```
 EXPORT/
   encoder.onnx        x, y, t, mask (B, T) + each swipe's keys (bbox, centres, key_tokens,
-                      half_diag) → cross-attention keys/values cross_k, cross_v (N, B, H, T, Dh):
-                      point features, encoder and the decoder's memory projections in one graph
-  step.onnx           token (R,), self_k, self_v (N, R, H, S, Dh), cross_k, cross_v, memory_mask
-                      → logits (R, V), self_k_out, self_v_out (N, R, H, S + 1, Dh): one decoder step
+                      half_diag) → cross-attention keys/values cross_k.i, cross_v.i (B, H, T, Dh)
+                      for each decoder layer i: point features, encoder and the decoder's memory
+                      projections in one graph
+  step.onnx           token (R,), self_k.i, self_v.i (R, H, S, Dh), cross_k.i, cross_v.i, memory_mask
+                      → logits (R, V), self_k_out.i, self_v_out.i (R, H, S + 1, Dh): one decoder step
   score.onnx          tokens_in, tokens_out (R, L) (BOS + word, word + EOS), cross_k, cross_v,
                       memory_mask → logp (R,): each word's teacher-forced Σ log p (the fused score)
   attention.onnx      tokens_in (R, L), cross_k, cross_v, memory_mask → attention (R, L, T): each
@@ -16,7 +17,9 @@ EXPORT/
 ```
 
 R rows are a search's beams, or a swipe's candidate words: K per swipe
-(swipe.decode.search.DecoderState), the cross keys/values one row per swipe. `OnnxModel` is
+(swipe.decode.search.DecoderState), the cross keys/values one row per swipe. Every cache is one
+input per decoder layer: onnxruntime copies a slice of a stacked input, so a stacked cache was
+copied twice a step (format 1; 16% of a step). `OnnxModel` is
 a `swipe.decode.network.Network`: `SwipeDecoder` runs greedy, beam, template and fused
 decoding on it through the same code as on torch. Nothing here imports torch (tested in a
 process where it cannot be imported).
@@ -48,8 +51,10 @@ SCORE_INPUTS = ("tokens_in", "tokens_out", "cross_k", "cross_v", "memory_mask")
 SCORE_OUTPUTS = ("logp",)
 ATTENTION_INPUTS = ("tokens_in", "cross_k", "cross_v", "memory_mask")
 ATTENTION_OUTPUTS = ("attention",)
+PER_LAYER = frozenset({"cross_k", "cross_v", "self_k", "self_v", "self_k_out", "self_v_out"})  # one per layer
 GRAPHS = ("encoder", "step", "score", "attention")
 EXPORT_FILE = "export.json"
+EXPORT_FORMAT = 2  # 2: caches one input per layer
 Precision = Literal["fp32", "int8"]
 
 
@@ -57,29 +62,60 @@ def graph_file(name: str, precision: Precision) -> str:
     return f"{name}.onnx" if precision == "fp32" else f"{name}.{precision}.onnx"
 
 
+def flat_names(names: tuple[str, ...], layers: int) -> list[str]:
+    """A graph's input or output names as exported: each cache (`PER_LAYER`) as one per decoder
+    layer, "cross_k.0", "cross_k.1", …"""
+    return [x for n in names for x in ([f"{n}.{i}" for i in range(layers)] if n in PER_LAYER else [n])]
+
+
+def by_layer(name: str, arrays: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """One cache's per-layer arrays as a graph's inputs."""
+    return {f"{name}.{i}": a for i, a in enumerate(arrays)}
+
+
 @dataclass
 class OrtCache:
-    """The decoder's state as numpy arrays, rows following the beams (DecoderState)."""
+    """The decoder's state as numpy arrays, one per decoder layer, rows following the beams (DecoderState)."""
 
-    self_k: np.ndarray  # (N, R, H, S, Dh)
-    self_v: np.ndarray
-    cross_k: np.ndarray  # (N, B, H, T, Dh)
-    cross_v: np.ndarray
+    self_k: list[np.ndarray]  # (R, H, S, Dh) each
+    self_v: list[np.ndarray]
+    cross_k: list[np.ndarray]  # (B, H, T, Dh) each
+    cross_v: list[np.ndarray]
     memory_mask: np.ndarray  # (B, T) bool
     beams: int = 1  # self rows per cross row
 
     def expand_beams(self, k: int) -> "OrtCache":
-        return OrtCache(np.repeat(self.self_k, k, 1), np.repeat(self.self_v, k, 1), self.cross_k, self.cross_v,
-                        self.memory_mask, self.beams * k)
+        return OrtCache([np.repeat(a, k, 0) for a in self.self_k], [np.repeat(a, k, 0) for a in self.self_v],
+                        self.cross_k, self.cross_v, self.memory_mask, self.beams * k)
 
     def reorder_beams(self, rows: np.ndarray) -> "OrtCache":
-        return OrtCache(self.self_k[:, rows], self.self_v[:, rows], self.cross_k, self.cross_v, self.memory_mask,
-                        self.beams)
+        return OrtCache([a[rows] for a in self.self_k], [a[rows] for a in self.self_v], self.cross_k, self.cross_v,
+                        self.memory_mask, self.beams)
 
     def keep_swipes(self, swipes: np.ndarray) -> "OrtCache":
         rows = (swipes[:, None] * self.beams + np.arange(self.beams)).reshape(-1)
-        return OrtCache(self.self_k[:, rows], self.self_v[:, rows], self.cross_k[:, swipes],
-                        self.cross_v[:, swipes], self.memory_mask[swipes], self.beams)
+        return OrtCache([a[rows] for a in self.self_k], [a[rows] for a in self.self_v],
+                        [a[swipes] for a in self.cross_k], [a[swipes] for a in self.cross_v],
+                        self.memory_mask[swipes], self.beams)
+
+
+PASS_LETTERS = 4  # a pass of a graph costs about as much as this many padded letters over its rows
+
+
+def length_passes(lens: np.ndarray) -> list[np.ndarray]:
+    """Rows grouped into passes of similar length: the teacher-forced graphs cost about their
+    rows × their longest word, plus a fixed cost per pass. Lengths in order: a pass ends
+    before the next length where padding its rows to it would cost more than PASS_LETTERS
+    letters a pass."""
+    order = np.argsort(lens, kind="stable")
+    values, counts = np.unique(lens, return_counts=True)
+    ends = np.cumsum(counts)
+    cuts, start = [], 0
+    for j in range(len(values) - 1):  # a cut after length values[j]?
+        if (values[j + 1] - values[j]) * (ends[j] - start) > PASS_LETTERS:
+            cuts.append(ends[j])
+            start = ends[j]
+    return np.split(order, cuts)
 
 
 class OnnxModel:
@@ -94,6 +130,9 @@ class OnnxModel:
         folder = Path(folder)
         self.folder, self.precision = folder, precision
         self.meta = json.loads((folder / EXPORT_FILE).read_text())
+        if self.meta.get("format", 1) != EXPORT_FORMAT:
+            raise ValueError(f"{folder} is an export of format {self.meta.get('format', 1)}; this swipe reads format "
+                             f"{EXPORT_FORMAT} (caches one input per layer): export it again (jobs/export.py)")
         self.alphabet = Alphabet(self.meta["alphabet"])
         self.spec: InputSpec = load_spec(self.meta, str(folder))  # what the model reads, saved at export
         self.max_word_len = int(self.meta["model"]["max_word_len"])
@@ -109,8 +148,9 @@ class OnnxModel:
                                                  providers=["CPUExecutionProvider"])
         self.encoder, self.step_session = load("encoder"), load("step")
         self.score_session, self.attention_session = load("score"), load("attention")
-        n, h = self.meta["graph"]["layers"], self.meta["graph"]["heads"]
-        self._empty = (n, h, self.meta["graph"]["head_dim"])
+        self.layers = n = self.meta["graph"]["layers"]
+        self._empty = (n, self.meta["graph"]["heads"], self.meta["graph"]["head_dim"])
+        self._names = {g: flat_names(names, n) for g, names in (("encoder", ENCODER_OUTPUTS), ("step", STEP_OUTPUTS))}
         self._keys: dict[int, tuple[Layout, dict[str, np.ndarray]]] = {}
         self._layouts: dict[str, Layout] = dict(self.layouts)
 
@@ -145,10 +185,10 @@ class OnnxModel:
                                           for k in keys])
         feed["key_tokens"] = np.concatenate([np.pad(k["key_tokens"], ((0, 0), (0, width - k["key_tokens"].shape[1])))
                                              for k in keys])  # padding slots: PAD (0), no key
-        cross_k, cross_v = self.encoder.run(list(ENCODER_OUTPUTS), feed)
+        kv = self.encoder.run(self._names["encoder"], feed)
         n, h, dh = self._empty
-        empty = np.zeros((n, len(layouts), h, 0, dh), np.float32)
-        return OrtCache(empty, empty, cross_k, cross_v, points["mask"])
+        empty = [np.zeros((len(layouts), h, 0, dh), np.float32)] * n
+        return OrtCache(empty, empty, kv[:n], kv[n:], points["mask"])
 
     def encode(self, part: SwipeBatch) -> Encoded:
         points = model_inputs(part, self.spec)
@@ -160,11 +200,12 @@ class OnnxModel:
 
     def step(self, tokens: np.ndarray, cache: OrtCache) -> tuple[np.ndarray, OrtCache]:
         """One decoder step for every row: next-token logits (R, V) and the extended state."""
-        logits, k, v = self.step_session.run(list(STEP_OUTPUTS), {
-            "token": np.ascontiguousarray(tokens, dtype=np.int64), "self_k": np.ascontiguousarray(cache.self_k),
-            "self_v": np.ascontiguousarray(cache.self_v), "cross_k": cache.cross_k, "cross_v": cache.cross_v,
-            "memory_mask": cache.memory_mask})
-        return logits, OrtCache(k, v, cache.cross_k, cache.cross_v, cache.memory_mask, cache.beams)
+        n = self.layers
+        logits, *kv = self.step_session.run(self._names["step"], {
+            "token": np.ascontiguousarray(tokens, dtype=np.int64), **by_layer("self_k", cache.self_k),
+            **by_layer("self_v", cache.self_v), **by_layer("cross_k", cache.cross_k),
+            **by_layer("cross_v", cache.cross_v), "memory_mask": cache.memory_mask})
+        return logits, OrtCache(kv[:n], kv[n:], cache.cross_k, cache.cross_v, cache.memory_mask, cache.beams)
 
     def beams(self, enc: Encoded, trie: Trie | None, cfg: BeamConfig) -> Candidates:
         search = Search(self.step, self.alphabet, self.max_word_len, trie, backend="numpy")
@@ -172,21 +213,17 @@ class OnnxModel:
 
     def word_logprobs(self, enc: Encoded, swipe: np.ndarray, words: list[str]) -> np.ndarray:
         """One row per word (its swipe's cross keys/values gathered: no padding to the swipe
-        with the most words), in two passes by length (a long word pads the short ones less)."""
+        with the most words), in passes by word length (`length_passes`)."""
         out = np.zeros(len(words), np.float32)
         if not words:
             return out
         c, swipe = enc.state, np.asarray(swipe, np.int64)
-        lens = np.fromiter((len(w) for w in words), np.int64, len(words))
-        cut = np.median(lens)
-        for rows in (np.flatnonzero(lens <= cut), np.flatnonzero(lens > cut)):
-            if not len(rows):
-                continue
+        for rows in length_passes(np.fromiter((len(w) for w in words), np.int64, len(words))):
             tin, tout = target_arrays([words[i] for i in rows], self.alphabet, self.max_word_len)
             on = swipe[rows]
             (logp,) = self.score_session.run(list(SCORE_OUTPUTS), {
-                "tokens_in": tin, "tokens_out": tout, "cross_k": np.take(c.cross_k, on, axis=1),
-                "cross_v": np.take(c.cross_v, on, axis=1), "memory_mask": c.memory_mask[on]})
+                "tokens_in": tin, "tokens_out": tout, **by_layer("cross_k", [a[on] for a in c.cross_k]),
+                **by_layer("cross_v", [a[on] for a in c.cross_v]), "memory_mask": c.memory_mask[on]})
             out[rows] = logp
         return out
 
@@ -197,8 +234,8 @@ class OnnxModel:
         n = int(c.memory_mask[row].sum())
         tin, _ = target_arrays(words, self.alphabet, self.max_word_len)
         (att,) = self.attention_session.run(list(ATTENTION_OUTPUTS), {
-            "tokens_in": tin, "cross_k": np.ascontiguousarray(c.cross_k[:, row:row + 1, :, :n]),
-            "cross_v": np.ascontiguousarray(c.cross_v[:, row:row + 1, :, :n]),
+            "tokens_in": tin, **by_layer("cross_k", [np.ascontiguousarray(a[row:row + 1, :, :n]) for a in c.cross_k]),
+            **by_layer("cross_v", [np.ascontiguousarray(a[row:row + 1, :, :n]) for a in c.cross_v]),
             "memory_mask": np.ascontiguousarray(c.memory_mask[row:row + 1, :n])})
         return [att[i, :len(w)] for i, w in enumerate(words)]
 

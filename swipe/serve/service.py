@@ -90,13 +90,14 @@ def exported_model(checkpoint: Path, int8: bool) -> Path:
     """The checkpoint's ONNX export (swipe.export.onnx), made once per node into the cache
     and kept by the checkpoint's content: replicas of a node share it, a new model is exported anew."""
     from swipe.export.onnx import export_onnx
+    from swipe.export.runtime import EXPORT_FORMAT
     from swipe.model.checkpoint import META_FILE, MODEL_FILE
 
     digest = hashlib.sha256()
     for name in (MODEL_FILE, META_FILE):
         digest.update((checkpoint / name).read_bytes())
-    return storage.cached_folder(f"export-{digest.hexdigest()[:16]}{'-int8' if int8 else ''}",
-                                 lambda folder: export_onnx(checkpoint, folder, int8=int8))
+    name = f"export-{digest.hexdigest()[:16]}-v{EXPORT_FORMAT}{'-int8' if int8 else ''}"  # an older format: anew
+    return storage.cached_folder(name, lambda folder: export_onnx(checkpoint, folder, int8=int8))
 
 
 class OnlineDecoder:

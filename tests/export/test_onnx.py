@@ -134,3 +134,11 @@ print(json.dumps(out))
         top1 = np.mean([a[:1] == b[:1] for a, b in zip([[w for w, _ in c] for c in got["int8"][kind]],
                                                         [[w for w, _ in c] for c in ref])])
         assert top1 >= 0.9, (kind, top1)  # int8 weights move some near-ties, not most words
+
+
+def test_an_export_of_another_format_is_refused_with_what_to_do(exported, tmp_path):
+    folder = exported[0]
+    meta = json.loads((folder / "export.json").read_text())
+    (tmp_path / "export.json").write_text(json.dumps(meta | {"format": 1}))
+    with pytest.raises(ValueError, match="format 1.*export it again"):
+        OnnxModel(tmp_path, "fp32")
