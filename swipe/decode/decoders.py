@@ -22,7 +22,7 @@ from swipe.data.swipes import SwipeBatch
 from swipe.decode.fused import FusedChannels, FusedConfig, fused_channels, rank_fused
 from swipe.decode.network import Encoded, Network
 from swipe.decode.search import GREEDY, BeamConfig, Candidates
-from swipe.decode.template import LayoutKeys, TemplateConfig, TemplateIndex, template_words
+from swipe.decode.template import LayoutCache, TemplateConfig, TemplateIndex, template_words
 from swipe.keyboard import Layout
 from swipe.lexicon import Alphabet, Trie
 from swipe.model.spec import InputSpec
@@ -74,7 +74,7 @@ class SwipeDecoder:
             raise ValueError("a model decodes only with its input spec (swipe.model.spec.load_spec)")
         self.model, self.alphabet, self.layouts = model, alphabet, dict(layouts)
         self.template, self.fused, self.spec, self.decode_batch = template, fused, spec, decode_batch
-        self._keys: dict[str, LayoutKeys] = {}  # the matcher's per-layout key arrays, made once
+        self._keys = LayoutCache()  # the matcher's per-layout key arrays and kept templates
         self.net: Network | None = None if model is None else as_network(model, alphabet, spec, self.layouts)
 
     @property

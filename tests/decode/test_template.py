@@ -75,3 +75,26 @@ def test_coarse_to_fine_ranks_as_scoring_everything_finely(world):
     coarse = template_words(batch, layouts, index, TemplateConfig(shortlist=5))
     assert [c[0][0] for c in coarse] == [c[0][0] for c in fine]
     assert replace(TemplateConfig(), shortlist=0).shortlist == 0
+
+
+def test_kept_and_predrawn_templates_match_as_drawn_afresh_and_a_layout_is_drawn_whole_once(world, monkeypatch):
+    """Swipes one at a time (as online): after PREDRAW_AFTER on a layout its coarse templates are
+    drawn whole, once, even when the layout is evicted and comes back; every swipe gets the
+    words and scores of a matcher that keeps nothing."""
+    from swipe.decode import template
+
+    layouts, index, _ = world
+    rng = np.random.default_rng(1)
+    calls = []
+    predraw = template.LayoutKeys.predraw
+    monkeypatch.setattr(template.LayoutKeys, "predraw", lambda self, *a: calls.append(self) or predraw(self, *a))
+    monkeypatch.setattr(template, "KEPT_LAYOUTS", 1)  # every change of layout evicts the other
+    cfg = TemplateConfig(shortlist=3, coarse_points=8)
+    cache = template.LayoutCache()
+    for g in ["hws_1023x330"] * (template.PREDRAW_AFTER + 3) + ["hws_360x197"] + ["hws_1023x330"] * 12:
+        w = WORDS[rng.integers(len(WORDS))]
+        x, y = clean(w, layouts[g])
+        one = SwipeBatch.from_lists([0], [w], [g], [x + rng.normal(0, 9, len(x))], [y + rng.normal(0, 9, len(y))],
+                                    [np.arange(len(x)) * 16.0])
+        assert template_words(one, layouts, index, cfg, cache) == template_words(one, layouts, index, cfg, None)
+    assert len(calls) == 1 and cache.predrawn == {"hws_1023x330"}
