@@ -117,7 +117,7 @@ def test_ship_refuses_a_checkpoint_without_a_spec_and_writes_nothing(tmp_path):
     assert (src / "model.pt").read_bytes() == before
 
 
-def test_the_tuning_jobs_refuse_to_replace_their_output_before_any_work(tmp_path):
+def test_the_tuning_and_export_jobs_refuse_to_replace_their_output_before_any_work(tmp_path):
     from swipe.evaluate.calibrate import CalibrateConfig, FusedCalibrateConfig, calibrate_fused, calibrate_template
 
     mine = tmp_path / "mine.yaml"
@@ -133,6 +133,12 @@ def test_the_tuning_jobs_refuse_to_replace_their_output_before_any_work(tmp_path
                          capture_output=True, text=True)
     assert run.returncode != 0 and "overwrite=true" in run.stderr, run.stderr
     assert mine.read_text() == "# a user's config\n"
+    (tmp_path / "export").mkdir()
+    (tmp_path / "export" / "export.json").write_text("{}")  # an export already there
+    run = subprocess.run([sys.executable, "jobs/export.py", "checkpoint=no/such/model", f"out={tmp_path / 'export'}"],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode != 0 and "overwrite=true" in run.stderr, run.stderr
+    assert (tmp_path / "export" / "export.json").read_text() == "{}"
 
 
 def test_a_prediction_folder_is_resumed_only_by_what_made_it(tmp_path):
