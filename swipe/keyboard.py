@@ -41,6 +41,11 @@ class Layout:
     boxes: np.ndarray  # (K, 4) x, y, w, h of every key
     grid: dict[str, Any] = field(repr=False)  # the source JSON object, for manifests/checkpoints
 
+    @property
+    def language(self) -> str | None:
+        """The language the layout is for (`"language"` in its JSON, e.g. "de"), where it says."""
+        return self.grid.get("language")
+
     # ---- derived views of the letter keys (computed once: layouts are immutable) ----
     @cached_property
     def letter_ids(self) -> np.ndarray:
@@ -162,6 +167,8 @@ def parse_layout(name: str, grid: dict[str, Any]) -> Layout:
     height = _number(name, "grid", grid, "height")
     if width <= 0 or height <= 0:
         raise LayoutError(f"grid {name!r}: width and height must be positive, got {width}×{height}")
+    if not isinstance(grid.get("language", ""), str):
+        raise LayoutError(f"grid {name!r}: 'language' must be a language code such as \"de\"")
     keys = grid.get("keys")
     if not isinstance(keys, list) or not keys:
         raise LayoutError(f"grid {name!r}: missing or empty 'keys' list")

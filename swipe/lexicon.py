@@ -92,7 +92,7 @@ def build_alphabet(layouts: Iterable[Layout], extra_chars: str = "") -> Alphabet
 class LexiconConfig:
     """Where the word list comes from and how it is filtered."""
 
-    source: Literal["wordfreq", "file"] = "wordfreq"
+    source: Literal["wordfreq", "file"] = "wordfreq"  # wordfreq: the language's frequency list | file: a word<TAB>count file at `path`
     language: str = "en"  # wordfreq language code, when source=wordfreq
     path: str | None = None  # a `word<TAB>count` file, when source=file
     top_n: int | None = None  # keep the N most frequent words after filtering (None: all)
@@ -109,6 +109,23 @@ class WordList:
     counts: np.ndarray  # (N,) float64
     dropped: Counter = field(default_factory=Counter)  # reason → number of words dropped
     source: str = ""
+    missing_chars: Counter = field(default_factory=Counter)  # a character no layout has → words it kept out
+    unspellable: list[str] = field(default_factory=list)  # the most frequent words kept out for them (≤ 10)
+
+    def report(self) -> str:
+        """One line: how many words were kept, how many dropped and why, what the layouts cannot spell."""
+        line = f"word list {self.source}: {len(self)} words kept"
+        if self.dropped:
+            line += ", dropped " + ", ".join(f"{n} {why}" for why, n in self.dropped.most_common())
+        if self.missing_chars:
+            line += ("; the layouts cannot spell " + ", ".join(self.unspellable[:5]) + " … (characters missing: "
+                     + " ".join(f"{c!r} {n}" for c, n in self.missing_chars.most_common(8)) + ")")
+        return line
+
+    def record(self) -> dict:
+        """What a manifest or model records of the list it used."""
+        return {"source": self.source, "words": len(self), "dropped": dict(self.dropped),
+                "missing_chars": dict(self.missing_chars.most_common(20)), "unspellable": self.unspellable}
 
     def __len__(self) -> int:
         return len(self.words)
@@ -165,6 +182,8 @@ def filter_words(raw: dict[str, float], alphabet: Alphabet, cfg: LexiconConfig,
     dropped = Counter(dropped or {})
     allowed = set(alphabet.chars)
     merged: dict[str, float] = {}
+    missing: Counter = Counter()
+    unspellable: list[tuple[float, str]] = []
     for word, count in raw.items():
         w = word.strip()
         if cfg.lowercase:
@@ -175,6 +194,8 @@ def filter_words(raw: dict[str, float], alphabet: Alphabet, cfg: LexiconConfig,
             dropped["too_long"] += 1
         elif not allowed.issuperset(w):
             dropped["char_not_in_alphabet"] += 1
+            missing.update(set(w) - allowed)
+            unspellable.append((count, w))
         elif not any(c.isalpha() for c in w):
             dropped["no_letter"] += 1  # e.g. a lone apostrophe: nothing to swipe
         elif w in merged:
@@ -187,7 +208,18 @@ def filter_words(raw: dict[str, float], alphabet: Alphabet, cfg: LexiconConfig,
         dropped["beyond_top_n"] += len(words) - cfg.top_n
         words = words[: cfg.top_n]
     counts = np.array([merged[w] for w in words], dtype=np.float64)
-    return WordList(words=words, counts=counts, dropped=dropped, source=source)
+    top = [w for _, w in sorted(unspellable, key=lambda cw: (-cw[0], cw[1]))[:10]]
+    return WordList(words=words, counts=counts, dropped=dropped, source=source, missing_chars=missing, unspellable=top)
+
+
+def check_language(cfg: LexiconConfig, languages: dict[str, str | None]) -> None:
+    """Refuse a wordfreq list in another language than a layout declares (`"language"` in its JSON):
+    English words spell fine on a German keyboard, so nothing else would catch it."""
+    other = {name: lang for name, lang in languages.items() if lang and cfg.source == "wordfreq" and lang != cfg.language}
+    if other:
+        raise ValueError(f"lexicon.language={cfg.language!r}, but layouts {sorted(other)} are for "
+                         f"{sorted(set(other.values()))}: set lexicon.language={next(iter(other.values()))} "
+                         "(or lexicon.source=file with your own word list)")
 
 
 # ----------------------------------------------------------------------------- trie
@@ -314,9 +346,11 @@ class Trie:
                  **{a: getattr(self, a) for a in self.ARRAYS})
 
 
-def build_lexicon_trie(cfg: LexiconConfig, alphabet: Alphabet) -> Trie:
-    """The configured word list, filtered to `alphabet`, compiled into a trie."""
+def build_lexicon_trie(cfg: LexiconConfig, alphabet: Alphabet, say: bool = False) -> Trie:
+    """The configured word list, filtered to `alphabet`, compiled into a trie (`say`: print what was dropped)."""
     wl = load_word_list(cfg, alphabet)
+    if say:
+        print(wl.report(), flush=True)
     return build_trie(wl.words, wl.counts, alphabet)
 
 

@@ -39,7 +39,7 @@ from swipe.data.swipes import SwipeBatch
 from swipe.data.generators import GeneratorConfig, generate
 from swipe.data.synth import SynthConfig
 from swipe.keyboard import Layout, layouts_to_json, load_layouts, parse_layout, parse_layouts
-from swipe.lexicon import LexiconConfig, WordList, build_alphabet, load_word_list
+from swipe.lexicon import LexiconConfig, WordList, build_alphabet, check_language, load_word_list
 from swipe.provenance import git_revision, now_iso
 
 ID_STRIDE = 1 << 40  # imported row id = input index · 2^40 + line number (unique across files)
@@ -60,7 +60,7 @@ class MakeDatasetConfig:
     """A dataset job: where it goes, what goes in, how it is split and validated."""
 
     out: str = "data/datasets/synth_en"  # dataset folder or URI (s3://…; created; see `overwrite`)
-    mode: Literal["synth", "import"] = "synth"
+    mode: Literal["synth", "import"] = "synth"  # synth: draw swipes of lexicon words on `layouts` | import: read `inputs`
     layouts: str = "data/layouts/qwerty_english.json"  # layouts file (import: grids by name; "": none, the inputs bring their own)
     grids: tuple[str, ...] = ()  # synth: grids to draw on, uniformly (empty: all in the file)
     lexicon: LexiconConfig = field(default_factory=LexiconConfig)  # synth: the words to swipe
@@ -73,7 +73,7 @@ class MakeDatasetConfig:
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)  # synth: parametric, transplant, learned or a mix
     split: SplitConfig = field(default_factory=SplitConfig)
     validation: ValidationConfig = field(default_factory=ValidationConfig)
-    seed: int = 0
+    seed: int = 0  # the seed every shard's generator derives its own from
     num_cpus: int | None = None  # size of a local Ray (ignored on a cluster)
     overwrite: bool = False  # replace an existing dataset at `out`
 
@@ -192,7 +192,7 @@ def generator_record(gen: GeneratorConfig) -> dict[str, Any]:
     files = {name: path for name, path in (("transplant", gen.bank), ("learned", gen.flow)) if name in shares}
     for name, path in files.items():
         if not storage.exists(path):
-            raise FileNotFoundError(f"generator {name!r} needs {path}; make it with jobs/fit_generator.py")
+            raise FileNotFoundError(f"generator {name!r} needs {path}; make it with `swipe dev fit-generator`")
     return config_to_dict(gen) | {"shares": shares, "sha256": {p: sha256_file(p) for p in files.values()}}
 
 
@@ -227,15 +227,16 @@ def make_dataset(cfg: MakeDatasetConfig) -> dict[str, Any]:
     provenance: dict[str, Any] = {"job": "make_dataset", "created": now_iso(),
                                   "git_revision": git_revision(), "config": config_to_dict(cfg)}
     if cfg.mode == "synth":
+        check_language(cfg.lexicon, {name: lay.language for name, lay in layouts.items()})
         wl = load_word_list(cfg.lexicon, alphabet)
-        print(f"word list {wl.source}: {len(wl)} words kept, dropped {dict(wl.dropped)}")
+        print(wl.report(), flush=True)
         wl_ref = ray.put(wl)  # once, shared by every task
         n_shards = -(-cfg.n_swipes // cfg.shard_rows)
         refs = [_synth_task.remote(k, min(cfg.shard_rows, cfg.n_swipes - k * cfg.shard_rows),
                                    wl_ref, grids_json, alphabet.chars, root, cfg)
                 for k in range(n_shards)]
         results = _gather(refs, "shards")
-        provenance["lexicon"] = {"source": wl.source, "words": len(wl), "dropped": dict(wl.dropped)}
+        provenance["lexicon"] = wl.record()
         generator = config_to_dict(cfg.synth)
         provenance["generator"] = generator_record(cfg.generator)
     else:
@@ -256,6 +257,7 @@ def make_dataset(cfg: MakeDatasetConfig) -> dict[str, Any]:
                     raise ValueError(f"inputs carry two different grids named {name!r}")
                 grids_json[name] = grid
     manifest = _manifest(root, results, grids_json, alphabet.chars, provenance, generator, cfg)
+    manifest["lexicon"] = config_to_dict(cfg.lexicon)  # later steps (training, and the model after it) read it
     manifest["wall_s"] = round(time.perf_counter() - t0, 2)
     save_manifest(root, manifest)
     return manifest
@@ -312,6 +314,10 @@ def summary_table(manifest: dict[str, Any]) -> str:
     lines.append(f"{'split':<10}{'rows':>10}  by layout")
     for name, s in manifest["splits"].items():
         lines.append(f"{name:<10}{s['rows']:>10}  {s['by_layout']}")
+    words = manifest.get("provenance", {}).get("lexicon")
+    if words:
+        lines.append(f"words: {words['words']} from {words['source']}; dropped {words['dropped'] or 'none'}"
+                     + (f"; unspellable here: {', '.join(words['unspellable'][:5])}" if words.get("unspellable") else ""))
     if manifest["heldout_words"]:
         lines.append(f"{manifest['heldout_words']} words held out of train (heldout_words.txt)")
     return "\n".join(lines)

@@ -46,7 +46,7 @@ from swipe.data.swipes import SwipeBatch
 from swipe.decode.search import greedy_words
 from swipe.metrics import summarize
 from swipe.keyboard import parse_layouts
-from swipe.lexicon import Alphabet, LexiconConfig, Trie, build_lexicon_trie
+from swipe.lexicon import Alphabet, LexiconConfig, Trie, build_lexicon_trie, check_language
 from swipe.model.checkpoint import (BEST_FILE, TRAINER_FILE, load_meta, load_model, resolve_checkpoint,
                                    save_model_dir)
 from swipe.model.features import KeyTable, compute_stats
@@ -67,12 +67,12 @@ from swipe.train.tracking import (METRICS_FILE, TrackingConfig, build_loggers, f
 class ScaleConfig:
     """How many workers, on what."""
 
-    num_workers: int = 2
-    use_gpu: bool = False
+    num_workers: int = 2  # Ray Train workers (data-parallel; one GPU each with use_gpu)
+    use_gpu: bool = False  # train on GPUs (one per worker, gpus_per_worker)
     cpus_per_worker: float = 0.45  # keep ≥ 1 CPU free for Ray Data, or reading stalls
     threads_per_worker: int = 0  # torch intra-op threads; 0 = max(1, ceil(cpus_per_worker))
     gpus_per_worker: float = 1.0  # with use_gpu
-    precision: Literal["32-true", "bf16-mixed", "16-mixed"] = "32-true"
+    precision: Literal["32-true", "bf16-mixed", "16-mixed"] = "32-true"  # Lightning precision (bf16-mixed on GPUs)
     # where the workers go: PACK fills a node first; SPREAD puts them on as many nodes as it can
     placement_strategy: Literal["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"] = "PACK"
 
@@ -85,15 +85,15 @@ class RunConfig:
     storage_path: str = "runs"  # local folder or a URI (s3://…, gs://…) on a cluster
     resume: bool = False  # continue the run `name` from its latest checkpoint
     init_from: str = ""  # fine-tune: start from this checkpoint's weights (or a run's best); its architecture and feature statistics
-    max_steps: int = 1000
+    max_steps: int = 1000  # optimizer steps in all (across workers)
     val_every: int = 100  # optimizer steps between validations (and checkpoints)
-    seed: int = 0
+    seed: int = 0  # seeds torch, the data order and the augmentation
     decode_rows: int = 500  # fixed validation subset decoded for val/swipe_mrr and val/acc@1
     val_beam: int = 4  # beam size of val/swipe_mrr (1: greedy)
     val_freq_weight: float = 0.5  # λ, the validation beam's log-frequency prior (the lexicon's, as prediction has it)
     real_tune: str = ""  # a real dev dataset with users (data/datasets/real_en_dev): val/real_tune_mrr on the
     # swipes of its tuning half (swipe.metrics.user_half, seed 0); its reporting half is never read here
-    real_tune_split: str = "dev"
+    real_tune_split: str = "dev"  # the split of real_tune read
     select_by: Literal["val/swipe_mrr", "val/real_tune_mrr"] = "val/swipe_mrr"  # the metric checkpoints are kept by
     stats_rows: int = 5000  # training rows used for feature standardisation statistics
     keep_checkpoints: int = 2  # best by val/swipe_mrr
@@ -105,9 +105,9 @@ class RunConfig:
 class EvalSet:
     """A dataset split decoded with the best checkpoint after training."""
 
-    name: str
-    dataset: str
-    split: str
+    name: str  # the evaluation set's name in the results
+    dataset: str  # its dataset folder or URI
+    split: str  # the split of `dataset` decoded
     rows: int = 0  # 0 = all
 
 
@@ -116,11 +116,13 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
-    lexicon: LexiconConfig = field(default_factory=LexiconConfig)  # the decoding lexicon (saved in the spec)
+    # the words validation and every later decoder search within (saved in the model's spec);
+    # null: the dataset's word list (its manifest's `lexicon`), all of its words
+    lexicon: LexiconConfig | None = None
     scale: ScaleConfig = field(default_factory=ScaleConfig)
     run: RunConfig = field(default_factory=RunConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
-    eval: tuple[EvalSet, ...] = ()
+    eval: tuple[EvalSet, ...] = ()  # dataset splits decoded with the best checkpoint after training
 
 
 @dataclass
@@ -137,7 +139,7 @@ class TrainResult:
 class Run:
     """Where a training run lives."""
 
-    name: str
+    name: str  # the run's name
     storage: str  # an absolute folder, or a URI
     dir: Path  # this run's folder (a local scratch folder when storage is a URI)
 
@@ -197,6 +199,10 @@ def check_inputs(cfg: TrainConfig) -> None:
     sets = [(cfg.data.dataset, cfg.data.train_split), (cfg.data.dataset, cfg.data.val_split)]
     sets += [(cfg.run.real_tune, cfg.run.real_tune_split)] if cfg.run.real_tune else []
     sets += [(ev.dataset, ev.split) for ev in cfg.eval]
+    storage.refuse_relative_in_job({"data.dataset": cfg.data.dataset, "run.real_tune": cfg.run.real_tune,
+                                    "run.init_from": cfg.run.init_from}
+                                   | {f"eval[{i}].dataset": ev.dataset for i, ev in enumerate(cfg.eval)},
+                                   {"run.storage_path": cfg.run.storage_path})
     for root, split in sets:
         split_files(root, split)  # FileNotFoundError / KeyError naming the dataset and its splits
     if cfg.run.init_from:
@@ -238,7 +244,8 @@ def check_data(cfg: TrainConfig) -> TrainData:
         raise ValueError(f"no readable shards left in {cfg.data.dataset} splits "
                          f"{cfg.data.train_split!r}/{cfg.data.val_split!r}: {skipped}")
 
-    spec = build_input_spec(cfg)
+    spec = build_input_spec(cfg, manifest)
+    check_language(spec.lexicon, {name: grid.get("language") for name, grid in manifest["layouts"].items()})
     if cfg.run.init_from:  # fine-tuning keeps the starting model's architecture, statistics and inputs
         init = load_meta(resolve_checkpoint(cfg.run.init_from))
         check_init_spec(load_spec(init, f"init_from {cfg.run.init_from}"), spec, cfg.run.init_from)
@@ -259,7 +266,7 @@ def check_data(cfg: TrainConfig) -> TrainData:
     real_batch, real_words = real_tune_batch(cfg, spec, alphabet, keys, model_cfg.max_word_len)
     train_rows = manifest["splits"][cfg.data.train_split]["rows"] - sum(r for _, r, _ in bad_train)
     return TrainData(manifest, alphabet, keys, model_cfg, train_files, val_files, skipped, train_rows, stats,
-                     decode_batch, list(dec.words), real_batch, real_words, build_lexicon_trie(cfg.lexicon, alphabet),
+                     decode_batch, list(dec.words), real_batch, real_words, build_lexicon_trie(spec.lexicon, alphabet, say=True),
                      spec)
 
 
@@ -284,9 +291,20 @@ def real_tune_batch(cfg: TrainConfig, spec: InputSpec, alphabet: Alphabet, keys:
     return {k: v for k, v in t.items() if k in ("x", "y", "t", "mask", "grid")}, list(batch.words)
 
 
-def build_input_spec(cfg: TrainConfig) -> InputSpec:
-    """What a model trained with `cfg` reads: saved with it, read back by every other path."""
-    return InputSpec(PointSpec(cfg.data.max_points, cfg.data.point_rule, cfg.data.rate_hz), RepairSpec(), cfg.lexicon)
+def build_input_spec(cfg: TrainConfig, manifest: dict | None = None) -> InputSpec:
+    """What a model trained with `cfg` on the dataset of `manifest` reads: saved with it, read back by every other path."""
+    return InputSpec(PointSpec(cfg.data.max_points, cfg.data.point_rule, cfg.data.rate_hz), RepairSpec(),
+                     training_lexicon(cfg, manifest or {}))
+
+
+def training_lexicon(cfg: TrainConfig, manifest: dict) -> LexiconConfig:
+    """The config's lexicon, else the dataset's with all of its words (top_n limits only which words were
+    swiped), else wordfreq's English list (a dataset made before manifests carried theirs)."""
+    if cfg.lexicon is not None:
+        return cfg.lexicon
+    if "lexicon" in manifest:
+        return build_config(LexiconConfig, manifest["lexicon"] | {"top_n": None}, "lexicon.")
+    return LexiconConfig()
 
 
 def check_init_spec(start: InputSpec, spec: InputSpec, where: str) -> None:
