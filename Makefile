@@ -4,10 +4,11 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
+SWIPE  := $(VENV)/bin/swipe
 STAMP  := $(VENV)/.installed
 RUN    := quickstart-$(shell date -u +%Y%m%dT%H%M%S)
 
-.PHONY: setup quickstart test bench sweep executorch demo clean
+.PHONY: setup quickstart test bench results sweep executorch demo clean
 
 setup: $(STAMP)
 
@@ -23,33 +24,33 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 quickstart: $(STAMP)
-	$(PY) jobs/make_dataset.py --config configs/synth_en.yaml
-	$(PY) jobs/make_dataset.py --config configs/import_dev.yaml
-	$(PY) jobs/data_report.py --config configs/report_en.yaml
-	$(PY) jobs/train.py --config configs/quickstart.yaml run.name=$(RUN)
-	$(PY) jobs/predict.py --config configs/predict_en.yaml checkpoint=runs/$(RUN) \
+	$(SWIPE) data --config configs/synth_en.yaml
+	$(SWIPE) data --config configs/import_dev.yaml
+	$(SWIPE) report --config configs/report_en.yaml
+	$(SWIPE) train --config configs/quickstart.yaml run.name=$(RUN)
+	$(SWIPE) predict --config configs/predict_en.yaml checkpoint=runs/$(RUN) \
 	    dataset=data/datasets/synth_en split=test out=runs/$(RUN)/predictions/synth_test
-	$(PY) jobs/predict.py --config configs/predict_en.yaml checkpoint=runs/$(RUN) \
+	$(SWIPE) predict --config configs/predict_en.yaml checkpoint=runs/$(RUN) \
 	    dataset=data/datasets/real_en_dev split=dev out=runs/$(RUN)/predictions/real_dev
-	$(PY) jobs/evaluate.py predictions=runs/$(RUN)/predictions/synth_test 'beam_sizes=[]'
-	$(PY) jobs/evaluate.py predictions=runs/$(RUN)/predictions/real_dev 'beam_sizes=[1,2,4,8]' sweep_rows=200 options=false
-	$(PY) jobs/predict.py --config configs/predict_template_en.yaml \
+	$(SWIPE) evaluate predictions=runs/$(RUN)/predictions/synth_test 'beam_sizes=[]'
+	$(SWIPE) evaluate predictions=runs/$(RUN)/predictions/real_dev 'beam_sizes=[1,2,4,8]' sweep_rows=200 options=false
+	$(SWIPE) predict --config configs/predict_template_en.yaml \
 	    dataset=data/datasets/real_en_dev split=dev out=runs/$(RUN)/predictions/real_dev_template
-	$(PY) jobs/evaluate.py predictions=runs/$(RUN)/predictions/real_dev_template
+	$(SWIPE) evaluate predictions=runs/$(RUN)/predictions/real_dev_template
 	@# the two shipped English models, beam only and fused (each with its decode config): models/en-small
 	@# (synthetic-only) and models/en-small-real (the best English model: real swipes in its training);
 	@# then the same architecture trained on the real train split alone
-	$(PY) jobs/predict.py --config configs/predict_en.yaml checkpoint=models/en-small \
+	$(SWIPE) predict --config configs/predict_en.yaml checkpoint=models/en-small \
 	    dataset=data/datasets/real_en_dev split=dev out=runs/$(RUN)/predictions/real_dev_en_small_beam
-	$(PY) jobs/predict.py --config configs/decode_en.yaml checkpoint=models/en-small \
+	$(SWIPE) predict --config configs/decode_en.yaml checkpoint=models/en-small \
 	    dataset=data/datasets/real_en_dev split=dev out=runs/$(RUN)/predictions/real_dev_en_small_fused
-	$(PY) jobs/predict.py --config configs/predict_en.yaml checkpoint=models/en-small-real \
+	$(SWIPE) predict --config configs/predict_en.yaml checkpoint=models/en-small-real \
 	    dataset=data/datasets/real_en_dev split=dev out=runs/$(RUN)/predictions/real_dev_en_small_real_beam
-	$(PY) jobs/predict.py --config configs/decode_en_real.yaml checkpoint=models/en-small-real \
+	$(SWIPE) predict --config configs/decode_en_real.yaml checkpoint=models/en-small-real \
 	    dataset=data/datasets/real_en_dev split=dev out=runs/$(RUN)/predictions/real_dev_en_small_real_fused
-	$(PY) jobs/predict.py --config configs/predict_en.yaml checkpoint=models/en-small-realonly \
+	$(SWIPE) predict --config configs/predict_en.yaml checkpoint=models/en-small-realonly \
 	    dataset=data/datasets/real_en_dev split=dev out=runs/$(RUN)/predictions/real_dev_realonly_beam
-	$(PY) jobs/compare.py runs/$(RUN)/predictions/real_dev_template runs/$(RUN)/predictions/real_dev \
+	$(SWIPE) compare runs/$(RUN)/predictions/real_dev_template runs/$(RUN)/predictions/real_dev \
 	    runs/$(RUN)/predictions/real_dev_en_small_beam runs/$(RUN)/predictions/real_dev_en_small_fused \
 	    runs/$(RUN)/predictions/real_dev_en_small_real_beam runs/$(RUN)/predictions/real_dev_en_small_real_fused \
 	    runs/$(RUN)/predictions/real_dev_realonly_beam
@@ -66,17 +67,22 @@ executorch: $(STAMP)
 
 # The online decoder and its browser demo on a local Ray: http://127.0.0.1:8000/ (Ctrl-C stops it).
 demo: $(STAMP)
-	$(PY) jobs/serve.py --config configs/serve_en.yaml
+	$(SWIPE) serve --config configs/serve_en.yaml
 
 # The quick Ray Tune sweep (≤ 15 minutes here); makes the synthetic set first if missing.
 sweep: $(STAMP)
-	test -f data/datasets/synth_en/dataset.json || $(PY) jobs/make_dataset.py --config configs/synth_en.yaml
-	$(PY) tune/sweep.py --config configs/tune/quick.yaml
+	test -f data/datasets/synth_en/dataset.json || $(SWIPE) data --config configs/synth_en.yaml
+	$(SWIPE) sweep --config configs/tune/quick.yaml
 
-# Every benchmark in turn (jobs/bench.py --list), each printing one JSON object (tune and reliability: ~20 min).
+# Every benchmark in turn (swipe bench --list), each printing one JSON object (tune and reliability: ~20 min).
 bench: $(STAMP)
-	test -f data/datasets/synth_en/dataset.json || $(PY) jobs/make_dataset.py --config configs/synth_en.yaml
-	set -e; for b in $$($(PY) jobs/bench.py --list); do $(PY) jobs/bench.py $$b; done
+	test -f data/datasets/synth_en/dataset.json || $(SWIPE) data --config configs/synth_en.yaml
+	set -e; for b in $$($(SWIPE) bench --list); do $(SWIPE) bench $$b; done
+
+# docs/results.md and docs/benchmarks.md from one run: the shipped decoders on the real dev people, and the
+# decode, export, serve, synth and lexicon benchmarks (~25 minutes here).
+results: $(STAMP)
+	$(SWIPE) dev results
 
 clean:
 	rm -rf data/datasets runs reports .pytest_cache

@@ -1,4 +1,4 @@
-"""Benchmarks and the reliability scenarios: outside the library, run by `jobs/bench.py NAME`."""
+"""Benchmarks and the reliability scenarios: outside the library, run by `swipe bench NAME`."""
 
 from typing import Callable
 

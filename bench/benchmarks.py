@@ -1,4 +1,4 @@
-"""Speed and memory benchmarks: each returns one dict of named figures (jobs/bench.py prints it as JSON).
+"""Speed and memory benchmarks: each returns one dict of named figures (`swipe bench NAME` prints it as JSON).
 
 Figures are rates or sizes measured in one run; compare ratios from the same run, since
 the machines are shared and noisy.
@@ -369,7 +369,7 @@ def bench_realism(max_swipes: int = 4000, seed: int = 0) -> dict:
     """How far the generator is from real people: a classifier two-sample test (ROC AUC of a
     small cross-validated MLP telling real from synthetic; 0.5 = indistinguishable) and the
     KS statistic of every realism statistic, for the default SynthConfig and (`fitted_…`) the
-    one `jobs/fit_synth.py` wrote to configs/synth_en_fitted.yaml. Real: the How We Swipe
+    one `swipe dev fit-synth` wrote to configs/synth_en_fitted.yaml. Real: the How We Swipe
     JSONL(.gz) named by $SWIPE_REALISM_REAL (the real train split, say), else the shipped dev
     set; synthetic: the same words on the same keyboards by the same people. Up to
     `max_swipes` of each."""

@@ -1,13 +1,8 @@
-"""Prediction folders side by side: swipe_mrr and accuracy overall and on the reporting half of the users.
+"""`python jobs/compare.py …` is `swipe compare …` (swipe/commands.py), kept for `ray job submit -- python jobs/compare.py`."""
 
-    python jobs/compare.py runs/RUN/predictions/real_dev_template runs/RUN/predictions/real_dev
-"""
+import sys
 
-import argparse
-
-from swipe.evaluate.report import compare_predictions
+from swipe.commands import main
 
 if __name__ == "__main__":
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("predictions", nargs="+", help="folders written by jobs/predict.py")
-    print(compare_predictions(p.parse_args().predictions))
+    main(['compare'] + sys.argv[1:])

@@ -196,3 +196,30 @@ def relative(path: str | Path, root: str | Path) -> str:
 
 def basename(path: str | Path) -> str:
     return str(path).rstrip("/").rsplit("/", 1)[-1]
+
+
+UPLOADED_MARK = "working_dir_files"  # Ray unpacks a job's --working-dir under runtime_resources/working_dir_files/
+
+
+def in_uploaded_working_dir(cwd: str | None = None) -> bool:
+    """Whether this process runs in the uploaded copy of a folder (a job submitted with --working-dir)."""
+    parts = Path(cwd or os.getcwd()).parts
+    return "runtime_resources" in parts and UPLOADED_MARK in parts
+
+
+def refuse_relative_in_job(inputs: dict[str, str], outputs: dict[str, str], cwd: str | None = None) -> None:
+    """In a submitted job, a relative path names the uploaded copy of the checkout, which has no data/ or
+    runs/ (git-ignored): refuse an input there that is missing, and every relative output (it would vanish
+    with the copy), saying what to give instead. Elsewhere, nothing to check."""
+    if not in_uploaded_working_dir(cwd):
+        return
+    here = Path(cwd or os.getcwd())
+    bad = [(k, p, "is not in the uploaded working directory") for k, p in inputs.items()
+           if p and not is_uri(p) and not Path(p).is_absolute() and not (here / p).exists()]
+    bad += [(k, p, "would be written into the uploaded working directory, which is deleted with the job")
+            for k, p in outputs.items() if p and not is_uri(p) and not Path(p).is_absolute()]
+    if bad:
+        raise ValueError("in a job submitted with --working-dir, relative paths name the uploaded copy of the "
+                         "checkout (it has no data/ or runs/): "
+                         + "; ".join(f"{k}={p!r} {why}" for k, p, why in bad)
+                         + ". Give a URI (s3://BUCKET/swipe/…, gs://…) or an absolute path on storage every node sees.")

@@ -66,4 +66,4 @@ def test_bench_lists_every_benchmark_and_make_bench_runs_the_list():
     out = subprocess.run([sys.executable, "jobs/bench.py", "--list"], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0 and out.stdout.split() == list(BENCHMARKS)
     assert {"synth", "lexicon", "data", "train", "decode", "share", "tune", "reliability"} <= set(BENCHMARKS)
-    assert "jobs/bench.py --list" in (ROOT / "Makefile").read_text()
+    assert "$(SWIPE) bench --list" in (ROOT / "Makefile").read_text()

@@ -47,7 +47,7 @@ QUARANTINE_SCHEMA = pa.schema([
 class ValidationConfig:
     """What a valid swipe is."""
 
-    min_points: int = 2
+    min_points: int = 2  # a swipe with fewer points (after repair) is rejected
     max_key_distance: float = 3.0  # in mean key half-diagonals from the nearest letter hitbox
     require_word: bool = True  # labelled data: a missing word is a rejection
     repair_duplicate_times: bool = True  # drop points repeating the previous t (else reject)

@@ -44,7 +44,7 @@ class SplitConfig:
     heldout_word_share: float = 0.1  # share of distinct words never seen in train
     val_share: float = 0.05  # share of the other swipes that go to val
     test_share: float = 0.05  # … and to test
-    seed: int = 0
+    seed: int = 0  # seed of the split draw (which users and words go where)
     # val and test by whole users (rows with a user: real people, the synthesizer's pseudo-users), so
     # validation holds people training never saw; rows of held-out words whose user is in train go to test
     by_user: bool = False

@@ -1,6 +1,6 @@
 """Fit the synthesizer to real people: coordinate descent on the mean KS statistic.
 
-The procedure (re-runnable: `jobs/fit_synth.py`, whose result is a dataset config):
+The procedure (re-runnable: `swipe dev fit-synth`, whose result is a dataset config):
 1. read up to `max_swipes` real swipes (the real train split: people disjoint from dev);
 2. synthesize the same words on the same keyboards, grouped by the same people
    (`realism.synthesize_like`), with one fixed seed, so that two settings differ only by
@@ -19,14 +19,19 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+import yaml
 
-from swipe.data.realism import ALL_STATS, compare, compute_stats, synthesize_like
+from swipe import storage
+from swipe.config import config_to_dict, load_config
+
+from swipe.data.realism import ALL_STATS, compare, compute_stats, load_real_sample, realism_score, synthesize_like
 from swipe.data.swipes import SwipeBatch
 from swipe.data.synth import SynthConfig
-from swipe.keyboard import Layout
+from swipe.keyboard import Layout, load_layouts
 
 # parameter → (low, high, scale): "log" steps multiply, "lin" steps add
 BOUNDS: dict[str, tuple[float, float, str]] = {
@@ -130,3 +135,56 @@ def fit_synth(real: SwipeBatch, layouts: dict[str, Layout], start: SynthConfig, 
     result.synth, result.objective_after = current, best
     result.wall_s = round(time.perf_counter() - t0, 1)
     return result
+
+
+@dataclass(frozen=True)
+class FitJobConfig:
+    real: str = ""  # How We Swipe JSONL(.gz): the real train split
+    layouts: str = "data/layouts/howweswipe_devices.json"  # the keyboards its grid_names name
+    base: str = "configs/synth_en_people.yaml"  # dataset config whose synth block is fitted
+    out: str = "configs/synth_en_fitted.yaml"
+    dataset_out: str = "data/datasets/synth_en_fitted"  # where the written config makes its dataset
+    fit_swipes: int = 3000  # real swipes the objective is measured on
+    check_swipes: int = 3000  # other real swipes the before/after figures are measured on
+    fit: FitConfig = field(default_factory=FitConfig)
+    overwrite: bool = False  # replace an existing `out` (refused before any work otherwise)
+
+
+def write_fitted_config(cfg: FitJobConfig) -> dict:
+    """Fit the synthesizer to `cfg.real`, measure realism before and after, write the dataset config."""
+    from swipe.data.make import MakeDatasetConfig  # the dataset job loads Ray: only when run
+    if not cfg.real:
+        raise SystemExit("fit_synth: set real=PATH (a How We Swipe JSONL of people outside the dev set)")
+    storage.refuse_existing(cfg.out, cfg.overwrite)
+    layouts = load_layouts(cfg.layouts)
+    base = load_config(MakeDatasetConfig, cfg.base)
+    rng = np.random.default_rng(cfg.fit.seed)
+    fit_real, picked = load_real_sample(cfg.real, layouts, cfg.fit_swipes, rng)
+    check_real, _ = load_real_sample(cfg.real, layouts, cfg.check_swipes, rng, skip=picked)
+    result = fit_synth(fit_real, layouts, base.synth, cfg.fit)
+    before = realism_score(check_real, layouts, base.synth, cfg.fit.seed)
+    after = realism_score(check_real, layouts, result.synth, cfg.fit.seed)
+    edges = [h["param"] for h in result.history if h["round"] == cfg.fit.rounds - 1 and h["at_edge"]]
+    moved = {k: v for k, v in dataclasses.asdict(result.synth).items() if getattr(base.synth, k) != v}
+    header = [
+        "Synthetic English swipes with the generator fitted to real people (written by `swipe dev fit-synth`;",
+        "do not edit by hand, re-run it):",
+        f"  swipe dev fit-synth real={cfg.real} base={cfg.base}",
+        f"Procedure: swipe/data/fit.py, {cfg.fit.rounds} rounds of coordinate descent on the mean KS over every",
+        f"realism statistic, {len(fit_real)} real swipes of {Path(cfg.real).name}; {result.evaluations} settings in",
+        f"{result.wall_s} s. Mean KS on them {result.objective_before:.4f} -> {result.objective_after:.4f}.",
+        f"On {len(check_real)} other real swipes: c2st_auc {before['c2st_auc']} -> {after['c2st_auc']}, "
+        f"mean KS {before['mean_ks']} -> {after['mean_ks']},",
+        f"worst KS {before['worst_ks']} ({before['worst_ks_stat']}) -> {after['worst_ks']} ({after['worst_ks_stat']}).",
+        "Parameters whose last-round optimum lay on its grid's edge: " + (", ".join(edges) or "none") + ".",
+        "Make the dataset:  swipe data --config " + cfg.out,
+    ]
+    body = config_to_dict(dataclasses.replace(base, synth=result.synth, out=cfg.dataset_out))
+    text = "".join(f"# {line}\n" for line in header) + yaml.safe_dump(body, sort_keys=False)
+    Path(cfg.out).write_text(text)
+    return {"out": cfg.out, "fit_swipes": len(fit_real), "check_swipes": len(check_real),
+            "mean_ks_fit": [round(result.objective_before, 4), round(result.objective_after, 4)],
+            "before": {k: v for k, v in before.items() if k != "table"},
+            "after": {k: v for k, v in after.items() if k != "table"},
+            "moved": moved, "at_edge": edges, "wall_s": result.wall_s,
+            "table_before": before["table"], "table_after": after["table"]}

@@ -1,6 +1,6 @@
 """Fit the generators learned from real people, and measure how real each generator looks.
 
-The procedure (`jobs/fit_generator.py`): the real train split's people are divided by a hash
+The procedure (`swipe dev fit-generator`): the real train split's people are divided by a hash
 of their id; `check_share` of them are kept out of every fit, and each generator's realism
 (classifier two-sample AUC, KS per statistic) is measured on their swipes, the same words
 on the same keyboards, drawn by
@@ -129,7 +129,7 @@ def _write_report(cfg: FitGeneratorConfig, out: dict, n_check: int) -> None:
     stats = list(out["realism"][names[0]]["ks"])
     lines = [f"# Generator realism on real people kept out of every fit ({n_check} swipes of "
              f"{out['source']['check_people']} people, {out['source']['file']})", "",
-             "Made by `python jobs/fit_generator.py real=" + cfg.real + "` "
+             "Made by `swipe dev fit-generator real=" + cfg.real + "` "
              f"({out['created']}, {out['git_revision']}). Each generator draws the same words on the same "
              "keyboards; c2st_auc: a small MLP telling them from the real swipes (0.5: it cannot).", "",
              "| | " + " | ".join(names) + " |", "| --- |" + " ---: |" * len(names),

@@ -7,7 +7,7 @@
 | `learned`    | flow weights (`flow`, pt)               | `swipe/data/flow.py`       |
 
 All three draw on any word list and any layout; none reads a real swipe at synthesis time.
-The fitted artifacts are made by `jobs/fit_generator.py` from the real train split.
+The fitted artifacts are made by `swipe dev fit-generator` from the real train split.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ class GeneratorConfig:
     """The generator of a synthetic dataset. `mix` (kind → share) draws each swipe's kind at
     random in those proportions; empty: every swipe from `kind`."""
 
-    kind: Kind = "parametric"
-    mix: dict[str, float] = field(default_factory=dict)
+    kind: Kind = "parametric"  # the generator (mix: several, in the shares of `mix`)
+    mix: dict[str, float] = field(default_factory=dict)  # kind=mix: {generator: share}, e.g. {parametric: 0.5, transplant: 0.5}
     bank: str = "models/generators/transplant_en.npz"  # transplant: the donor bank
     flow: str = "models/generators/flow_en.pt"  # learned: the flow model's weights
     transplant: TransplantConfig = field(default_factory=TransplantConfig)

@@ -22,17 +22,17 @@ class ReportConfig:
     """Which two datasets to compare and where the report goes."""
 
     a: str = "data/datasets/synth_en"  # usually the synthetic dataset
-    a_split: str = "train"
-    a_name: str = "synthetic"
+    a_split: str = "train"  # the split of dataset a compared
+    a_name: str = "synthetic"  # its name in the report
     b: str = "data/datasets/real_en_dev"  # usually real swipes
-    b_split: str = "dev"
-    b_name: str = "real"
+    b_split: str = "dev"  # the split of dataset b compared
+    b_name: str = "real"  # its name in the report
     out: str = "reports/realism_en"  # writes OUT.md, OUT.png and OUT_swipes.png
     max_rows: int = 20_000  # rows sampled from each dataset
     tolerance: float = 0.15  # a median "matches" within this relative difference
     example_words: int = 5  # words drawn synthetic-vs-real in OUT_swipes.png (0: none)
     c2st: bool = True  # run the classifier two-sample test (b's words on b's keyboards by a's generator)
-    seed: int = 0
+    seed: int = 0  # seed of the sampled swipes and the classifier test
 
 
 def _sample(root: str, split: str, n: int, rng: np.random.Generator) -> SwipeBatch:

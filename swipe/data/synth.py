@@ -39,7 +39,7 @@ class SynthConfig:
 
     Defaults are hand-set near the real How We Swipe swipes (each on its participant's own
     keyboard): every median of the realism statistics within ±15% of the real ones
-    (tests/data/test_synth.py). `jobs/fit_synth.py` fits them to whole distributions of a
+    (tests/data/test_synth.py). `swipe dev fit-synth` fits them to whole distributions of a
     real set and writes a config (configs/synth_fitted_en.yaml).
     """
 

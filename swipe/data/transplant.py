@@ -20,7 +20,7 @@ whose path has B's shape and bends B's ideal path the same way:
   generator's jitter and dropped frames, integer pixels and milliseconds.
 
 The fitted bank is a small artifact (`models/generators/transplant_en.npz`, made by
-`jobs/fit_generator.py`); synthesis needs only it, a word list and a layout.
+`swipe dev fit-generator`); synthesis needs only it, a word list and a layout.
 """
 
 from __future__ import annotations

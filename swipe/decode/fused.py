@@ -40,9 +40,9 @@ class FusedConfig:
     length_alpha: float = 0.5  # α: length normalisation of logp
     length_weight: float = 0.0  # β, per letter
     freq_weight: float = 0.5  # λ
-    sigma_shape: float = 0.1
-    sigma_location: float = 0.6
-    top_k: int = 4
+    sigma_shape: float = 0.1  # scale of the shape distance: the smaller, the more the trace's shape counts
+    sigma_location: float = 0.6  # scale of the location distance: the smaller, the more key positions count
+    top_k: int = 4  # candidates returned per swipe
 
 
 @dataclass

@@ -74,7 +74,7 @@ class Search:
 class BeamConfig:
     """Beam search settings (defaults are what `bench.py decode` measures)."""
 
-    beam_size: int = 6
+    beam_size: int = 6  # hypotheses kept per step (1: greedy)
     top_k: int = 4  # unique candidates returned per swipe
     # a finished word's score = Σ log p / length^α + β · letters + λ · log relative frequency
     length_alpha: float = 1.0  # α: length normalisation (EOS counts as a token); also orders the beam

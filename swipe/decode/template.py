@@ -30,7 +30,7 @@ from swipe.lexicon import PAD, Alphabet, Trie
 
 @dataclass(frozen=True)
 class TemplateConfig:
-    """The matcher's settings (defaults: tuned on half of the dev users, `jobs/tune_template.py`)."""
+    """The matcher's settings (defaults: tuned on half of the dev users, `swipe dev calibrate`)."""
 
     n_points: int = 32  # resampled points per path
     start_radius: float = 1.0  # candidates start on a letter key within this many key widths of the first point
@@ -39,8 +39,8 @@ class TemplateConfig:
     sigma_location: float = 0.6  # of the location channel (key widths)
     freq_weight: float = 1.0  # λ: weight of the log unigram frequency
     shortlist: int = 200  # candidates rescored on n_points after a pass on coarse_points (0: no coarse pass)
-    coarse_points: int = 8
-    top_k: int = 4
+    coarse_points: int = 8  # points of the coarse pass over every candidate
+    top_k: int = 4  # candidates returned per swipe
 
 
 @dataclass(frozen=True)

@@ -201,13 +201,13 @@ def write_tuned(result: dict[str, Any], cfg: CalibrateConfig, path: Path) -> Non
     header = [
         "# Batch prediction with the template matcher (no checkpoint, no training), its weights tuned on",
         "# half of the How We Swipe dev users and reported on the other half.",
-        f"# Written by:  python jobs/calibrate.py dataset={cfg.dataset} base={cfg.base} out={path} overwrite=true",
+        f"# Written by:  swipe dev calibrate dataset={cfg.dataset} base={cfg.base} out={path} overwrite=true",
         f"# ({result['created']}, git {result['git_revision']}). Do not edit: re-run the job.",
         f"# Tuned on {t['users']} users ({t['swipes']} swipes): swipe_mrr {t['swipe_mrr']:.4f}, acc@1 {t['acc@1']:.4f}",
         f"# Reported on the other {r['users']} users ({r['swipes']} swipes): swipe_mrr {r['swipe_mrr']:.4f}, "
         f"acc@1 {r['acc@1']:.4f}  ({result['lexicon_words']} words)",
         "# Every optimum lies inside its final grid: " + "; ".join(f"{k} {v}" for k, v in result["grid"].items()),
-        "# Run:  python jobs/predict.py --config THIS_FILE dataset=data/datasets/real_en_dev split=dev out=…",
+        "# Run:  swipe predict --config THIS_FILE dataset=data/datasets/real_en_dev split=dev out=…",
     ]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(header) + "\n" + yaml.safe_dump(base, sort_keys=False))
@@ -324,7 +324,7 @@ def write_fused(result: dict[str, Any], cfg: FusedCalibrateConfig, path: Path) -
         "# Batch prediction with the fused decoder: the neural beam's and the template matcher's candidates,",
         "# re-scored together (swipe/decode/fused.py); weights tuned on half of the How We Swipe dev users,",
         "# reported on the other half.",
-        f"# Written by:  python jobs/tune_fused.py checkpoint={cfg.checkpoint} dataset={cfg.dataset} "
+        f"# Written by:  swipe dev tune-fused checkpoint={cfg.checkpoint} dataset={cfg.dataset} "
         f"base={cfg.base} out={path} overwrite=true",
         f"# ({result['created']}, git {result['git_revision']}). Do not edit: re-run the job.",
         f"# Tuned on {t['users']} users ({t['swipes']} swipes): swipe_mrr {t['swipe_mrr']:.4f}, acc@1 {t['acc@1']:.4f}",
@@ -333,7 +333,7 @@ def write_fused(result: dict[str, Any], cfg: FusedCalibrateConfig, path: Path) -
         "# Every optimum lies inside its final grid: " + "; ".join(f"{k} {v}" for k, v in result["grid"].items()),
         f"# The model read its own input spec ({result['input_spec']}"
         + (f"; overridden: {result['spec_overrides']}" if result["spec_overrides"] else "") + ").",
-        "# Run:  python jobs/predict.py --config configs/decode_en.yaml checkpoint=models/en-small dataset=DIR "
+        "# Run:  swipe predict --config configs/decode_en.yaml checkpoint=models/en-small dataset=DIR "
         "split=SPLIT out=OUT",
     ]
     path.parent.mkdir(parents=True, exist_ok=True)

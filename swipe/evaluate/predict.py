@@ -61,8 +61,8 @@ class PredictConfig:
     decoder: Literal["beam", "template", "fused"] = "beam"  # the model's beam search | template matching (no
     # model) | both, their candidates re-scored together (swipe.decode.fused; configs/decode_en.yaml)
     checkpoint: str = ""  # beam: a checkpoint directory, or a run directory (its best checkpoint)
-    dataset: str = "data/datasets/synth_en"
-    split: str = "test"
+    dataset: str = "data/datasets/synth_en"  # the dataset folder or URI whose split is decoded
+    split: str = "test"  # the split decoded (dev, test, …)
     out: str = ""  # default: DATASET/predictions/SPLIT-<checkpoint dir name>[-<override tag>]
     # What the model reads is its own input spec (model.json). These override it, explicitly:
     # the override is recorded in the output folder's name, prediction.json and the prediction table.
@@ -75,8 +75,8 @@ class PredictConfig:
     fused: FusedConfig = field(default_factory=FusedConfig)  # decoder=fused: candidates and weights
     constrained: bool = True  # beam: decode within the lexicon (template always does)
     concurrency: int = 2  # predictor actors
-    cpus_per_actor: float = 0.5
-    gpus_per_actor: float = 0.0
+    cpus_per_actor: float = 0.5  # CPUs each decoding actor holds (the pool has as many actors as fit)
+    gpus_per_actor: float = 0.0  # GPUs each decoding actor holds (0: CPU)
     batch_size: int = 128  # swipes per actor call (one slice of a shard's row group)
     decode_batch: int = 32  # swipes per decoder call, length-sorted (CPU: 32 measured best; GPU: larger)
     num_cpus: int | None = None  # size of a local Ray (ignored on a cluster)
@@ -217,6 +217,7 @@ def predict(cfg: PredictConfig, trie: Trie | None = None) -> PredictResult:
 
     `trie`: the lexicon, if the caller has it built already (tests)."""
     template, fused = cfg.decoder == "template", cfg.decoder == "fused"
+    storage.refuse_relative_in_job({"dataset": cfg.dataset, "checkpoint": cfg.checkpoint}, {"out": cfg.out})
     checkpoint = None if template else resolve_checkpoint(cfg.checkpoint)
     manifest = load_manifest(cfg.dataset)
     if cfg.split not in manifest["splits"]:

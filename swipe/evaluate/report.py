@@ -40,7 +40,7 @@ METRICS = ("swipe_mrr", "acc@1", "acc@2", "acc@3", "acc@4")
 class EvaluateConfig:
     """Which prediction run to evaluate, and what else to compute."""
 
-    predictions: str = ""  # a folder written by jobs/predict.py
+    predictions: str = ""  # a folder written by `swipe predict`
     out: str = ""  # report path without extension; default PREDICTIONS/report
     beam_sizes: tuple[int, ...] = (1, 2, 4, 6, 8)  # sweep for the metric-vs-beam chart ((): skip)
     sweep_rows: int = 300  # swipes decoded per beam size in the sweep
@@ -101,7 +101,7 @@ def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
     md += ["", "## By layout", ""] + _table(by_layout, "layout")
     if by_user:
         md += ["", "## By user", ""] + user_summary(by_user)
-        md += ["", "Users in the halves decoder weights are tuned on and reported on (`jobs/calibrate.py`):", ""]
+        md += ["", "Users in the halves decoder weights are tuned on and reported on (`swipe dev calibrate`):", ""]
         md += _table(by_half, "half")
     if by_seen:
         md += ["", f"## Seen / unseen in training ({train_cfg['dataset']})", ""] + _table(by_seen, "word")

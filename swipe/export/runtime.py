@@ -132,7 +132,7 @@ class OnnxModel:
         self.meta = json.loads((folder / EXPORT_FILE).read_text())
         if self.meta.get("format", 1) != EXPORT_FORMAT:
             raise ValueError(f"{folder} is an export of format {self.meta.get('format', 1)}; this swipe reads format "
-                             f"{EXPORT_FORMAT} (caches one input per layer): export it again (jobs/export.py)")
+                             f"{EXPORT_FORMAT} (caches one input per layer): export it again (`swipe export`)")
         self.alphabet = Alphabet(self.meta["alphabet"])
         self.spec: InputSpec = load_spec(self.meta, str(folder))  # what the model reads, saved at export
         self.max_word_len = int(self.meta["model"]["max_word_len"])
@@ -140,7 +140,7 @@ class OnnxModel:
         missing = [graph_file(g, precision) for g in GRAPHS if not (folder / graph_file(g, precision)).exists()]
         if missing:
             raise FileNotFoundError(f"{folder} lacks {missing}: an export made before the score and attention "
-                                    f"graphs, or without int8; export it again (jobs/export.py)")
+                                    f"graphs, or without int8; export it again (`swipe export`)")
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = opts.inter_op_num_threads = threads
         opts.log_severity_level = 3  # warnings about unused initializers are the exporter's, not the user's

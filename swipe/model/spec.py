@@ -108,7 +108,7 @@ def load_spec(meta: dict[str, Any], where: str = "the checkpoint") -> InputSpec:
     """The spec saved in a model.json (or an export's JSON); a model without one is refused."""
     if SPEC_KEY not in meta:
         raise ValueError(f"{where} has no {SPEC_KEY}: it was saved before models carried what they read. "
-                         f"Add it from its training config: python jobs/ship.py add_spec=true run=CHECKPOINT out=NEW_FOLDER")
+                         f"Add it from its training config: swipe dev ship add_spec=true run=CHECKPOINT out=NEW_FOLDER")
     return spec_from_dict(meta[SPEC_KEY])
 
 

@@ -23,16 +23,16 @@ class ModelConfig:
     """Architecture. `preset` fills every size field left at 0."""
 
     preset: str = "small"  # tiny (tests) | small (~1M parameters) | base (~5M)
-    features: FeatureSet = "traj_nearest"  # named point-feature set (swipe/features.py)
+    features: FeatureSet = "traj_nearest"  # named point-feature set (swipe/model/features.py)
     encoder: Literal["transformer", "conformer"] = "transformer"  # conformer: a convolution module per layer
     conv_kernel: int = 15  # conformer: the depthwise convolution's width, in points
-    d_model: int = 0
-    n_heads: int = 0
-    enc_layers: int = 0
-    dec_layers: int = 0
-    d_ff: int = 0
+    d_model: int = 0  # width of the encoder and decoder (0: the preset's)
+    n_heads: int = 0  # attention heads (0: the preset's)
+    enc_layers: int = 0  # encoder layers (0: the preset's)
+    dec_layers: int = 0  # decoder layers (0: the preset's)
+    d_ff: int = 0  # width of each layer's feed-forward block (0: the preset's)
     d_key: int = 0  # width of key embeddings in the features
-    dropout: float = 0.1
+    dropout: float = 0.1  # dropout in every layer while training
     max_word_len: int = 32  # longest word the decoder can emit (EOS excluded)
 
 

@@ -39,20 +39,21 @@ INPUT_CHECKS = ValidationConfig(require_word=False)
 
 @dataclass(frozen=True)
 class ServeConfig:
-    """What the service offers and how it runs (jobs/serve.py; configs/serve_en.yaml)."""
+    """What the service offers and how it runs (`swipe serve`; configs/serve_en.yaml)."""
 
     models: dict[str, str] = field(default_factory=lambda: {"en-small": "models/en-small"})  # name → checkpoint
     # or run (folder or URI); the first is the default
     decode: str = "configs/decode_en.yaml"  # a prediction config: its lexicon, beam, template and fused settings
+    # layouts files: the keyboards requests may name (inline layouts are accepted too)
     layouts: tuple[str, ...] = ("data/layouts/qwerty_english.json", "data/layouts/howweswipe_devices.json")
     users: UserWordsConfig = field(default_factory=UserWordsConfig)
-    replicas: int = 1
-    cpus_per_replica: float = 1.0
+    replicas: int = 1  # Serve replicas of the decoder
+    cpus_per_replica: float = 1.0  # CPUs each replica holds
     host: str = "127.0.0.1"  # 0.0.0.0 on a cluster's head, to be reached from outside
-    port: int = 8000
+    port: int = 8000  # the HTTP port (host: the address)
     max_points: int = 4000  # per request (each model reads its own input spec's choice of them)
-    max_top_k: int = 16
-    max_beam: int = 32
+    max_top_k: int = 16  # the most candidates a request may ask for
+    max_beam: int = 32  # the largest beam a request may ask for
     max_inline_layouts: int = 32  # inline layouts a replica keeps (the oldest is forgotten first)
     max_layout_keys: int = 200  # keys of an inline layout (a phone keyboard has about 30-100)
     max_body_bytes: int = 1_000_000  # a request body (4 000 points of x, y, t is about 150 kB of JSON)

@@ -1,6 +1,6 @@
 """Malformed input, made on purpose: the kinds of damage real swipe data arrives with.
 
-The property tests (tests/test_bad_input.py) and `jobs/bench.py reliability` feed these to
+The property tests (tests/test_bad_input.py) and `swipe bench reliability` feed these to
 the importers, the dataset reader and the prediction job, and check that every row comes
 out once: kept, or quarantined with the reason named here.
 

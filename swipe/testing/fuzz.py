@@ -3,7 +3,7 @@ layouts, drawn by Hypothesis. Whatever it draws, an import accounts for every li
 quarantined with a reason) without raising, and the online decoder answers every request
 with a result or a 4xx (`RequestError`), never anything else.
 
-`python jobs/bench.py fuzz` runs it at scale; `tests/test_fuzz.py` runs a short version.
+`swipe bench fuzz` runs it at scale; `tests/test_fuzz.py` runs a short version.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ LocalCluster (ray start --head)
   ─► every input row exactly once in the predictions; the cluster's processes stopped
 ```
 
-Used by `jobs/submit_local.py`, its test and `bench.py reliability`.
+Used by `swipe dev submit-local`, its test and `bench.py reliability`.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ class SubmitResult:
     train_status: str
     predict_status: str
     predict_interrupted: bool  # the first prediction job was stopped mid-way, then resubmitted
+    relative_refused: bool = False  # a job given a relative data path failed at once, saying what to use
     rows_in: int = 0
     rows_out: int = 0
     rows_rejected: int = 0
@@ -37,7 +38,8 @@ class SubmitResult:
     logs: dict[str, str] = field(default_factory=dict)
 
     def ok(self) -> bool:
-        return (self.train_status == self.predict_status == "SUCCEEDED" and self.duplicate_rows == 0
+        return (self.train_status == self.predict_status == "SUCCEEDED" and self.relative_refused
+                and self.duplicate_rows == 0
                 and self.missing_rows == 0 and self.leftover_processes == 0
                 and self.rows_in == self.rows_out + self.rows_rejected)
 
@@ -58,13 +60,18 @@ def submit_train_and_predict(dataset: str, out: str | Path, train_config: str = 
     dataset = str(Path(dataset).resolve())  # the job runs in a copy of the checkout: no relative data paths
     name = f"submitted-{int(time.time())}"
     pred_dir = out / "predictions"
-    logs = {k: str(out / f"{k}.log") for k in ("head", "train", "predict_1", "predict_2")}
+    logs = {k: str(out / f"{k}.log") for k in ("head", "train", "relative", "predict_1", "predict_2")}
     with LocalCluster(num_cpus=num_cpus, log=Path(logs["head"]), env=node_env) as cluster:
         train_cmd = ["python", "jobs/train.py", "--config", train_config, f"data.dataset={dataset}",
                      f"run.storage_path={out / 'runs'}", f"run.name={name}", "eval=[]", *train_overrides]
         train_status = cluster.submit(f"{name}-train", train_cmd, log=Path(logs["train"]))
-        predict_status, interrupted = "NOT RUN", False
+        predict_status, interrupted, refused = "NOT RUN", False, False
         if train_status == "SUCCEEDED":
+            # a relative dataset names the uploaded copy of the checkout, which has no data/: refused at once
+            status = cluster.submit(f"{name}-relative", ["python", "jobs/predict.py", f"checkpoint={out / 'runs' / name}",
+                                                         "dataset=data/datasets/not-uploaded", f"split={split}"],
+                                    log=Path(logs["relative"]))
+            refused = status == "FAILED" and "Give a URI" in Path(logs["relative"]).read_text()
             predict_cmd = ["python", "jobs/predict.py", f"checkpoint={out / 'runs' / name}", f"dataset={dataset}",
                            f"split={split}", f"out={pred_dir}", *predict_overrides]
             first = f"{name}-predict-1"
@@ -80,7 +87,7 @@ def submit_train_and_predict(dataset: str, out: str | Path, train_config: str = 
             cluster.cli("job", "stop", first, check=False)  # a shard is written: kill the job now
             interrupted = cluster.status(first) == "STOPPED" and not (pred_dir / "prediction.json").exists()
             predict_status = cluster.submit(f"{name}-predict-2", predict_cmd, log=Path(logs["predict_2"]))
-    result = SubmitResult(train_status, predict_status, interrupted, leftover_processes=len(cluster.leftover_processes()),
+    result = SubmitResult(train_status, predict_status, interrupted, refused, leftover_processes=len(cluster.leftover_processes()),
                           ray_temp_dir=str(cluster.temp_dir), logs=logs)
     if predict_status == "SUCCEEDED":
         info = json.loads((pred_dir / "prediction.json").read_text())

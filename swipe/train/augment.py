@@ -20,22 +20,22 @@ from swipe.hashrand import normal, uniform
 class AugmentConfig:
     """Training-only noise; each transform applies to a swipe with its probability."""
 
-    enabled: bool = True
-    jitter_prob: float = 1.0
+    enabled: bool = True  # apply these transforms to training swipes (never to validation or prediction)
+    jitter_prob: float = 1.0  # share of swipes whose points get jitter_sigma
     jitter_sigma: float = 0.04  # per-point Gaussian jitter, in key widths
-    affine_prob: float = 0.8
+    affine_prob: float = 0.8  # share of swipes shifted, scaled and rotated (shift_sigma, scale_sigma, rotate_sigma_deg)
     shift_sigma: float = 0.25  # global shift, in key widths
     scale_sigma: float = 0.05  # global scale, relative
     rotate_sigma_deg: float = 2.0  # global rotation about the swipe's centroid
-    time_warp_prob: float = 0.5
+    time_warp_prob: float = 0.5  # share of swipes whose times are warped (time_scale_sigma, interval_jitter)
     time_scale_sigma: float = 0.2  # log-normal factor on all times
     interval_jitter: float = 0.1  # relative jitter of each interval
-    dropout_prob: float = 0.3
+    dropout_prob: float = 0.3  # share of swipes that lose point_drop of their interior points
     point_drop: float = 0.1  # share of interior points dropped
-    resample_prob: float = 0.2
+    resample_prob: float = 0.2  # share of swipes resampled at another point count (resample_min … resample_max)
     resample_min: float = 0.6  # the swipe is resampled uniformly at n · factor points,
     resample_max: float = 1.6  # factor ~ U(min, max), by linear interpolation
-    seed: int = 0
+    seed: int = 0  # the noise's seed (each worker and epoch derives its own from it)
 
 
 # stream ids: which random draw is which (keeps the draws independent)

@@ -31,16 +31,16 @@ class OptimConfig:
     """AdamW and the learning-rate schedule."""
 
     lr: float = 1e-3  # peak learning rate
-    weight_decay: float = 0.01
-    schedule: Schedule = "cosine"
+    weight_decay: float = 0.01  # AdamW's decoupled weight decay
+    schedule: Schedule = "cosine"  # the learning-rate schedule (warmup_steps, min_lr_ratio, plateau_*, milestones below)
     warmup_steps: int = 100  # linear warm-up (cosine, constant, milestones; not plateau)
     min_lr_ratio: float = 0.05  # cosine floor, as a share of lr
     plateau_factor: float = 0.5  # plateau: LR × factor when val/swipe_mrr stalls …
     plateau_patience: int = 2  # … for this many validations (not epochs)
     milestones: tuple[int, ...] = ()  # milestones: global steps where LR × milestone_gamma
-    milestone_gamma: float = 0.3
-    label_smoothing: float = 0.1
-    grad_clip: float = 1.0
+    milestone_gamma: float = 0.3  # milestones: the LR factor at each milestone
+    label_smoothing: float = 0.1  # share of each target's probability spread over the other tokens
+    grad_clip: float = 1.0  # gradient norm clipped to this (0: no clipping)
     lexicon_mask: bool = False  # train with logits of tokens that leave the lexicon masked out
 
 

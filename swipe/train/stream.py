@@ -41,9 +41,9 @@ class PadCollate(ArrowBatchCollateFn):
 class DataConfig:
     """Which dataset, how it is batched, and its training noise."""
 
-    dataset: str = "data/datasets/synth_en"
-    train_split: str = "train"
-    val_split: str = "val"
+    dataset: str = "data/datasets/synth_en"  # the dataset folder or URI (written by `swipe data`)
+    train_split: str = "train"  # the split trained on
+    val_split: str = "val"  # the split validated on (loss, token accuracy, val/swipe_mrr)
     batch_size: int = 64  # per worker
     # what the model reads (saved with it as its input spec, swipe.model.spec.PointSpec):
     max_points: int = 128  # at most this many points per swipe (real median: ~51 points)

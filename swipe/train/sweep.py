@@ -6,7 +6,7 @@ driver: variants (grid product or seeded random draws) × seeds ─► Tuner(gri
      └─ TorchTrainer workers (scale.*), reporting after every validation ─► ASHA on val/swipe_mrr
 driver: every part's trials (a Tune ExperimentAnalysis) ─► results.csv (a row per trial),
         results.md (a row per configuration, mean ± std over seeds), curves.png (per feature
-        set), best_config.yaml (for jobs/train.py)
+        set), best_config.yaml (for `swipe train`)
 ```
 
 Variants are drawn in the driver, not by Tune's samplers, so that every seed of a
@@ -50,7 +50,7 @@ BASE = "·"  # in result tables: this trial keeps the base config's value of tha
 class AshaConfig:
     """Asynchronous successive halving on val/swipe_mrr, one rung unit = one validation."""
 
-    enabled: bool = True
+    enabled: bool = True  # stop trials early (false: every trial runs to max_steps)
     grace_validations: int = 2  # a trial is never stopped before this many validations
     reduction_factor: int = 2  # at each rung, trials below the top 1/factor so far stop
 
@@ -67,7 +67,7 @@ class SweepConfig:
     # or the configurations themselves (dotted key → value each): a one-at-a-time ablation
     variants: tuple[dict[str, Any], ...] = ()
     metric: str = "val/swipe_mrr"  # ranked by its best validation; val/real_tune_mrr: the dev tuning half
-    search: Literal["grid", "random", "list"] = "grid"
+    search: Literal["grid", "random", "list"] = "grid"  # grid: every combination of `space` | random: num_samples draws | list: the configurations in `space`
     num_samples: int = 8  # random search: configurations drawn
     num_seeds: int = 2  # every configuration trains with run.seed = 0 … num_seeds − 1
     seed: int = 0  # of the random draws
@@ -75,7 +75,7 @@ class SweepConfig:
     max_concurrent: int = 2  # trials at once
     trial_cpus: float = 0.01  # the trial process itself (its workers ask for train.scale.*)
     max_failures: int = 1  # a trial that fails is retried this many times
-    storage_path: str = "runs/sweeps"
+    storage_path: str = "runs/sweeps"  # where sweeps go: a local folder or a URI
     resume: bool = False  # continue the sweep `name`: finished trials are kept, the rest run
     verbose: int = 1  # Tune's console output: 0 quiet, 1 status tables, 2 every result
     num_cpus: int | None = None  # size of a local Ray (ignored on a cluster)
@@ -203,6 +203,7 @@ def run_sweep(cfg: SweepConfig, callbacks: Sequence[Any] = ()) -> SweepResult:
     t0 = time.perf_counter()
     local = ensure_ray(cfg.num_cpus)
     name = cfg.name or f"sweep-{run_stamp()}"
+    storage.refuse_relative_in_job({"train.data.dataset": cfg.train.data.dataset}, {"storage_path": cfg.storage_path})
     root = cfg.storage_path if storage.is_uri(cfg.storage_path) else str(Path(cfg.storage_path).resolve())
     home = storage.join(root, name)  # a folder or a URI: Tune's experiments, the trials' runs, the results
     exists = storage.is_nonempty_dir(home)
@@ -359,7 +360,7 @@ def write_results(cfg: SweepConfig, name: str, sweep_dir: Path, trials: pd.DataF
                        tracking=replace(best_cfg.tracking, group=None))
     header = (f"# Best configuration of sweep {name}: {best['config']}\n"
               f"# val/swipe_mrr {best['swipe_mrr_mean']:.4f} ± {best['swipe_mrr_std']:.4f} over "
-              f"{best['seeds']} seed(s). Train it:  python jobs/train.py --config THIS_FILE\n")
+              f"{best['seeds']} seed(s). Train it:  swipe train --config THIS_FILE\n")
     (sweep_dir / "best_config.yaml").write_text(
         header + yaml.safe_dump(redact(config_to_dict(best_cfg)), sort_keys=False, allow_unicode=True))
 

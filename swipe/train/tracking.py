@@ -27,9 +27,9 @@ class TrackingConfig:
     """Where metrics go besides metrics.jsonl."""
 
     wandb: Literal["auto", "offline", "online", "disabled"] = "auto"  # auto: online iff WANDB_API_KEY
-    project: str = "swipe"
+    project: str = "swipe"  # the W&B project
     group: str | None = None  # e.g. the sweep a run belongs to
-    tags: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()  # W&B tags of the run
 
 
 def wandb_mode(cfg: TrackingConfig) -> str:

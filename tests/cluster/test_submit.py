@@ -33,6 +33,7 @@ def test_train_and_predict_jobs_on_a_started_cluster(ray_session, tmp_path):
     assert r.train_status == "SUCCEEDED", open(r.logs["train"]).read()[-3000:]
     assert r.predict_status == "SUCCEEDED", open(r.logs["predict_2"]).read()[-3000:]
     assert r.predict_interrupted, open(r.logs["predict_1"]).read()[-3000:]  # stopped mid-way, then resubmitted
+    assert r.relative_refused, open(r.logs["relative"]).read()[-3000:]  # data/datasets/… is not uploaded
     assert r.rows_in == r.rows_out + r.rows_rejected and r.rows_in > 1000
     assert r.duplicate_rows == 0 and r.missing_rows == 0
     assert r.leftover_processes == 0  # the cluster it started is gone; the suite's own Ray is untouched
