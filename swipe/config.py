@@ -7,6 +7,7 @@ lists the valid ones, so a misspelt option never silently falls back to a defaul
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from pathlib import Path
@@ -15,6 +16,9 @@ from typing import Any, Literal, Sequence, TypeVar, get_args, get_origin, get_ty
 import yaml
 
 T = TypeVar("T")
+
+
+SCIENTIFIC = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
 class ConfigError(ValueError):
@@ -77,6 +81,8 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
         return value
     if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
+    if tp is float and isinstance(value, str) and SCIENTIFIC.fullmatch(value):
+        return float(value)  # YAML 1.1 reads 1e-3 (no dot) as a string
     if tp is int and isinstance(value, int) and not isinstance(value, bool):
         return value
     if tp is bool and isinstance(value, bool):

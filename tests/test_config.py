@@ -46,5 +46,6 @@ def test_yaml_then_overrides(tmp_path):
     cfg = load_config(Outer, path, ["inner.kind=b", "n=7"])
     assert (cfg.name, cfg.n, cfg.inner.rate, cfg.inner.kind) == ("from_yaml", 7, 0.5, "b")
     assert parse_overrides(["a.b.c=1", "d=[1, 2]"]) == {"a": {"b": {"c": 1}}, "d": [1, 2]}
+    assert load_config(Outer, None, ["inner.rate=1e-3"]).inner.rate == 0.001  # YAML 1.1 reads 1e-3 as text
     with pytest.raises(ConfigError, match="key=value"):
         parse_overrides(["oops"])

@@ -48,6 +48,7 @@ class ResultsConfig:
     runs: str = "runs/results"  # prediction folders go to a new RUNS/<UTC time>/ each run
     out: str = "docs"  # where results.md and benchmarks.md are written
     benchmarks: tuple[str, ...] = ("synth", "lexicon", "decode", "export", "serve")  # `swipe bench` names run
+    readme: str = "README.md"  # its results table (between the results markers) is rewritten from the same run
 
 
 def machine() -> str:
@@ -94,6 +95,9 @@ def write_results(cfg: ResultsConfig) -> dict[str, Any]:
     Path(cfg.out).mkdir(parents=True, exist_ok=True)
     Path(cfg.out, "results.md").write_text(results_page(head, table, commands))
     Path(cfg.out, "benchmarks.md").write_text(benchmarks_page(head, figures))
+    readme = Path(cfg.readme)
+    if readme.exists():
+        readme.write_text(with_readme_table(readme.read_text(), table))
     return {"out": [f"{cfg.out}/results.md", f"{cfg.out}/benchmarks.md"], **head}
 
 
@@ -127,6 +131,24 @@ def benchmarks_page(head: dict, figures: dict[str, dict]) -> str:
         lines += [f"| {k} | {_value(v)} |" for k, v in values.items()]
         lines.append("")
     return "\n".join(lines)
+
+
+README_START = "<!-- results: written by `make results`"
+README_END = "<!-- /results -->"
+
+
+def with_readme_table(readme: str, table: str) -> str:
+    """The README with the reporting half's columns of `table` between its results markers."""
+    rows = [[c.strip() for c in ln.strip().strip("|").split("|")] for ln in table.splitlines() if ln.startswith("|")]
+    header, body = rows[0], rows[2:]
+    at = header.index("reporting half: swipe_mrr")
+    short = ["| decoder | swipe_mrr | acc@1 | acc@4 | acc@1, 2–3 letters | 4–6 | 7+ |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    short += ["| " + " | ".join([r[0]] + r[at:at + 6]) + " |" for r in body]
+    start = readme.index(README_START)
+    start = readme.index("\n", start) + 1
+    end = readme.index(README_END)
+    return readme[:start] + "\n".join(short) + "\n" + readme[end:]
 
 
 def _value(v: Any) -> str:

@@ -117,7 +117,7 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     # the words validation and every later decoder search within (saved in the model's spec);
-    # null: the dataset's word list (its manifest's `lexicon`), all of its words
+    # null: the dataset's (its manifest's `lexicon`: the words it was made of)
     lexicon: LexiconConfig | None = None
     scale: ScaleConfig = field(default_factory=ScaleConfig)
     run: RunConfig = field(default_factory=RunConfig)
@@ -298,12 +298,12 @@ def build_input_spec(cfg: TrainConfig, manifest: dict | None = None) -> InputSpe
 
 
 def training_lexicon(cfg: TrainConfig, manifest: dict) -> LexiconConfig:
-    """The config's lexicon, else the dataset's with all of its words (top_n limits only which words were
-    swiped), else wordfreq's English list (a dataset made before manifests carried theirs)."""
+    """The config's lexicon, else the dataset's (the words it was made of: a model decodes within the words
+    it learnt to swipe), else wordfreq's English list (a dataset made before manifests carried theirs)."""
     if cfg.lexicon is not None:
         return cfg.lexicon
     if "lexicon" in manifest:
-        return build_config(LexiconConfig, manifest["lexicon"] | {"top_n": None}, "lexicon.")
+        return build_config(LexiconConfig, manifest["lexicon"], "lexicon.")
     return LexiconConfig()
 
 

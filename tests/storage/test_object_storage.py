@@ -1,45 +1,28 @@
 """Object storage end to end against a real S3-protocol server on localhost (moto): the
-README's commands, run line by line in this process on the session's Ray, then the storage
+commands of docs/cluster.md, run line by line in this process on the session's Ray, then the storage
 layer's own calls on the same server."""
 
 from __future__ import annotations
 
 import json
 import re
-import runpy
-import shlex
-import sys
 
 import pyarrow.parquet as pq
 import pytest
 
 from swipe import storage
+from swipe.commands import main
 from swipe.evaluate.predictions import read_info, read_predictions
 from swipe.model.checkpoint import BEST_FILE, load_meta, resolve_checkpoint
+from swipe.testing.docs import commands_in, swipe_argv
 
 MARKER = "<!-- object storage commands: tests/storage/test_object_storage.py runs these -->"
 
 
-def readme_commands(root) -> list[str]:
-    """The `python …` lines of the README's object-storage block, continuations joined and
-    comments dropped."""
-    text = (root / "README.md").read_text()
-    assert MARKER in text, "the README lost its object-storage block"
-    block = text.split(MARKER, 1)[1].split("```", 2)[1]
-    lines = re.sub(r"\\\n\s*", " ", block).splitlines()
-    return [re.split(r"\s+#\s", ln, maxsplit=1)[0].strip() for ln in lines if ln.startswith("python ")]
-
-
-def run_job(line: str, capsys) -> str:
-    """Run `python SCRIPT ARGS` as its own __main__, in this process (it joins the session's
-    Ray as a job joins a cluster's); returns what it printed."""
-    argv = shlex.split(line)[1:]
-    before = sys.argv
-    sys.argv = argv
-    try:
-        runpy.run_path(argv[0], run_name="__main__")
-    finally:
-        sys.argv = before
+def run_job(argv: list[str], capsys) -> str:
+    """Run `swipe ARGV` in this process (it joins the session's Ray as a job joins a cluster's);
+    returns what it printed."""
+    main(argv)
     out = capsys.readouterr().out
     print(out)  # shown when the test fails
     return out
@@ -47,11 +30,11 @@ def run_job(line: str, capsys) -> str:
 
 @pytest.mark.ray
 @pytest.mark.slow
-def test_readme_commands_run_on_s3(s3, ray_session, in_root, capsys):
-    cmds = readme_commands(in_root)
-    assert [c.split()[1] for c in cmds] == ["jobs/make_dataset.py", "jobs/train.py", "jobs/train.py",
-                                            "jobs/predict.py", "jobs/predict.py", "jobs/evaluate.py",
-                                            "tune/sweep.py", "tune/sweep.py"], cmds
+def test_the_cluster_page_commands_run_on_s3(s3, ray_session, in_root, capsys):
+    cmds = [swipe_argv(c) for c in commands_in(in_root / "docs/cluster.md", MARKER)]
+    assert cmds[0][:2] == ["dev", "s3-local"], cmds  # the server: the test runs its own
+    cmds = cmds[1:]
+    assert [c[0] for c in cmds] == ["data", "train", "train", "predict", "predict", "evaluate", "sweep", "sweep"], cmds
     data, first, resume, predict, again, evaluate, sweep, sweep_resume = cmds
 
     run_job(data, capsys)
