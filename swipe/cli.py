@@ -166,8 +166,9 @@ def parse_job_args(cls: type[T], description: str, argv: list[str] | None = None
         parser.add_argument("--resume", action="store_true", help=f"continue the named run ({resume_key}=true)")
     args = parser.parse_intermixed_args(argv)
     quiet(args.verbose)  # the edge: before Ray or Lightning say anything
-    overrides = [o for o in args.overrides if "=" in o]
-    bare = [o for o in args.overrides if "=" not in o]
+    # a bare word: no `=`, or a path with one in it (runs/lr=0.01/…), which no key has
+    bare = [o for o in args.overrides if "=" not in o or "/" in o.split("=", 1)[0]]
+    overrides = [o for o in args.overrides if o not in bare]
     if bare:
         if positional is None:
             parser.exit(2, f"{parser.prog}: error: {bare[0]!r} is not of the form key=value\n")

@@ -27,12 +27,12 @@ def test_swipe_help_lists_the_user_commands_then_the_tools():
     assert bad.returncode == 2 and "unknown command 'trian'" in bad.stderr
 
 
-@pytest.mark.parametrize("name", list(USER))
-def test_every_key_of_every_user_command_is_explained(name):
+@pytest.mark.parametrize("argv", [[n] for n in USER] + [["dev", n] for n in DEV], ids=" ".join)
+def test_every_key_of_every_command_is_explained(argv):
     """Each key's comment (beside or above its field) is its help; a key without one fails here."""
-    cfg = check_command([name] + (["decode"] if name == "bench" else []))
+    cfg = check_command(argv + (["decode"] if argv == ["bench"] else []))
     missing = [k.key for k in describe_keys(type(cfg)) if not k.text]
-    assert not missing, f"swipe {name}: keys without a comment in their dataclass: {missing}"
+    assert not missing, f"swipe {' '.join(argv)}: keys without a comment in their dataclass: {missing}"
 
 
 def test_train_help_shows_meanings_and_allowed_values():
@@ -49,8 +49,8 @@ def test_train_help_shows_meanings_and_allowed_values():
 
 
 def test_check_command_parses_without_running_and_bare_words_fill_a_list():
-    cfg = check_command(["compare", "a", "b"])
-    assert cfg.predictions == ("a", "b")
+    cfg = check_command(["compare", "a", "runs/lr=0.01/b"])
+    assert cfg.predictions == ("a", "runs/lr=0.01/b")
     assert check_command(["bench", "decode"]).name == "decode"
     assert dataclasses.is_dataclass(check_command(["dev", "ship", "run=x", "out=y"]))
     with pytest.raises(SystemExit):

@@ -119,3 +119,33 @@ def test_build_rejects_bad_input():
         build_trie(["az"], np.ones(1), ALPHA)
     with pytest.raises(ValueError, match="empty"):
         build_trie([], np.ones(0), ALPHA)
+
+
+def test_unspellable_words_are_counted_with_the_characters_missing():
+    wl = filter_words({"für": 9.0, "über": 8.0, "und": 7.0, "schön": 1.0}, Alphabet("abcdefghijklmnopqrstuvwxyz"),
+                      LexiconConfig(), source="test")
+    assert wl.words == ["und"] and wl.dropped["char_not_in_alphabet"] == 3
+    assert wl.missing_chars == {"ü": 2, "ö": 1} and wl.unspellable == ["für", "über", "schön"]
+    assert "cannot spell für, über, schön" in wl.report() and "'ü' 2" in wl.report()
+
+
+def test_a_wordfreq_list_in_another_language_than_the_layout_is_refused():
+    from swipe.lexicon import check_language
+
+    check_language(LexiconConfig(language="de"), {"qwertz_german": "de", "plain": None})
+    check_language(LexiconConfig(source="file", path="w.tsv"), {"qwertz_german": "de"})  # the user's own list
+    with pytest.raises(ValueError, match="set lexicon.language=de"):
+        check_language(LexiconConfig(language="en"), {"qwertz_german": "de"})
+
+
+def test_training_takes_the_datasets_lexicon_with_its_own_keys_on_top(tmp_path, monkeypatch):
+    from swipe.train.fit import TrainConfig, training_lexicon
+
+    made = {"lexicon": {"source": "wordfreq", "language": "de", "top_n": 300}}
+    assert (training_lexicon(TrainConfig(), made).language, training_lexicon(TrainConfig(), made).top_n) == ("de", 300)
+    wider = training_lexicon(TrainConfig(lexicon={"top_n": None}), made)
+    assert (wider.language, wider.top_n) == ("de", None)
+    assert training_lexicon(TrainConfig(), {}).language == "en"  # a dataset made before manifests said
+    monkeypatch.chdir(tmp_path)
+    own = training_lexicon(TrainConfig(lexicon={"source": "file", "path": "words.tsv"}), made)
+    assert own.path == str(tmp_path / "words.tsv")  # named absolutely: the model is read from elsewhere

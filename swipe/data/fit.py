@@ -63,11 +63,11 @@ class FitConfig:
     """How the fit searches: which parameters, how widely, how long."""
 
     params: tuple[str, ...] = tuple(BOUNDS)  # fitted in this order each round
-    rounds: int = 3
+    rounds: int = 3  # passes of coordinate descent over every parameter
     points: int = 7  # grid values tried per parameter and round (odd: the current one in the middle)
     log_step: float = 1.5  # first round's grid spans value × log_step^(±(points-1)/2)…
     lin_step: float = 0.1  # … or value ± lin_step·(points-1)/2
-    seed: int = 0
+    seed: int = 0  # one seed for every setting tried, so settings differ only in themselves
 
 
 @dataclass
@@ -142,7 +142,7 @@ class FitJobConfig:
     real: str = ""  # How We Swipe JSONL(.gz): the real train split
     layouts: str = "data/layouts/howweswipe_devices.json"  # the keyboards its grid_names name
     base: str = "configs/synth_en_people.yaml"  # dataset config whose synth block is fitted
-    out: str = "configs/synth_en_fitted.yaml"
+    out: str = "configs/synth_en_fitted.yaml"  # the dataset config written, the fit's figures in its header
     dataset_out: str = "data/datasets/synth_en_fitted"  # where the written config makes its dataset
     fit_swipes: int = 3000  # real swipes the objective is measured on
     check_swipes: int = 3000  # other real swipes the before/after figures are measured on

@@ -38,22 +38,22 @@ from swipe.provenance import git_revision, now_iso
 @dataclass(frozen=True)
 class FitGeneratorConfig:
     real: str = ""  # How We Swipe JSONL(.gz): the real train split
-    layouts: str = "data/layouts/howweswipe_devices.json"
+    layouts: str = "data/layouts/howweswipe_devices.json"  # the keyboards its grid_names name
     synth_config: str = "configs/synth_en_fitted.yaml"  # the parametric generator compared beside
     kinds: tuple[str, ...] = ("transplant", "learned")  # which to fit
-    bank: str = "models/generators/transplant_en.npz"
-    flow_out: str = "models/generators/flow_en.pt"
-    bank_points: int = 48
+    bank: str = "models/generators/transplant_en.npz"  # the transplant donor bank written
+    flow_out: str = "models/generators/flow_en.pt"  # the learned generator's weights written
+    bank_points: int = 48  # arc positions each donor is stored at
     flow: FlowConfig = field(default_factory=FlowConfig)
     flow_steps: int = 8  # Euler steps when the learned generator's realism is measured
     check_share: float = 0.1  # people kept out of every fit; realism is measured on them
-    check_swipes: int = 3000
-    max_swipes: int = 1_000_000
-    max_mb: float = 5.0
+    check_swipes: int = 3000  # kept-out swipes realism is measured on
+    max_swipes: int = 1_000_000  # at most this many real swipes read
+    max_mb: float = 5.0  # refuse an artifact larger than this (the repository keeps them small)
     report: str = "models/generators/REPORT.md"  # beside the artifacts, with its JSON
-    threads: int = 2
-    seed: int = 0
-    overwrite: bool = False
+    threads: int = 2  # torch threads for the flow's training
+    seed: int = 0  # seed of the people kept out and of the fits
+    overwrite: bool = False  # replace artifacts already written (refused before any work otherwise)
 
 
 def _split_people(batch: SwipeBatch, share: float, seed: int) -> np.ndarray:

@@ -41,14 +41,14 @@ BUMP = 0.03  # arc-fraction width of the corner channels
 class FlowConfig:
     """The network's size and its training run."""
 
-    points: int = 64
-    width: int = 64
-    blocks: int = 6
-    kernel: int = 5
-    steps: int = 3000
-    batch: int = 256
-    lr: float = 2e-3
-    seed: int = 0
+    points: int = 64  # arc positions the flow works at
+    width: int = 64  # channels of each residual block
+    blocks: int = 6  # residual blocks (dilations 1, 2, 4, …)
+    kernel: int = 5  # convolution width, in positions
+    steps: int = 3000  # training steps
+    batch: int = 256  # swipes per step
+    lr: float = 2e-3  # AdamW's learning rate
+    seed: int = 0  # seed of the initial weights and the batches
 
 
 def conditions(path: np.ndarray, points: int) -> np.ndarray:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from pathlib import Path
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -257,7 +258,9 @@ def make_dataset(cfg: MakeDatasetConfig) -> dict[str, Any]:
                     raise ValueError(f"inputs carry two different grids named {name!r}")
                 grids_json[name] = grid
     manifest = _manifest(root, results, grids_json, alphabet.chars, provenance, generator, cfg)
-    manifest["lexicon"] = config_to_dict(cfg.lexicon)  # later steps (training, and the model after it) read it
+    # later steps (training, and the model after it) read it; a word list file by its absolute path
+    manifest["lexicon"] = config_to_dict(cfg.lexicon) | (
+        {"path": str(Path(cfg.lexicon.path).resolve())} if cfg.lexicon.path and not storage.is_uri(cfg.lexicon.path) else {})
     manifest["wall_s"] = round(time.perf_counter() - t0, 2)
     save_manifest(root, manifest)
     return manifest

@@ -41,10 +41,11 @@ MAX_WIDEN = 6  # widenings of one parameter's grid per pass (a flat score would 
 class CalibrateConfig:
     """Which dev set, which lexicon, the starting grid, and where the tuned config goes."""
 
-    dataset: str = "data/datasets/real_en_dev"
-    split: str = "dev"
+    dataset: str = "data/datasets/real_en_dev"  # the real dev dataset (with users: the halves are by user)
+    split: str = "dev"  # its split with the dev swipes
     lexicon: LexiconConfig = field(default_factory=LexiconConfig)  # default: all English wordfreq words
     start: TemplateConfig = field(default_factory=TemplateConfig)  # n_points and top_k are kept as given
+    # each weight's starting values; a grid whose optimum is on its edge is widened
     grid: dict[str, list[float]] = field(default_factory=lambda: {
         "sigma_shape": [0.05, 0.1, 0.2], "sigma_location": [0.3, 0.6, 1.2], "freq_weight": [0.25, 0.5, 1.0],
         "start_radius": [0.75, 1.0, 1.25], "end_radius": [1.0, 1.5, 2.0]})
@@ -222,19 +223,20 @@ FUSED_BOUNDS = {"length_alpha": (0.0, 3.0)}
 class FusedCalibrateConfig:
     """The fused decoder's tuning: which checkpoint and dev set, the candidates, the grid."""
 
-    checkpoint: str = "models/en-small"
-    dataset: str = "data/datasets/real_en_dev"
-    split: str = "dev"
+    checkpoint: str = "models/en-small"  # the model whose beam and rescoring are fused
+    dataset: str = "data/datasets/real_en_dev"  # the real dev dataset (with users: the halves are by user)
+    split: str = "dev"  # its split with the dev swipes
     base: str = "configs/predict_template_en.yaml"  # lexicon, beam and template settings are taken from it
     start: FusedConfig = field(default_factory=FusedConfig)  # candidate counts and top_k kept as given
+    # each weight's starting values; a grid whose optimum is on its edge is widened
     grid: dict[str, list[float]] = field(default_factory=lambda: {
         "length_alpha": [0.0, 0.5, 1.0], "length_weight": [-0.25, 0.0, 0.25], "freq_weight": [0.1, 0.2, 0.4],
         "sigma_shape": [0.05, 0.1, 0.2], "sigma_location": [0.3, 0.6, 1.2]})
-    rounds: int = 4
+    rounds: int = 4  # passes of coordinate ascent over the weights
     seed: int = 0  # of the split of users into halves (the template matcher's halves)
     rows: int = 0  # dev swipes used (0: all)
     decode_batch: int = 32  # the model reads its own input spec (model.json), as prediction does
-    out: str = "configs/decode_en.yaml"
+    out: str = "configs/decode_en.yaml"  # the prediction config written: decoder fused, the tuned weights, both halves' figures
     overwrite: bool = False  # replace an existing `out` (refused before any work otherwise)
 
 

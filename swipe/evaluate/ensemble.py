@@ -29,14 +29,14 @@ TOP_K = 4
 class Member:
     """One predictor's prediction folders on the validation and the test split."""
 
-    val: str
-    test: str
+    val: str  # its prediction folder on the validation split (weights are fitted there)
+    test: str  # its prediction folder on the test split (the ensemble is applied there)
 
 
 @dataclass(frozen=True)
 class EnsembleConfig:
-    members: tuple[Member, ...] = ()
-    method: Literal["weighted", "append"] = "weighted"
+    members: tuple[Member, ...] = ()  # each member's prediction folders: {val: …, test: …}
+    method: Literal["weighted", "append"] = "weighted"  # weighted: scores merged with weights fitted on val | append: candidates interleaved by rank
     grid_step: float = 0.1  # weight grid resolution (weighted)
     out: str = ""  # prediction folder for the ensemble on the test split
     registry: str = "runs/predictions.parquet"  # the row for the ensemble is merged here ("": none)

@@ -117,7 +117,7 @@ def spec_from_training(record: dict[str, Any]) -> InputSpec:
     spec: their data.max_points and index subsampling, the lexicon they decoded within
     widened to the prediction lexicon of its language, imports' repairs)."""
     cfg = record["config"]
-    data, lex = cfg.get("data", {}), cfg.get("lexicon", {})
+    data, lex = cfg.get("data", {}), cfg.get("lexicon") or {}
     return InputSpec(PointSpec(max_points=int(data.get("max_points", 128)), rule=data.get("point_rule", "index"),
                                rate_hz=float(data.get("rate_hz", 60.0))),
                      RepairSpec(), build_config(LexiconConfig, lex | {"top_n": None}, "lexicon."))

@@ -22,7 +22,7 @@ import math
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Sequence
 
@@ -116,9 +116,10 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
-    # the words validation and every later decoder search within (saved in the model's spec);
-    # null: the dataset's (its manifest's `lexicon`: the words it was made of)
-    lexicon: LexiconConfig | None = None
+    # the words validation and every later decoder search within (saved in the model's spec): the
+    # dataset's (its manifest's `lexicon`: the words it was made of), with the keys of
+    # swipe.lexicon.LexiconConfig set here replacing its own, e.g. {top_n: null} for all of its words
+    lexicon: dict[str, Any] = field(default_factory=dict)
     scale: ScaleConfig = field(default_factory=ScaleConfig)
     run: RunConfig = field(default_factory=RunConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
@@ -199,14 +200,20 @@ def check_inputs(cfg: TrainConfig) -> None:
     sets = [(cfg.data.dataset, cfg.data.train_split), (cfg.data.dataset, cfg.data.val_split)]
     sets += [(cfg.run.real_tune, cfg.run.real_tune_split)] if cfg.run.real_tune else []
     sets += [(ev.dataset, ev.split) for ev in cfg.eval]
-    storage.refuse_relative_in_job({"data.dataset": cfg.data.dataset, "run.real_tune": cfg.run.real_tune,
-                                    "run.init_from": cfg.run.init_from}
-                                   | {f"eval[{i}].dataset": ev.dataset for i, ev in enumerate(cfg.eval)},
-                                   {"run.storage_path": cfg.run.storage_path})
+    storage.refuse_relative_in_job(*job_paths(cfg))
+    build_config(LexiconConfig, dict(cfg.lexicon), "lexicon.")  # a misspelt key, before any work
     for root, split in sets:
         split_files(root, split)  # FileNotFoundError / KeyError naming the dataset and its splits
     if cfg.run.init_from:
         resolve_checkpoint(cfg.run.init_from)
+
+
+def job_paths(cfg: TrainConfig) -> tuple[dict[str, str], dict[str, str]]:
+    """The paths a run reads and the one it writes, by key (what a submitted job checks)."""
+    inputs = {"data.dataset": cfg.data.dataset, "run.real_tune": cfg.run.real_tune, "run.init_from": cfg.run.init_from,
+              "lexicon.path": cfg.lexicon.get("path") or ""}
+    inputs |= {f"eval[{i}].dataset": ev.dataset for i, ev in enumerate(cfg.eval)}
+    return inputs, {"run.storage_path": cfg.run.storage_path}
 
 
 def prepare_run(cfg: TrainConfig) -> Run:
@@ -298,13 +305,13 @@ def build_input_spec(cfg: TrainConfig, manifest: dict | None = None) -> InputSpe
 
 
 def training_lexicon(cfg: TrainConfig, manifest: dict) -> LexiconConfig:
-    """The config's lexicon, else the dataset's (the words it was made of: a model decodes within the words
-    it learnt to swipe), else wordfreq's English list (a dataset made before manifests carried theirs)."""
-    if cfg.lexicon is not None:
-        return cfg.lexicon
-    if "lexicon" in manifest:
-        return build_config(LexiconConfig, manifest["lexicon"], "lexicon.")
-    return LexiconConfig()
+    """The dataset's lexicon (the words it was made of: a model decodes within the words it learnt to
+    swipe; wordfreq's English list for a dataset made before manifests carried theirs), with the keys
+    the config sets replacing its own. A word list file is named by its absolute path."""
+    lexicon = build_config(LexiconConfig, (manifest.get("lexicon") or {}) | dict(cfg.lexicon), "lexicon.")
+    if lexicon.path and not storage.is_uri(lexicon.path):
+        lexicon = replace(lexicon, path=str(Path(lexicon.path).resolve()))
+    return lexicon
 
 
 def check_init_spec(start: InputSpec, spec: InputSpec, where: str) -> None:

@@ -38,7 +38,7 @@ from swipe import storage
 from swipe.cluster.session import ensure_ray, scoped_env
 from swipe.config import ConfigError, build_config, config_to_dict, merge
 from swipe.provenance import redact, run_stamp
-from swipe.train.fit import TrainConfig, check_resources, run_exists, train
+from swipe.train.fit import TrainConfig, check_resources, job_paths, run_exists, train
 
 METRICS = ("val/swipe_mrr", "val/real_tune_mrr")  # what a sweep may rank by (the second needs run.real_tune)
 DISTRIBUTIONS = ("loguniform", "uniform", "randint", "choice")
@@ -201,9 +201,12 @@ def run_sweep(cfg: SweepConfig, callbacks: Sequence[Any] = ()) -> SweepResult:
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
     t0 = time.perf_counter()
+    # every variant's input paths, before Ray or Tune start (inside a trial, a refusal would be retried)
+    for variant in variants(cfg):
+        reads, _ = job_paths(apply_variant(cfg.train, variant))
+        storage.refuse_relative_in_job({f"train.{k}": v for k, v in reads.items()}, {"storage_path": cfg.storage_path})
     local = ensure_ray(cfg.num_cpus)
     name = cfg.name or f"sweep-{run_stamp()}"
-    storage.refuse_relative_in_job({"train.data.dataset": cfg.train.data.dataset}, {"storage_path": cfg.storage_path})
     root = cfg.storage_path if storage.is_uri(cfg.storage_path) else str(Path(cfg.storage_path).resolve())
     home = storage.join(root, name)  # a folder or a URI: Tune's experiments, the trials' runs, the results
     exists = storage.is_nonempty_dir(home)

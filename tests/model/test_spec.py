@@ -22,7 +22,7 @@ import ast, json, sys
 from pathlib import Path
 root = Path(sys.argv[1])
 callers = []
-for pattern in ("swipe/**/*.py", "bench/**/*.py", "jobs/*.py", "tune/*.py", "tests/**/*.py"):
+for pattern in ("swipe/**/*.py", "bench/**/*.py", "jobs/*.py", "tests/**/*.py"):
     for path in sorted(root.glob(pattern)):
         for fn in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):

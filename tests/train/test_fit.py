@@ -38,7 +38,7 @@ def _cfg(dataset, tmp_path, name, workers, steps, **run):
     return TrainConfig(
         data=DataConfig(dataset=dataset, batch_size=16, max_points=48, val_rows=96, read_blocks=4),
         model=ModelConfig(preset="tiny"), optim=OptimConfig(lr=3e-3, warmup_steps=5),
-        lexicon=LexiconConfig(top_n=200),
+        lexicon={"top_n": 200},
         scale=ScaleConfig(num_workers=workers, cpus_per_worker=0.45),
         run=RunConfig(name=name, storage_path=str(tmp_path), max_steps=steps, val_every=10, decode_rows=48,
                       stats_rows=400, **run),
@@ -82,7 +82,7 @@ def test_two_workers_learn_checkpoint_log_and_survive_a_killed_worker(tiny_datas
     alphabet = Alphabet(meta["alphabet"])
     dec = head_batch(split_files(tiny_dataset, "val"), 48)
     batch = collate(dec, {g: i for i, g in enumerate(model.grid_names)}, alphabet, load_spec(meta), model.cfg.max_word_len)
-    words = greedy_words(model, batch, alphabet, build_lexicon_trie(cfg.lexicon, alphabet)).words
+    words = greedy_words(model, batch, alphabet, build_lexicon_trie(load_spec(meta).lexicon, alphabet)).words
     # (val/acc@1 is the beam's, by which checkpoints are kept; greedy is logged beside it)
     assert summarize([[w] for w in words], dec.words)["acc@1"] == pytest.approx(meta["metrics"]["val/greedy_acc@1"])
     assert "val" in result.evals and result.evals["val"]["n"] == 48

@@ -94,7 +94,7 @@ def _sweep(dataset, tmp_path, name, space, steps=20, wandb="disabled", batch_siz
     base = TrainConfig(
         data=DataConfig(dataset=dataset, batch_size=batch_size, max_points=48, val_rows=96, read_blocks=4),
         model=ModelConfig(preset="tiny"), optim=OptimConfig(lr=3e-3, warmup_steps=5),
-        lexicon=LexiconConfig(top_n=200), scale=ScaleConfig(num_workers=1, cpus_per_worker=0.45),
+        lexicon={"top_n": 200}, scale=ScaleConfig(num_workers=1, cpus_per_worker=0.45),
         run=RunConfig(max_steps=steps, val_every=10, decode_rows=48, stats_rows=400, keep_checkpoints=1),
         tracking=TrackingConfig(wandb=wandb))
     return SweepConfig(name=name, train=base, space=space, num_seeds=1, max_concurrent=1,
@@ -123,7 +123,7 @@ def test_two_trial_sweep_asha_stops_the_worse_and_writes_results(sweep_dataset, 
     # the best configuration is a training config that jobs/train.py accepts as it is
     best = load_config(TrainConfig, result.best_config)
     assert best.optim.lr == 0.01 and best.run.name is None and best.data.dataset == sweep_dataset
-    assert "jobs/train.py --config" in result.best_config.read_text()
+    assert "swipe train --config" in result.best_config.read_text()
 
 
 @pytest.mark.ray
