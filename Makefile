@@ -80,7 +80,7 @@ bench: $(STAMP)
 	set -e; for b in $$($(SWIPE) bench --list); do $(SWIPE) bench $$b; done
 
 # docs/results.md and docs/benchmarks.md from one run: the shipped decoders on the real dev people, and the
-# decode, export, serve, synth and lexicon benchmarks (~25 minutes here).
+# decode, export, serve, synth and lexicon benchmarks (18 minutes on 2 cores).
 results: $(STAMP)
 	$(SWIPE) dev results
 

@@ -1,4 +1,4 @@
-"""`bench.py reliability`: every fault and bad-input scenario once, with their accounting.
+"""`swipe bench reliability`: every fault and bad-input scenario once, with their accounting.
 
 Faults (on a local Ray, a tiny synthetic dataset, the tiny model):
   train    a Ray Train worker SIGKILLed after the first registered checkpoint (max_failures=1);

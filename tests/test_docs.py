@@ -64,7 +64,7 @@ def test_the_readme_is_short_and_speaks_of_the_project_not_its_history():
     history = [ln for ln in lines if re.search(r"\bissues? \d|#\d+\b|\b(?=[0-9a-f]*\d)[0-9a-f]{7,40}\b", ln)]
     assert not history, history
     order = ["## Install", "## Try it", "## Results", "## The pipeline", "## Your own language",
-             "## Configs and `--help`", "## Scaling out", "## Layout", "## Status, data and licence"]
+             "## Configs and `--help`", "## Scaling out", "## Repository layout", "## Status, data and licence"]
     assert [ln for ln in lines if ln.startswith("## ")] == order
     assert "docs/demo.png" in "".join(lines[:10]) and "make demo" in "\n".join(lines) and "make quickstart" in "\n".join(lines)
 

@@ -1,4 +1,4 @@
-"""Fault injection for tests and `bench.py reliability`: kill a Ray actor's process, or
+"""Fault injection for tests and `swipe bench reliability`: kill a Ray actor's process, or
 remove a whole node of a multi-node cluster, mid-job.
 
 A SIGKILL is what a preempted node or an out-of-memory kill does to a worker: no cleanup,
