@@ -64,14 +64,16 @@ def submit_train_and_predict(dataset: str, out: str | Path, train_config: str = 
     with LocalCluster(num_cpus=num_cpus, log=Path(logs["head"]), env=node_env) as cluster:
         train_cmd = ["python", "jobs/train.py", "--config", train_config, f"data.dataset={dataset}",
                      f"run.storage_path={out / 'runs'}", f"run.name={name}", "eval=[]", *train_overrides]
+        # beside the training job: a relative dataset names the uploaded copy of the checkout, which has
+        # no data/, and is refused before any work
+        cluster.submit(f"{name}-relative", ["python", "jobs/predict.py", "checkpoint=models/en-small",
+                                            "dataset=data/datasets/not-uploaded", f"split={split}"],
+                       wait=False, log=Path(logs["relative"]))
         train_status = cluster.submit(f"{name}-train", train_cmd, log=Path(logs["train"]))
-        predict_status, interrupted, refused = "NOT RUN", False, False
+        said = cluster.cli("job", "logs", f"{name}-relative", check=False, log=Path(logs["relative"])).stdout
+        refused = cluster.status(f"{name}-relative") == "FAILED" and "Give a URI" in said
+        predict_status, interrupted = "NOT RUN", False
         if train_status == "SUCCEEDED":
-            # a relative dataset names the uploaded copy of the checkout, which has no data/: refused at once
-            status = cluster.submit(f"{name}-relative", ["python", "jobs/predict.py", f"checkpoint={out / 'runs' / name}",
-                                                         "dataset=data/datasets/not-uploaded", f"split={split}"],
-                                    log=Path(logs["relative"]))
-            refused = status == "FAILED" and "Give a URI" in Path(logs["relative"]).read_text()
             predict_cmd = ["python", "jobs/predict.py", f"checkpoint={out / 'runs' / name}", f"dataset={dataset}",
                            f"split={split}", f"out={pred_dir}", *predict_overrides]
             first = f"{name}-predict-1"
