@@ -284,13 +284,10 @@ def calibrate(argv: list[str], prog: str) -> None:
     Writes a prediction config (configs/predict_template_en.yaml) with decoder: template, the
     tuned weights, and the procedure and both halves' figures in its header.
     """
-    from swipe.evaluate.calibrate import CalibrateConfig, calibrate_template, halves_summary
+    from swipe.evaluate.calibrate import CalibrateConfig, calibrate_template
 
     cfg = _args(CalibrateConfig, calibrate.__doc__, argv, prog=prog)
-    r = calibrate_template(cfg)
-    print(halves_summary(r))
-    print(f"template: {r['template']}\ngrid: {r['grid']}\n({r['wall_s']} s; candidates collected in "
-          f"{r['collect_s']} s)  → {cfg.out}")
+    _say_tuned(calibrate_template(cfg), "template", cfg.out)
 
 
 def tune_fused(argv: list[str], prog: str) -> None:
@@ -302,13 +299,19 @@ def tune_fused(argv: list[str], prog: str) -> None:
     channel; coordinate ascent on the tuning half's swipe_mrr then re-weights them, widening a
     grid until its optimum is inside (swipe/evaluate/calibrate.py).
     """
-    from swipe.evaluate.calibrate import FusedCalibrateConfig, calibrate_fused, halves_summary
+    from swipe.evaluate.calibrate import FusedCalibrateConfig, calibrate_fused
 
     cfg = _args(FusedCalibrateConfig, tune_fused.__doc__, argv, prog=prog)
-    r = calibrate_fused(cfg)
+    _say_tuned(calibrate_fused(cfg), "fused", cfg.out)
+
+
+def _say_tuned(r: dict, decoder: str, out: str) -> None:
+    """What a tuning job prints: both halves' figures, the tuned weights, their final grid, where they went."""
+    from swipe.evaluate.calibrate import halves_summary
+
     print(halves_summary(r))
-    print(f"fused: {r['fused']}\ngrid: {r['grid']}\n({r['wall_s']} s; candidates collected in "
-          f"{r['collect_s']} s)  → {cfg.out}")
+    print(f"{decoder}: {r[decoder]}\ngrid: {r['grid']}\n({r['wall_s']} s; candidates collected in "
+          f"{r['collect_s']} s)  → {out}")
 
 
 def fit_synth(argv: list[str], prog: str) -> None:
