@@ -13,6 +13,7 @@ Batch prediction's actors (swipe.evaluate.predict) and the online service's repl
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
@@ -75,6 +76,7 @@ class SwipeDecoder:
         self.model, self.alphabet, self.layouts = model, alphabet, dict(layouts)
         self.template, self.fused, self.spec, self.decode_batch = template, fused, spec, decode_batch
         self._keys = LayoutCache()  # the matcher's per-layout key arrays and kept templates
+        self.dropped: Counter[str] = Counter()  # candidates kept from the caller, by reason (`finite`)
         self.net: Network | None = None if model is None else as_network(model, alphabet, spec, self.layouts)
 
     @property
@@ -100,6 +102,10 @@ class SwipeDecoder:
         if gone and self.net is not None:
             self.net.set_layouts(self.layouts)
 
+    def top_k(self, kind: DecoderKind, beam: BeamConfig) -> int:
+        """How many candidates decoder `kind` returns by its own config."""
+        return {"template": self.template.top_k, "fused": self.fused.top_k}.get(kind, beam.top_k)
+
     def _configs(self, beam: BeamConfig, top_k: int | None) -> tuple[BeamConfig, TemplateConfig, FusedConfig]:
         if top_k is None:
             return beam, self.template, self.fused
@@ -112,7 +118,8 @@ class SwipeDecoder:
         if kind not in DECODERS:
             raise ValueError(f"unknown decoder {kind!r}; choose from {DECODERS}")
         if kind == "template":
-            return template_words(batch, self.layouts, lexicon.index, self._configs(beam, top_k)[1], self._keys)
+            return self.finite(template_words(batch, self.layouts, lexicon.index, self._configs(beam, top_k)[1],
+                                              self._keys))
         if self.net is None:
             raise ValueError(f"decoder {kind!r} needs a model; this decoder has none (template matching only)")
         out: Candidates = [[] for _ in range(len(batch))]
@@ -136,17 +143,32 @@ class SwipeDecoder:
             raise ValueError(f"unknown decoder {kind!r}; choose from {DECODERS}")
         beam, template, fused = self._configs(beam, top_k)
         if kind == "template":
-            return template_words(enc.part, self.layouts, lexicon.index, template, self._keys)
+            return self.finite(template_words(enc.part, self.layouts, lexicon.index, template, self._keys))
         if self.net is None:
             raise ValueError(f"decoder {kind!r} needs a model; this decoder has none (template matching only)")
         if kind == "fused":
-            return rank_fused(self.channels(enc, lexicon, beam), len(enc.part), fused)
-        return self.net.beams(enc, lexicon.trie, GREEDY if kind == "greedy" else beam)
+            return self.finite(rank_fused(self.channels(enc, lexicon, beam), len(enc.part), fused))
+        return self.finite(self.net.beams(enc, lexicon.trie, GREEDY if kind == "greedy" else beam))
+
+    def finite(self, found: Candidates) -> Candidates:
+        """The decoder's boundary: every score that leaves it is finite. A NaN or infinite one
+        (a bug upstream: it would sort anywhere, and a JSON reply refuses it) is taken out and
+        counted in `dropped`."""
+        out: Candidates = []
+        for cands in found:
+            kept = [(w, s) for w, s in cands if np.isfinite(s)]
+            if len(kept) < len(cands):
+                self.dropped["non-finite score"] += len(cands) - len(kept)
+            out.append(kept)
+        return out
 
     def channels(self, enc: Encoded, lexicon: Lexicon, beam: BeamConfig) -> FusedChannels:
         """The fused decoder's candidates of an encoded batch, measured in every channel."""
-        return fused_channels(self.net, enc, lexicon.trie, lexicon.index, self.layouts, beam, self.template,
-                              self.fused, self._keys)
+        ch = fused_channels(self.net, enc, lexicon.trie, lexicon.index, self.layouts, beam, self.template,
+                            self.fused, self._keys)
+        if ch.undrawable:
+            self.dropped["no key for any letter"] += ch.undrawable
+        return ch
 
     def attention(self, enc: Encoded, row: int, words: list[str]) -> list[np.ndarray]:
         """Per word: (letters, points) cross-attention over swipe `row`'s points, from its encoding."""

@@ -56,13 +56,15 @@ class FusedChannels:
     logfreq: np.ndarray  # (M,)
     shape: np.ndarray  # (M,)
     location: np.ndarray  # (M,) key widths
+    undrawable: int = 0  # the beam's words left out: no key on their swipe's layout for any letter (DrawnWords)
 
     @classmethod
     def concat(cls, parts: list["FusedChannels"]) -> "FusedChannels":
         return cls(np.concatenate([p.swipe for p in parts]),
                    [w for p in parts for w in p.words],
                    *(np.concatenate([getattr(p, k) for p in parts]) for k in ("logp", "length", "logfreq", "shape",
-                                                                               "location")))
+                                                                               "location")),
+                   undrawable=sum(p.undrawable for p in parts))
 
 
 def fused_score(ch: FusedChannels, cfg: FusedConfig) -> np.ndarray:
@@ -99,13 +101,19 @@ def fused_channels(net: Network, enc: Encoded, trie: Trie, index: TemplateIndex,
     _, first = np.unique(swipe * len(index.lengths) + ids, return_index=True)
     keep = np.sort(first)
     keep = keep[index.lengths[ids[keep]] <= net.max_word_len]
+    for g in set(part.grid_names) - set(keys):
+        keys[g] = LayoutKeys(layouts[g], index.alphabet)
+    grid_of = np.array(part.grid_names, dtype=object)[swipe[keep]]
+    drawable = np.ones(len(keep), bool)
+    for g in set(grid_of):  # a word with no key for any letter has no template channels: left out, counted
+        on = grid_of == g
+        drawable[on] = keys[g].words(index).drawable[ids[keep[on]]]
+    keep = keep[drawable]
     swipe, ids, from_template, logp = swipe[keep], ids[keep], from_template[keep], logp[keep]
     shape, location = np.empty(len(ids), np.float32), np.empty(len(ids), np.float32)
     known = from_template >= 0
     shape[known], location[known] = matched.shape[from_template[known]], matched.location[from_template[known]]
     if (~known).any():
-        for g in set(part.grid_names) - set(keys):
-            keys[g] = LayoutKeys(layouts[g], index.alphabet)
         ch = measure_many(swipe_paths(part, template.n_points), swipe[~known], ids[~known],
                           [keys[g] for g in part.grid_names], index, template.n_points, keep=True)
         shape[~known], location[~known] = ch.shape, ch.location
@@ -113,7 +121,7 @@ def fused_channels(net: Network, enc: Encoded, trie: Trie, index: TemplateIndex,
     todo = np.flatnonzero(np.isnan(logp))  # the matcher's words the beam did not find
     logp[todo] = net.word_logprobs(enc, swipe[todo], [words[i] for i in todo])
     return FusedChannels(swipe, words, logp, index.lengths[ids].astype(np.float32), index.logfreq[ids], shape,
-                         location)
+                         location, undrawable=int((~drawable).sum()))
 
 
 def rank_fused(ch: FusedChannels, n: int, cfg: FusedConfig) -> list[list[tuple[str, float]]]:

@@ -105,44 +105,53 @@ class LayoutKeys:
         self.has = ~np.isnan(self.centre[:, 0])
         self.tokens = np.flatnonzero(self.has)
         self.matched = 0  # swipes matched on this layout: templates are kept once it is in steady use
-        self._kept: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # n → (drawn?, templates), for `_index`
-        self._index: TemplateIndex | None = None
+        # kept templates by lexicon index (id → (index, n → (drawn?, templates))): the largest index
+        # (the shared lexicon) is pinned, the KEPT_INDEXES most recent others (users' words) kept beside it
+        self._kept: dict[int, tuple[TemplateIndex, dict[int, tuple[np.ndarray, np.ndarray]]]] = {}
 
-    def spellable(self, index: TemplateIndex) -> np.ndarray:
-        """Which words have a key for every letter on this layout (shared by layouts of the
-        same letters).  # (W,) bool"""
+    def words(self, index: TemplateIndex) -> "DrawnWords":
+        """The lexicon's words as this layout's keys draw them (shared by layouts of the same
+        letters)."""
         key = (id(index), self.has.tobytes())
-        made = _SPELLABLE.get(key)
-        if made is None or made[0] is not index:  # (an id is only reused once its object is gone)
-            toks = index.tokens.astype(np.int64)
-            made = (index, np.all(self.has[toks] | (toks == PAD), 1))
-            _SPELLABLE[key] = made
-            while len(_SPELLABLE) > 8:
-                _SPELLABLE.pop(next(iter(_SPELLABLE)))
-        return made[1]
+        made = _DRAWN.get(key)
+        if made is None or made.index is not index:  # (an id is only reused once its object is gone)
+            made = DrawnWords.build(index, self.has)
+            _DRAWN[key] = made
+            while len(_DRAWN) > 8:
+                _DRAWN.pop(next(iter(_DRAWN)))
+        return made
 
     def kept_templates(self, words: np.ndarray, index: TemplateIndex, n: int) -> np.ndarray:
-        """`drawn(words, self, index, n)`, each word drawn once on this layout and kept (for one
-        lexicon, the last one asked for): a swipe's coarse pass measures thousands of candidates,
-        mostly words other swipes measured too. 16·n bytes a word, touched once drawn.  # (4, C, n)"""
+        """`drawn(words, self, index, n)`, each word drawn once on this layout and kept (per
+        lexicon index: the shared one pinned, a few users' beside it): a swipe's coarse pass
+        measures thousands of candidates, mostly words other swipes measured too. 16·n bytes a
+        word, touched once drawn.  # (4, C, n)"""
         return np.take(self._keep(words, index, n), words, axis=1)  # each channel's rows contiguous
 
     def predraw(self, index: TemplateIndex, n: int) -> None:
-        """Draw and keep every spellable word's template at n points at once (289k English
+        """Draw and keep every drawable word's template at n points at once (289k English
         words at 8 points: 0.45 s, 37 MB): a few thousand a swipe, they cost each swipe ~4 ms
         for its first hundreds of swipes."""
-        self._keep(np.flatnonzero(self.spellable(index)), index, n)
+        self._keep(np.flatnonzero(self.words(index).drawable), index, n)
 
-    def keeps(self, n: int) -> bool:
-        """Whether templates of n points are kept (drawn whole, `predraw`)."""
-        return n in self._kept
+    def keeps(self, n: int, index: TemplateIndex) -> bool:
+        """Whether templates of n points are kept for this index (drawn whole, `predraw`)."""
+        entry = self._kept.get(id(index))
+        return entry is not None and entry[0] is index and n in entry[1]
 
     def _keep(self, words: np.ndarray, index: TemplateIndex, n: int) -> np.ndarray:
-        if self._index is not index:
-            self._index, self._kept = index, {}
-        if n not in self._kept:
-            self._kept[n] = (np.zeros(len(index.lengths), bool), np.empty((4, len(index.lengths), n), np.float32))
-        done, paths = self._kept[n]
+        entry = self._kept.pop(id(index), None)
+        if entry is None or entry[0] is not index:  # (an id is only reused once its object is gone)
+            entry = (index, {})
+        self._kept[id(index)] = entry  # the most recent last
+        pinned = max(self._kept.values(), key=lambda e: len(e[0].lengths))[0]
+        others = [i for i, e in self._kept.items() if e[0] is not pinned]
+        for i in others[:max(len(others) - KEPT_INDEXES, 0)]:
+            del self._kept[i]
+        kept = entry[1]
+        if n not in kept:
+            kept[n] = (np.zeros(len(index.lengths), bool), np.empty((4, len(index.lengths), n), np.float32))
+        done, paths = kept[n]
         todo = np.unique(words[~done[words]])
         if len(todo):
             paths[:, todo] = drawn(todo, self, index, n)
@@ -150,9 +159,45 @@ class LayoutKeys:
         return paths
 
 
+@dataclass(frozen=True)
+class DrawnWords:
+    """The lexicon on one set of letter keys. THE RULE for a letter the layout has no key for
+    (an apostrophe on every shipped English keyboard, an umlaut on a US one): the word is
+    swiped past it, as the synthesizer draws it (swipe.data.synth), so its template runs
+    through the keys it has ("don't" is drawn d-o-n-t). A word with no key for any of its
+    letters cannot be drawn: it is left out of the matcher's candidates and of the fused
+    decoder's (counted, `SwipeDecoder.dropped`)."""
+
+    index: TemplateIndex
+    drawable: np.ndarray  # (W,) bool: the word has a key for at least one of its letters
+    skips: bool  # some drawable word has a letter without a key (its template skips it)
+    group_start: np.ndarray  # (V·V + 1,) as TemplateIndex's, by the first and last letter *with a key*
+    group_words: np.ndarray  # (W',) int32: drawable words only
+
+    @classmethod
+    def build(cls, index: TemplateIndex, has: np.ndarray) -> "DrawnWords":
+        toks = index.tokens.astype(np.int64)
+        keyed = has[toks] & (toks != PAD)  # (W, L)
+        n_keyed = keyed.sum(1)
+        drawable = n_keyed > 0
+        skips = bool((n_keyed[drawable] != index.lengths[drawable]).any())
+        if not skips and drawable.all():
+            return cls(index, drawable, False, index.group_start, index.group_words)
+        rows = np.arange(len(toks))
+        first = toks[rows, keyed.argmax(1)]
+        last = toks[rows, toks.shape[1] - 1 - keyed[:, ::-1].argmax(1)]
+        v = index.alphabet.size
+        words = np.flatnonzero(drawable)
+        group = first[words] * v + last[words]
+        order = np.argsort(group, kind="stable")  # within a group: word-id order, most frequent first
+        start = np.searchsorted(group[order], np.arange(v * v + 1))
+        return cls(index, drawable, skips, start.astype(np.int64), words[order].astype(np.int32))
+
+
 class LayoutCache(dict):
     """The matcher's LayoutKeys by layout name, least recently used first (`match` keeps
-    KEPT_LAYOUTS), and the layouts it has drawn whole (`predrawn`): a swipe matched alone on
+    KEPT_LAYOUTS), and the layouts it has drawn the largest lexicon index it matched (`pinned`:
+    the shared lexicon, not a user's words) on whole (`predrawn`): a swipe matched alone on
     a layout in use (PREDRAW_AFTER swipes: an online request, a batch of one keyboard's
     swipes) draws every word's coarse template at once (`LayoutKeys.predraw`), once per
     layout: a workload cycling through more layouts than are kept would draw them over and
@@ -163,48 +208,75 @@ class LayoutCache(dict):
     def __init__(self) -> None:
         super().__init__()
         self.predrawn: set[str] = set()
+        self.pinned: TemplateIndex | None = None
+
+    def pin(self, index: TemplateIndex) -> bool:
+        """Whether `index` is the largest index matched so far (pinned: it alone is drawn whole)."""
+        if self.pinned is None or len(index.lengths) > len(self.pinned.lengths):
+            self.pinned, self.predrawn = index, set()
+        return index is self.pinned
 
 
-_SPELLABLE: dict[tuple[int, bytes], tuple[TemplateIndex, np.ndarray]] = {}
+_DRAWN: dict[tuple[int, bytes], DrawnWords] = {}
 KEEP_AFTER = 64  # swipes matched on a layout before its templates are kept (a layout seen a few times draws them)
 PREDRAW_AFTER = 8  # swipes matched alone on a layout before its coarse templates are drawn whole (LayoutCache)
 PREDRAW_POINTS = 8  # … if they have at most this many points
 KEPT_LAYOUTS = 8  # layouts whose templates a decoder keeps (the least recently used go)
+KEPT_INDEXES = 4  # lexicon indexes besides the pinned one whose templates a layout keeps (users' words)
 PASS_CANDIDATES = 8192  # candidates measured in one pass (whole swipes: a swipe with more is a pass alone)
 
 
 def candidates(x: np.ndarray, y: np.ndarray, keys: LayoutKeys, index: TemplateIndex, start_radius: float,
                end_radius: float) -> np.ndarray:
     """Word ids that start on a letter key within `start_radius` key widths of the first point
-    (or on the nearest key) and end on one within `end_radius` of the last point, and whose
-    every letter has a key on this layout.  # (C,)"""
+    (or on the nearest key) and end on one within `end_radius` of the last point: the first and
+    last of its letters with a key on this layout (`DrawnWords`).  # (C,)"""
     kw = keys.key_width
     d_start = np.hypot(*(keys.centre[keys.tokens] - (x[0], y[0])).T) / kw  # (T,) for each token with a key
     d_end = np.hypot(*(keys.centre[keys.tokens] - (x[-1], y[-1])).T) / kw
     starts = keys.tokens[(d_start <= start_radius) | (d_start == d_start.min())]
     ends = keys.tokens[(d_end <= end_radius) | (d_end == d_end.min())]
     groups = (starts[:, None] * index.alphabet.size + ends[None, :]).ravel()
+    drawn_words = keys.words(index)
     if not len(groups):
-        return np.zeros(0, index.group_words.dtype)
-    lo, hi = index.group_start[groups], index.group_start[groups + 1]
+        return np.zeros(0, drawn_words.group_words.dtype)
+    lo, hi = drawn_words.group_start[groups], drawn_words.group_start[groups + 1]
     flat = np.repeat(lo - np.r_[0, np.cumsum(hi - lo)[:-1]], hi - lo) + np.arange((hi - lo).sum())
-    words = index.group_words[flat]
-    return words[keys.spellable(index)[words]]
+    return drawn_words.group_words[flat]
 
 
 def templates(words: np.ndarray, keys: LayoutKeys, index: TemplateIndex, n: int) -> np.ndarray:
-    """The words' key-centre paths on this layout, resampled to n points.  # (C, n, 2)
+    """The words' key-centre paths on this layout, resampled to n points, each through the
+    keys it has (`DrawnWords`: a letter without a key is swiped past; every word must have
+    one).  # (C, n, 2)
 
     Words are resampled in buckets of similar length: the cost grows with the longest word in
     the array, and most candidates are short."""
     lens = index.lengths[words].astype(np.int64)
     out = np.empty((len(words), n, 2), np.float32)
+    skips = keys.words(index).skips
     for lo, hi in ((0, 8), (8, 16), (16, 1 << 30)):
         rows = np.flatnonzero((lens > lo) & (lens <= hi))
         if len(rows):
             toks = index.tokens[words[rows], : int(lens[rows].max())].astype(np.int64)  # (c, L)
-            out[rows] = resample(keys.centre[np.where(toks == PAD, toks[:, :1], toks)], lens[rows], n)
+            n_keys = lens[rows]
+            if skips:
+                toks, n_keys = _keyed(toks, keys.has)
+            out[rows] = resample(keys.centre[np.where(toks == PAD, toks[:, :1], toks)], n_keys, n)
     return out
+
+
+def _keyed(toks: np.ndarray, has: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Words' tokens (c, L) with the letters that have no key taken out (the rest moved up, PAD
+    after), and how many are left.  # (c, L), (c,)"""
+    keyed = has[toks] & (toks != PAD)
+    n_keys = keyed.sum(1)
+    if (keyed == (toks != PAD)).all():
+        return toks, n_keys
+    order = np.argsort(~keyed, axis=1, kind="stable")  # the keyed letters first, in their order
+    out = np.take_along_axis(toks, order, 1)
+    out[np.arange(toks.shape[1])[None, :] >= n_keys[:, None]] = PAD
+    return out, n_keys
 
 
 def drawn(words: np.ndarray, keys: LayoutKeys, index: TemplateIndex, n: int) -> np.ndarray:
@@ -318,7 +390,7 @@ def measure_many(paths: np.ndarray, swipe: np.ndarray, words: np.ndarray, keys: 
     on = [(k, rows) for k, rows in on if len(rows)]
 
     def draw(k: LayoutKeys, w: np.ndarray) -> np.ndarray:
-        kept = keep and (k.matched > KEEP_AFTER or k.keeps(n))
+        kept = keep and (k.matched > KEEP_AFTER or k.keeps(n, index))
         return k.kept_templates(w, index, n) if kept else drawn(w, k, index, n)
 
     if len(on) == 1:  # one layout (a pass's swipes mostly are): no copy into place
@@ -377,7 +449,7 @@ def match(batch: SwipeBatch, layouts: dict[str, Layout], index: TemplateIndex, c
     for k in keys:
         k.matched += 1
     g = batch.grid_names[0] if len(set(batch.grid_names)) == 1 else None
-    if (g is not None and isinstance(cache, LayoutCache) and g not in cache.predrawn
+    if (g is not None and isinstance(cache, LayoutCache) and cache.pin(index) and g not in cache.predrawn
             and keys[0].matched > PREDRAW_AFTER and cfg.shortlist and cfg.coarse_points <= PREDRAW_POINTS):
         keys[0].predraw(index, cfg.coarse_points)
         cache.predrawn.add(g)

@@ -164,7 +164,8 @@ class OnlineDecoder:
         return {"models": list(self.info.values()), "default_model": self.default_model,
                 "decoders": list(DECODERS), "default_decoder": self.settings.decoder,
                 "layouts": sorted(self.layouts), "default_layout": next(iter(self.layouts)),
-                "beam_size": self.settings.beam.beam_size, "top_k": self.settings.beam.top_k,
+                "beam_size": self.settings.beam.beam_size,
+                "top_k": self.decoders[self.default_model].top_k(self.settings.decoder, self.settings.beam),
                 "lexicon_words": self.lexicon.trie.n_words,
                 "limits": {"max_points": self.cfg.max_points, "max_top_k": self.cfg.max_top_k,
                            "max_beam": self.max_beam, "max_user_words": self.cfg.users.max_words}}
@@ -260,10 +261,11 @@ class OnlineDecoder:
             raise RequestError(400, f"no decoder {kind!r}; choose from {list(DECODERS)}")
         beam = replace(self.settings.beam, beam_size=self._int(req, "beam_size", min(self.settings.beam.beam_size,
                                                                                      self.max_beam), 1, self.max_beam))
-        top_k = self._int(req, "top_k", self.settings.beam.top_k, 1, self.cfg.max_top_k)
+        decoder = self.decoders[model]
+        # each decoder's own top_k (its config's) unless the request names one
+        top_k = self._int(req, "top_k", min(decoder.top_k(kind, beam), self.cfg.max_top_k), 1, self.cfg.max_top_k)
         user = req.get("user") or None
         personal = self.users.lexicon(user) if user else None  # validates the name
-        decoder = self.decoders[model]
         name, layout = self._layout_of(req)  # parsed and checked outside the lock
         swipe = self._swipe(req, name, layout)
         with self._lock:  # requests of one replica run in threads; layouts and key tables are shared

@@ -98,3 +98,56 @@ def test_kept_and_predrawn_templates_match_as_drawn_afresh_and_a_layout_is_drawn
                                     [np.arange(len(x)) * 16.0])
         assert template_words(one, layouts, index, cfg, cache) == template_words(one, layouts, index, cfg, None)
     assert len(calls) == 1 and cache.predrawn == {"hws_1023x330"}
+
+
+def test_a_letter_without_a_key_is_swiped_past_and_a_word_with_no_key_is_left_out():
+    """The one rule (DrawnWords): on a keyboard without an apostrophe key, "don't" is drawn as
+    "dont" (as the synthesizer swipes it), "'tis" is found by its first letter with a key, and
+    a word with no key for any letter is never a candidate."""
+    from swipe.decode.template import drawn
+
+    lay = parse_layout("abc", {"width": 200, "height": 40, "keys": [
+        {"label": c, "hitbox": {"x": 20 * i, "y": 0, "w": 20, "h": 40}} for i, c in enumerate("dontis")]})
+    alphabet = build_alphabet([lay], extra_chars="'")
+    words = ["don't", "dont", "'tis", "'", "''", "it's"]
+    index = TemplateIndex.build(build_trie(words, np.linspace(100, 10, len(words)), alphabet))
+    keys = LayoutKeys(lay, alphabet)
+    ids = {index.word(i): i for i in range(len(index.lengths))}
+    assert np.isfinite(drawn(np.array([ids[w] for w in words[:3] + words[5:]]), keys, index, 8)).all()
+    np.testing.assert_allclose(*drawn(np.array([ids["don't"], ids["dont"]]), keys, index, 8).transpose(1, 0, 2))
+    tis = drawn(np.array([ids["'tis"]]), keys, index, 8)[:2, 0]  # x, y: from t's key to s's
+    np.testing.assert_allclose(tis[:, [0, -1]].T, lay.letter_centres[[lay.letters.index("t"), lay.letters.index("s")]])
+    assert list(keys.words(index).drawable) == [index.word(i) not in ("'", "''") for i in range(len(index.lengths))]
+    x, y = clean("tis", lay)
+    found = {index.word(int(w)) for w in candidates(x, y, keys, index, 0.4, 0.4)}
+    assert "'tis" in found and "it's" not in found  # starts on t, ends on s; "it's" starts on i
+    x, y = clean("dont", lay)
+    batch = SwipeBatch.from_lists([0], ["don't"], ["abc"], [x], [y], [np.arange(len(x)) * 16.0])
+    got = template_words(batch, {"abc": lay}, index, TemplateConfig(freq_weight=1.0))[0]
+    assert [w for w, _ in got[:2]] == ["don't", "dont"] and all(np.isfinite(s) for _, s in got)
+
+
+def test_the_shared_lexicons_kept_templates_survive_a_personal_words_request(world, monkeypatch):
+    """Online, each request matches the shared index and then the user's own: the shared index's
+    templates, drawn whole once, stay kept (pinned) however many users' indexes come between."""
+    from swipe.decode import template
+
+    layouts, index, alphabet = world
+    lay = layouts["hws_1023x330"]
+    calls = []
+    predraw = template.LayoutKeys.predraw
+    monkeypatch.setattr(template.LayoutKeys, "predraw", lambda self, *a: calls.append(a[0]) or predraw(self, *a))
+    monkeypatch.setattr(template, "KEEP_AFTER", 2)  # users' indexes kept too, soon
+    cfg = TemplateConfig(shortlist=3, coarse_points=8)
+    cache = template.LayoutCache()
+    for i in range(template.PREDRAW_AFTER + 2 * template.KEPT_INDEXES + 4):
+        w = WORDS[i % len(WORDS)]
+        x, y = clean(w, lay)
+        one = SwipeBatch.from_lists([0], [w], [lay.name], [x], [y], [np.arange(len(x)) * 16.0])
+        template_words(one, layouts, index, cfg, cache)
+        personal = TemplateIndex.build(build_trie([f"{w}{'x' * (i % 3)}", "zq"], np.array([5.0, 1.0]), alphabet))
+        template_words(one, layouts, personal, cfg, cache)
+        if i > template.PREDRAW_AFTER:
+            assert cache[lay.name].keeps(cfg.coarse_points, index), i
+    assert calls == [index] and cache.pinned is index
+    assert len(cache[lay.name]._kept) <= 1 + template.KEPT_INDEXES

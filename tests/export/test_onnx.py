@@ -142,3 +142,32 @@ def test_an_export_of_another_format_is_refused_with_what_to_do(exported, tmp_pa
     (tmp_path / "export.json").write_text(json.dumps(meta | {"format": 1}))
     with pytest.raises(ValueError, match="format 1.*export it again"):
         OnnxModel(tmp_path, "fp32")
+
+
+def test_words_without_a_key_for_every_letter_decode_in_batches_on_both_backends(exported):
+    """Batch decoding (SwipeDecoder.decode, as prediction actors run it) on torch and on
+    onnxruntime: "don't" and "it's" swiped over their letters on qwerty_english (no
+    apostrophe key) are in the fused top 4 with finite scores, the same words on both."""
+    from swipe.config import load_config
+    from swipe.data.swipes import SwipeBatch
+    from swipe.decode.decoders import Lexicon, SwipeDecoder
+    from swipe.evaluate.predict import PredictConfig
+    from swipe.testing.swipes import ideal_swipe
+
+    folder, _, _, model, alphabet, trie = exported
+    qwerty = load_layouts(ROOT / "data/layouts/qwerty_english.json")
+    words = ["don't", "it's"]
+    swipes = [ideal_swipe(qwerty["qwerty_english"], w) for w in words]
+    batch = SwipeBatch.from_lists(list(range(len(words))), words, ["qwerty_english"] * len(words),
+                                  *([s[a] for s in swipes] for a in "xyt"))
+    d = load_config(PredictConfig, ROOT / "configs/decode_en.yaml")
+    lexicon = Lexicon.build(trie)
+    spec = load_spec(load_meta(ROOT / "models/en-small"))
+    got = {}
+    for name, net in (("torch", model), ("onnxruntime", OnnxModel(folder, "fp32"))):
+        dec = SwipeDecoder(net, alphabet, qwerty, d.template, d.fused, spec)
+        got[name] = dec.decode(batch, "fused", lexicon, d.beam)
+        for word, cands in zip(words, got[name]):
+            assert word in [w for w, _ in cands[:4]] and all(np.isfinite(s) for _, s in cands), (name, cands)
+        assert not dec.dropped, dec.dropped
+    assert [[w for w, _ in c] for c in got["torch"]] == [[w for w, _ in c] for c in got["onnxruntime"]]

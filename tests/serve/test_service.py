@@ -2,6 +2,7 @@
 personal words (decoded at once, bounded, validated, kept across a restart), inline layouts."""
 
 import json
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -159,3 +160,17 @@ def test_personal_words_decode_at_once_are_bounded_and_survive_a_restart(tmp_pat
     assert restarted.decode(req)["candidates"][0]["word"] == "zorblat"
     service.users.remove("ann", ["zorblat"])
     assert "zorblat" not in [c["word"] for c in restarted.decode(req)["candidates"]]  # every replica sees it
+
+
+def test_words_with_a_letter_the_keyboard_lacks_decode_with_finite_scores(service, qwerty_layout):
+    """qwerty_english has no apostrophe key: "don't" (a personal word too) and "it's", swiped
+    over the letters they have, come back in the fused top 4 with finite scores (their
+    templates skip the apostrophe: swipe.decode.template.DrawnWords); so does a personal word
+    with an apostrophe that the shared lexicon lacks."""
+    service.users.add("dee", ["don't", "zor'blat"])
+    for word, user in (("don't", "dee"), ("it's", None), ("zor'blat", "dee")):
+        req = ideal_swipe(qwerty_layout, word) | {"layout": "qwerty_english", "decoder": "fused", "attention": False}
+        cands = service.decode(req | ({"user": user} if user else {}))["candidates"]
+        assert word in [c["word"] for c in cands[:4]], (word, cands)
+        assert all(math.isfinite(c["score"]) for c in cands), cands
+    assert not service.decoders["en-small"].dropped, service.decoders["en-small"].dropped
