@@ -130,12 +130,31 @@ def upload_tree(src: str | Path, dst: str | Path) -> None:
 
 def local_copy(path: str | Path) -> Path:
     """A local folder holding `path`'s files: the folder itself, or, for a URI, a copy in this
-    machine's cache (`cached_folder`), made once per URI. For folders that do not change once
-    written, such as checkpoints."""
+    machine's cache (`cached_folder`), made once per URI and version (`listing_version`): a
+    model written again at the same URI is fetched again."""
     if not is_uri(path):
         return Path(path)
-    key = hashlib.sha256(str(path).rstrip("/").encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{str(path).rstrip('/')}\n{listing_version(path)}".encode()).hexdigest()[:16]
     return cached_folder(f"{basename(path)}-{key}", lambda tmp: download_tree(path, tmp))
+
+
+def listing_version(folder: str | Path) -> str:
+    """What tells a folder's files from an older version at the same place: every file's path,
+    size and modification time (object stores: the object's; pyarrow shows no ETag)."""
+    fs, p = resolve(folder)
+    infos = fs.get_file_info(pafs.FileSelector(p, recursive=True, allow_not_found=True))
+    rows = sorted(f"{i.path}\t{i.size}\t{i.mtime_ns}" for i in infos if i.type == pafs.FileType.File)
+    return hashlib.sha256("\n".join(rows).encode()).hexdigest()
+
+
+def file_digest(path: str | Path) -> str:
+    """The sha256 of a file's bytes (a path or a URI)."""
+    digest = hashlib.sha256()
+    fs, p = resolve(path)
+    with fs.open_input_stream(p) as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def cached_folder(name: str, make: Callable[[Path], Any]) -> Path:

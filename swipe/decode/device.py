@@ -73,7 +73,10 @@ class DeviceTrie:
     (measured: 23 vs 158 µs for 192 masks); `kernels="torch"` runs the torch code anyway
     (the test that checks it against numpy)."""
 
+    # made per (trie, device), least recently used first: each holds its trie, so a weak
+    # reference alone never let a user's trie go; the shared trie is used by every request
     _made: dict[tuple[int, str], tuple[Any, "DeviceTrie"]] = {}
+    KEPT = 16  # device tries kept (users' small ones come and go)
 
     def __init__(self, trie: Trie, device: str | torch.device, kernels: Literal["auto", "torch"] = "auto"):
         self.trie = trie
@@ -91,10 +94,12 @@ class DeviceTrie:
     @classmethod
     def of(cls, trie: Trie, device: str | torch.device) -> "DeviceTrie":
         key = (id(trie), str(device))
-        ref, made = cls._made.get(key, (None, None))
-        if ref is None or ref() is not trie:
+        ref, made = cls._made.pop(key, (None, None))
+        if ref is None or ref() is not trie:  # (an id is only reused once its object is gone)
             made = cls(trie, device)
-            cls._made[key] = (weakref.ref(trie), made)
+        cls._made[key] = (weakref.ref(trie), made)  # the most recent last
+        while len(cls._made) > cls.KEPT:
+            cls._made.pop(next(iter(cls._made)))
         return made
 
     def step(self, nodes: Tensor, tokens: Tensor) -> Tensor:

@@ -11,6 +11,7 @@ beam size. int8: onnxruntime's dynamic quantization of the weights (MatMul/Gemm)
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import logging
@@ -30,6 +31,22 @@ from swipe.model.spec import SPEC_KEY, load_spec
 from swipe.model.checkpoint import load_model, resolve_checkpoint
 from swipe.model.transformer import DecoderCache, SwipeModel
 from swipe.provenance import redact
+
+# the code an export is made by: the exporter, the graphs' runtime contract and the network
+EXPORT_CODE = ("export/onnx.py", "export/runtime.py", "model/transformer.py", "model/features.py",
+               "model/inputs.py", "model/keys.py", "model/spec.py", "model/checkpoint.py", "lexicon.py")
+
+
+def export_code_version() -> str:
+    """A digest of the source files an export is made by (EXPORT_CODE) and of the torch, onnx
+    and onnxscript versions: an export cache keyed by it tells an old graph from a new one."""
+    from importlib.metadata import version
+
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256(" ".join(version(p) for p in ("torch", "onnx", "onnxscript")).encode())
+    for name in EXPORT_CODE:
+        digest.update((root / name).read_bytes())
+    return digest.hexdigest()[:16]
 
 OPSET = 18
 

@@ -19,6 +19,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass, field, replace
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -67,10 +68,13 @@ class ServeConfig:
 
 def shared_lexicon(cfg: LexiconConfig, alphabet: Alphabet) -> Lexicon:
     """The lexicon's trie and template index, built once per node into the cache as .npy files
-    and memory-mapped read-only: the replicas of a node share one copy of its pages."""
+    and memory-mapped read-only: the replicas of a node share one copy of its pages. Kept by
+    what makes it: the config, the alphabet, and the word list's contents (a file's bytes; the
+    wordfreq package's version)."""
     from swipe.config import config_to_dict
 
-    key = hashlib.sha256(json.dumps([config_to_dict(cfg), alphabet.chars]).encode()).hexdigest()[:16]
+    made_from = storage.file_digest(cfg.path) if cfg.source == "file" else f"wordfreq {version('wordfreq')}"
+    key = hashlib.sha256(json.dumps([config_to_dict(cfg), alphabet.chars, made_from]).encode()).hexdigest()[:16]
     index_arrays = ("tokens", "lengths", "logfreq", "group_start", "group_words")
 
     def make(folder: Path) -> None:
@@ -89,12 +93,14 @@ def shared_lexicon(cfg: LexiconConfig, alphabet: Alphabet) -> Lexicon:
 
 def exported_model(checkpoint: Path, int8: bool) -> Path:
     """The checkpoint's ONNX export (swipe.export.onnx), made once per node into the cache
-    and kept by the checkpoint's content: replicas of a node share it, a new model is exported anew."""
-    from swipe.export.onnx import export_onnx
+    and kept by what makes it: the checkpoint's content and the code that exports it
+    (`export_code_version`). Replicas of a node share it; a new model, or new export or
+    network code, is exported anew."""
+    from swipe.export.onnx import export_code_version, export_onnx
     from swipe.export.runtime import EXPORT_FORMAT
     from swipe.model.checkpoint import META_FILE, MODEL_FILE
 
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(export_code_version().encode())
     for name in (MODEL_FILE, META_FILE):
         digest.update((checkpoint / name).read_bytes())
     name = f"export-{digest.hexdigest()[:16]}-v{EXPORT_FORMAT}{'-int8' if int8 else ''}"  # an older format: anew

@@ -209,3 +209,18 @@ def test_the_search_on_numpy_arrays_equals_the_search_on_torch(seed):
         got = beam_search(on_numpy, _NumpyRows(cache), memory.shape[0], cfg)
         _same(got, beam_search(search, cache, memory.shape[0], cfg))
     assert all(cands for cands in got)
+
+
+def test_device_tries_of_many_users_are_bounded():
+    """One DeviceTrie per user's small trie would pile up (each held its trie alive): 50 users
+    leave at most DeviceTrie.KEPT, and the most recent is still the one made for its trie."""
+    import gc
+
+    from swipe.decode.device import DeviceTrie
+
+    tries = [build_trie([f"ab{'c' * (i % 4)}", "fed"[: 1 + i % 3]], np.array([3.0, 1.0]), ALPHA) for i in range(50)]
+    made = [DeviceTrie.of(t, "cpu") for t in tries]
+    del made
+    gc.collect()
+    assert len(DeviceTrie._made) <= DeviceTrie.KEPT
+    assert DeviceTrie.of(tries[-1], "cpu").trie is tries[-1]
