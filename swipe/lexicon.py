@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Iterable, Literal
+from typing import Any, Iterable, Literal
 
 import numpy as np
 
+from swipe import storage
+from swipe.config import build_config
 from swipe.keyboard import Layout, char_positions
 
 PAD, BOS, EOS = 0, 1, 2
@@ -210,6 +212,16 @@ def filter_words(raw: dict[str, float], alphabet: Alphabet, cfg: LexiconConfig,
     counts = np.array([merged[w] for w in words], dtype=np.float64)
     top = [w for _, w in sorted(unspellable, key=lambda cw: (-cw[0], cw[1]))[:10]]
     return WordList(words=words, counts=counts, dropped=dropped, source=source, missing_chars=missing, unspellable=top)
+
+
+def dataset_lexicon(manifest: dict[str, Any], overrides: dict[str, Any]) -> LexiconConfig:
+    """A dataset's lexicon (its manifest's `lexicon`: the words it was made of; wordfreq's English
+    list for a dataset made before manifests carried theirs), with the keys `overrides` sets
+    replacing its own. A word list file is named by its absolute path."""
+    lexicon = build_config(LexiconConfig, (manifest.get("lexicon") or {}) | dict(overrides), "lexicon.")
+    if lexicon.path and not storage.is_uri(lexicon.path):
+        lexicon = replace(lexicon, path=str(Path(lexicon.path).resolve()))
+    return lexicon
 
 
 def check_language(cfg: LexiconConfig, languages: dict[str, str | None]) -> None:

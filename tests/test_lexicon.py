@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import ROOT
 from swipe.lexicon import (
     EOS,
     Alphabet,
@@ -138,14 +139,30 @@ def test_a_wordfreq_list_in_another_language_than_the_layout_is_refused():
         check_language(LexiconConfig(language="en"), {"qwertz_german": "de"})
 
 
-def test_training_takes_the_datasets_lexicon_with_its_own_keys_on_top(tmp_path, monkeypatch):
-    from swipe.train.fit import TrainConfig, training_lexicon
+def test_training_and_template_matching_take_the_datasets_lexicon_with_their_keys_on_top(tmp_path, monkeypatch):
+    from swipe.lexicon import dataset_lexicon
 
     made = {"lexicon": {"source": "wordfreq", "language": "de", "top_n": 300}}
-    assert (training_lexicon(TrainConfig(), made).language, training_lexicon(TrainConfig(), made).top_n) == ("de", 300)
-    wider = training_lexicon(TrainConfig(lexicon={"top_n": None}), made)
+    assert (dataset_lexicon(made, {}).language, dataset_lexicon(made, {}).top_n) == ("de", 300)
+    wider = dataset_lexicon(made, {"top_n": None})
     assert (wider.language, wider.top_n) == ("de", None)
-    assert training_lexicon(TrainConfig(), {}).language == "en"  # a dataset made before manifests said
+    assert dataset_lexicon({}, {}).language == "en"  # a dataset made before manifests said
     monkeypatch.chdir(tmp_path)
-    own = training_lexicon(TrainConfig(lexicon={"source": "file", "path": "words.tsv"}), made)
+    own = dataset_lexicon(made, {"source": "file", "path": "words.tsv"})
     assert own.path == str(tmp_path / "words.tsv")  # named absolutely: the model is read from elsewhere
+
+
+def test_template_prediction_decodes_within_the_datasets_words_and_refuses_another_languages():
+    """decoder=template has no model spec: a German dataset is decoded with its own German words,
+    and an English list named for it is refused (it decoded English words, with no error)."""
+    from swipe.config import load_config
+    from swipe.evaluate.predict import PredictConfig, decode_lexicon
+
+    german = {"lexicon": {"source": "wordfreq", "language": "de", "top_n": 300},
+              "layouts": {"qwertz_german": {"language": "de"}}}
+    assert decode_lexicon(PredictConfig(decoder="template"), german, None).language == "de"
+    english = load_config(PredictConfig, ROOT / "configs/predict_template_en.yaml")
+    with pytest.raises(ValueError, match="set lexicon.language=de"):
+        decode_lexicon(english, german, None)
+    english_dev = {"lexicon": {"extra_chars": "'"}, "layouts": {"hws_360x640": {}}}
+    assert decode_lexicon(english, english_dev, None).top_n is None  # the shipped config: all English words

@@ -139,7 +139,7 @@ def run_ensemble(cfg: EnsembleConfig) -> dict:
         from swipe.evaluate.table import predictor_row, register
 
         test_info = [read_info(m.test) for m in cfg.members]
-        member_ids = [i["checkpoint"] for i in test_info]
+        member_ids = [i.get("checkpoint") or i.get("decoder") or "template" for i in test_info]  # the matcher: no model
         register(cfg.registry, [predictor_row(
             "+".join(member_ids), {"ensemble_of": member_ids}, f"ensemble_{cfg.method}",
             {"members": [m.test for m in cfg.members], **args}, None, "all", test_info[0]["dataset"],

@@ -46,7 +46,7 @@ from swipe.decode.search import BeamConfig
 from swipe.decode.template import TemplateConfig, TemplateIndex
 from swipe.evaluate.predictions import PREDICTION_INFO, PREDICTION_SCHEMA, REJECT_SCHEMA, out_name
 from swipe.keyboard import parse_layouts
-from swipe.lexicon import Alphabet, LexiconConfig, Trie, build_lexicon_trie
+from swipe.lexicon import Alphabet, LexiconConfig, Trie, build_lexicon_trie, check_language, dataset_lexicon
 from swipe.model.checkpoint import META_FILE, MODEL_FILE, check_compatible, load_meta, load_model, resolve_checkpoint
 from swipe.model.spec import InputSpec, load_spec, spec_from_dict
 from swipe.provenance import redact
@@ -67,7 +67,8 @@ class PredictConfig:
     # What the model reads is its own input spec (model.json). These override it, explicitly:
     # the override is recorded in the output folder's name, prediction.json and the prediction table.
     # keys of swipe.model.spec.PointSpec / swipe.lexicon.LexiconConfig set here replace the model's,
-    # the rest stay its own ({}: the model's spec as it is). Template matching: `lexicon` is its word list.
+    # the rest stay its own ({}: the model's spec as it is). Template matching: the dataset's word list,
+    # these keys of it replaced.
     points: dict[str, Any] = field(default_factory=dict)  # e.g. {max_points: 128}
     lexicon: dict[str, Any] = field(default_factory=dict)  # e.g. {top_n: 20000}; template: all English words
     beam: BeamConfig = field(default_factory=BeamConfig)
@@ -227,7 +228,7 @@ def predict(cfg: PredictConfig, trie: Trie | None = None) -> PredictResult:
         meta = load_meta(checkpoint)
         check_compatible(meta, manifest, f"dataset {cfg.dataset}")
         spec, overrides = resolve_spec(meta, cfg, str(cfg.checkpoint))
-    lexicon_cfg = spec.lexicon if spec is not None else build_config(LexiconConfig, cfg.lexicon, "lexicon.")
+    lexicon_cfg = decode_lexicon(cfg, manifest, spec)
     alphabet = Alphabet(manifest["alphabet"] if template else meta["alphabet"])
     if not cfg.out and storage.is_uri(cfg.dataset):
         raise ValueError(f"dataset {cfg.dataset} is not a local folder: name the output folder with out=…")
@@ -305,6 +306,15 @@ def predict(cfg: PredictConfig, trie: Trie | None = None) -> PredictResult:
          "lexicon": config_to_dict(lexicon_cfg), "rows_in": rows_in, "rows_out": rows_out, "rows_rejected": rows_rejected}), indent=1))
     return PredictResult(out, rows_in, rows_out, rows_rejected, dict(reasons), shards_written=len(todo),
                          shards_skipped=len(rows_of) - len(todo), wall_s=round(time.perf_counter() - t0, 2))
+
+
+def decode_lexicon(cfg: PredictConfig, manifest: dict[str, Any], spec: InputSpec | None) -> LexiconConfig:
+    """The words a prediction decodes within: the model's own (its spec, overrides applied); for
+    template matching, the dataset's (the words it was made of) with the config's keys on top.
+    A wordfreq list in another language than a layout says it is for is refused."""
+    lexicon = spec.lexicon if spec is not None else dataset_lexicon(manifest, cfg.lexicon)
+    check_language(lexicon, {name: grid.get("language") for name, grid in manifest["layouts"].items()})
+    return lexicon
 
 
 def resolve_spec(meta: dict[str, Any], cfg: PredictConfig, where: str) -> tuple[InputSpec, list[str]]:

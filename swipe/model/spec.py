@@ -31,7 +31,7 @@ SPEC_KEY = "input_spec"  # its key in model.json and in an export's JSON
 class PointSpec:
     """Which points of a swipe the model reads."""
 
-    max_points: int = 64  # at most this many points reach the model
+    max_points: int = 128  # at most this many points reach the model (real median: ~51 points)
     # index: a longer swipe is subsampled by index (first and last point kept) — depends on the
     #   device's sampling rate; time: resampled at rate_hz by linear interpolation (then by index
     #   if still longer); arclength: exactly max_points points evenly spaced along the path
@@ -118,7 +118,7 @@ def spec_from_training(record: dict[str, Any]) -> InputSpec:
     widened to the prediction lexicon of its language, imports' repairs)."""
     cfg = record["config"]
     data, lex = cfg.get("data", {}), cfg.get("lexicon") or {}
-    return InputSpec(PointSpec(max_points=int(data.get("max_points", 128)), rule=data.get("point_rule", "index"),
+    return InputSpec(PointSpec(max_points=int(data.get("max_points", PointSpec.max_points)), rule=data.get("point_rule", "index"),
                                rate_hz=float(data.get("rate_hz", 60.0))),
                      RepairSpec(), build_config(LexiconConfig, lex | {"top_n": None}, "lexicon."))
 
@@ -170,7 +170,8 @@ def _resample(x: np.ndarray, y: np.ndarray, t: np.ndarray, spec: PointSpec) -> t
         # a fixed step; a swipe too long for max_points at that rate gets the finer step that fits
         step = max(1000.0 / spec.rate_hz, (t[-1] - t[0]) / (spec.max_points - 1))
         at = np.arange(t[0], t[-1], step)
-        if t[-1] - at[-1] < step / 2:  # the last point replaces a grid point just before it
+        if len(at) > 1 and t[-1] - at[-1] < step / 2:  # the last point replaces a grid point just before it
+            # (never the first: a swipe shorter than half a step keeps its first and last point)
             at[-1] = t[-1]
         else:
             at = np.append(at, t[-1])

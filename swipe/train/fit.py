@@ -46,7 +46,7 @@ from swipe.data.swipes import SwipeBatch
 from swipe.decode.search import greedy_words
 from swipe.metrics import summarize
 from swipe.keyboard import parse_layouts
-from swipe.lexicon import Alphabet, LexiconConfig, Trie, build_lexicon_trie, check_language
+from swipe.lexicon import Alphabet, LexiconConfig, Trie, build_lexicon_trie, check_language, dataset_lexicon
 from swipe.model.checkpoint import (BEST_FILE, TRAINER_FILE, load_meta, load_model, resolve_checkpoint,
                                    save_model_dir)
 from swipe.model.features import KeyTable, compute_stats
@@ -299,19 +299,10 @@ def real_tune_batch(cfg: TrainConfig, spec: InputSpec, alphabet: Alphabet, keys:
 
 
 def build_input_spec(cfg: TrainConfig, manifest: dict | None = None) -> InputSpec:
-    """What a model trained with `cfg` on the dataset of `manifest` reads: saved with it, read back by every other path."""
+    """What a model trained with `cfg` on the dataset of `manifest` reads: saved with it, read back by
+    every other path. Its lexicon is the dataset's: a model decodes within the words it learnt to swipe."""
     return InputSpec(PointSpec(cfg.data.max_points, cfg.data.point_rule, cfg.data.rate_hz), RepairSpec(),
-                     training_lexicon(cfg, manifest or {}))
-
-
-def training_lexicon(cfg: TrainConfig, manifest: dict) -> LexiconConfig:
-    """The dataset's lexicon (the words it was made of: a model decodes within the words it learnt to
-    swipe; wordfreq's English list for a dataset made before manifests carried theirs), with the keys
-    the config sets replacing its own. A word list file is named by its absolute path."""
-    lexicon = build_config(LexiconConfig, (manifest.get("lexicon") or {}) | dict(cfg.lexicon), "lexicon.")
-    if lexicon.path and not storage.is_uri(lexicon.path):
-        lexicon = replace(lexicon, path=str(Path(lexicon.path).resolve()))
-    return lexicon
+                     dataset_lexicon(manifest or {}, cfg.lexicon))
 
 
 def check_init_spec(start: InputSpec, spec: InputSpec, where: str) -> None:

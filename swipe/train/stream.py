@@ -22,7 +22,7 @@ from swipe.data.dataset import head_table
 from swipe.data.swipes import SwipeBatch
 from swipe.lexicon import Alphabet
 from swipe.model.inputs import collate
-from swipe.model.spec import InputSpec, PointRule
+from swipe.model.spec import InputSpec, PointRule, PointSpec
 from swipe.train.augment import Augment, AugmentConfig
 
 
@@ -46,9 +46,9 @@ class DataConfig:
     val_split: str = "val"  # the split validated on (loss, token accuracy, val/swipe_mrr)
     batch_size: int = 64  # per worker
     # what the model reads (saved with it as its input spec, swipe.model.spec.PointSpec):
-    max_points: int = 128  # at most this many points per swipe (real median: ~51 points)
-    point_rule: PointRule = "index"  # index: subsampled by index | time: resampled at rate_hz | arclength: evenly along the path
-    rate_hz: float = 60.0  # point_rule=time
+    max_points: int = PointSpec.max_points  # at most this many points per swipe (real median: ~51 points)
+    point_rule: PointRule = PointSpec.rule  # index: subsampled by index | time: resampled at rate_hz | arclength: evenly along the path
+    rate_hz: float = PointSpec.rate_hz  # point_rule=time
     val_rows: int = 2000  # validation rows (loss, token accuracy); 0 = all
     shuffle_buffer: int = 2048  # local shuffle buffer of the training iterator (rows)
     read_blocks: int = 16  # parallel read blocks (few large blocks delay the first batch)

@@ -12,13 +12,14 @@ from swipe.evaluate.predictions import PREDICTION_SCHEMA
 from swipe.evaluate.table import load_table
 
 
-def _folder(path, rows, split):
+def _folder(path, rows, split, checkpoint=True):
     ids, words, cands, scores = zip(*rows)
     write_table(pa.table({"id": pa.array(ids, pa.int64()), "word": list(words), "grid_name": ["g"] * len(ids),
                           "candidates": list(cands), "scores": list(scores), "user": ["u"] * len(ids)},
                          schema=PREDICTION_SCHEMA),
                 path / "part-00000.parquet")
-    (path / "prediction.json").write_text(json.dumps({"checkpoint": f"ck-{path.name}", "dataset": "d", "split": split}))
+    made_by = {"checkpoint": f"ck-{path.name}"} if checkpoint else {"checkpoint": None, "decoder": "template"}
+    (path / "prediction.json").write_text(json.dumps(made_by | {"dataset": "d", "split": split}))
     return str(path)
 
 
@@ -48,7 +49,8 @@ def test_fit_on_val_apply_to_test_and_register(tmp_path):
     for name in ("A_val", "A_test", "B_val", "B_test"):
         (tmp_path / name).mkdir()
     members = (Member(_folder(tmp_path / "A_val", rows("A", 30, 0), "val"), _folder(tmp_path / "A_test", rows("A", 30, 100), "test")),
-               Member(_folder(tmp_path / "B_val", rows("B", 30, 0), "val"), _folder(tmp_path / "B_test", rows("B", 30, 100), "test")))
+               Member(_folder(tmp_path / "B_val", rows("B", 30, 0), "val", checkpoint=False),  # the template matcher
+                      _folder(tmp_path / "B_test", rows("B", 30, 100), "test", checkpoint=False)))
     reg = tmp_path / "table.parquet"
     for method in ("weighted", "append"):
         r = run_ensemble(EnsembleConfig(members=members, method=method, out=str(tmp_path / method), registry=str(reg)))
@@ -58,5 +60,6 @@ def test_fit_on_val_apply_to_test_and_register(tmp_path):
     assert w[1] > w[0]
     rows_ = load_table(reg)
     assert {r["decoder"] for r in rows_} == {"ensemble_weighted", "ensemble_append"} and all(r["split"] == "test" for r in rows_)
+    assert {r["checkpoint"] for r in rows_} == {"ck-A_test+template"}
     with pytest.raises(ValueError, match="at least two"):
         run_ensemble(EnsembleConfig(members=members[:1]))

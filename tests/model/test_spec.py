@@ -152,7 +152,7 @@ def test_a_prediction_folder_is_resumed_only_by_what_made_it(tmp_path):
     (tmp_path / "o" / SPEC_MARKER).write_text(json.dumps(made))
     check_resumable(str(tmp_path / "o"), made)  # the same run again: resumes
     for key, other in (("model", "bbbb"), ("decoder", "fused"), ("beam", {"beam_size": 8}),
-                       ("input_spec", InputSpec(PointSpec(128)).to_dict())):
+                       ("input_spec", InputSpec(PointSpec(64)).to_dict())):
         with pytest.raises(FileExistsError, match=key):
             check_resumable(str(tmp_path / "o"), made | {key: other})
     (tmp_path / "old").mkdir()
@@ -160,3 +160,16 @@ def test_a_prediction_folder_is_resumed_only_by_what_made_it(tmp_path):
     with pytest.raises(FileExistsError, match="nothing was overwritten"):
         check_resumable(str(tmp_path / "old"), made)
     assert _model_name(str(ROOT / "models/en-small"), ROOT / "models/en-small") == "en-small"
+
+
+def test_the_time_rule_keeps_the_first_and_last_point_of_a_swipe_shorter_than_half_a_step():
+    b = _batch([np.array([10.0, 20.0, 30.0])], [np.zeros(3)], [np.array([0.0, 2.0, 5.0])])  # 5 ms < 8.3 ms / 2
+    out = model_inputs(b, InputSpec(PointSpec(64, "time", 60.0)))
+    assert int(out["mask"].sum()) == 2 and list(out["x"][0, :2]) == [10.0, 30.0]
+
+
+def test_one_default_for_how_many_points_a_model_reads():
+    from swipe.train.stream import DataConfig
+
+    d = DataConfig()
+    assert (d.max_points, d.point_rule, d.rate_hz) == (PointSpec().max_points, PointSpec().rule, PointSpec().rate_hz)
