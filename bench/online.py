@@ -173,16 +173,22 @@ def bench_serve(requests: int = 300, concurrency: int = 4, replicas: int = 1, de
 BENCHMARKS = {"export": bench_export, "serve": bench_serve}
 
 
-def bench_fuzz(batches: int = 400, requests: int = 2000, seed: int = 0) -> dict:
+def bench_fuzz(batches: int = 400, requests: int = 2000, seed: int = 0, http_share: float = 0.2) -> dict:
     """The fuzzer (swipe/testing/fuzz.py) at scale: damaged JSONL lines and swipelogs through the
-    importers (≥ 2 000 lines), damaged requests and inline layouts through the online decoder
-    with the shipped models (≥ 2 000 requests). jobs_aborted, rows_lost and server_errors must be 0."""
+    importers (≥ 2 000 lines); damaged requests, every decoder (fused included), inline layouts
+    without some letters, and users' words of the whole alphabet (apostrophes included) through
+    the online decoder with the shipped models (≥ 2 000 requests), a share `http_share` of them
+    over HTTP to the Serve app on a local Ray (status codes counted). jobs_aborted, rows_lost
+    and server_errors must be 0."""
     import torch
+    from ray import serve
 
     from swipe.keyboard import load_layouts
+    from swipe.serve.app import start
     from swipe.serve.service import OnlineDecoder, ServeConfig, load_offer, resolve_paths
     from swipe.serve.users import UserWordsConfig
     from swipe.testing.fuzz import FuzzResult, fuzz_imports, fuzz_requests
+    from swipe.testing.s3 import free_port
 
     torch.set_num_threads(1)
     records = [json.loads(line) for line in Path(SAMPLE).read_text().splitlines()[:16]]
@@ -191,11 +197,16 @@ def bench_fuzz(batches: int = 400, requests: int = 2000, seed: int = 0) -> dict:
     fuzz_imports(result, records, load_layouts(DEVICES), "abcdefghijklmnopqrstuvwxyz'", batches, seed)
     import_s = time.perf_counter() - t0
     with tempfile.TemporaryDirectory() as store:
-        cfg = resolve_paths(ServeConfig(users=UserWordsConfig(store=store)), Path.cwd())
+        cfg = resolve_paths(ServeConfig(users=UserWordsConfig(store=store), port=free_port(), cpus_per_replica=0.5),
+                            Path.cwd())
         service = OnlineDecoder(cfg, *load_offer(cfg))
+        url = start(cfg, name="fuzz")  # the same models, settings and users' store, behind HTTP
         good = [{"x": r["curve"]["x"], "y": r["curve"]["y"], "t": r["curve"]["t"], "layout": r["curve"]["grid_name"]}
                 for r in records[:8]]
         t0 = time.perf_counter()
-        fuzz_requests(result, service, good, requests, seed)
+        try:
+            fuzz_requests(result, service, good, requests, seed, url=url, http_share=http_share)
+        finally:
+            serve.shutdown()
     return result.figures() | {"import_s": round(import_s, 1), "requests_s": round(time.perf_counter() - t0, 1),
                                "examples": result.examples[:3]}

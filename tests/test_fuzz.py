@@ -36,3 +36,6 @@ def test_damaged_requests_never_get_a_server_error(tmp_path):
     fuzz_requests(result, service, good, examples=150)
     assert result.requests_tried == 150 and result.server_errors == 0, result.examples
     assert result.max_request_ms < MAX_REQUEST_MS
+    # what users send is among it: the fused decoder, and their own words with apostrophes
+    assert result.kinds["request:fused"] + result.kinds["personal:fused"] > 0 and result.kinds["apostrophe"] > 0, \
+        result.kinds

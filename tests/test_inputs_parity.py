@@ -185,11 +185,12 @@ def _at_rate(c: dict, hz: float, phase_ms: float) -> dict:
     return {"x": np.interp(at, t, c["x"]).tolist(), "y": np.interp(at, t, c["y"]).tolist(), "t": (at - at[0]).tolist()}
 
 
-@pytest.mark.parametrize("rule", ["time", "arclength", "index"])
+@pytest.mark.parametrize("rule", ["time", "arclength"])
 def test_a_120_hz_and_a_60_hz_trace_of_one_gesture_decode_alike_online(shipped, tmp_path, rule):
     """Under the named rate-free specs, the online decoder gives one gesture logged at 120 Hz
-    and at 60 Hz the same word (the spec set as the decode config's explicit override); by
-    index, the rule of the shipped model, it does not always (why the demo thins its events)."""
+    and at 60 Hz the same word (the spec set as the decode config's explicit override). By
+    index, the rule of the shipped model, the two read different points (why the demo thins its
+    events): tests/model/test_spec.py checks the inputs, not how well some weights cope."""
     from swipe.serve.service import OnlineDecoder, ServeConfig, load_offer, resolve_paths
     from swipe.serve.users import UserWordsConfig
 
@@ -204,5 +205,5 @@ def test_a_120_hz_and_a_60_hz_trace_of_one_gesture_decode_alike_online(shipped, 
         top = [service.decode({**_at_rate(c, hz, phase), "layout": c["grid_name"], "attention": False})["candidates"][0]
                for hz, phase in ((60, 0.0), (120, 4.0))]
         same += top[0]["word"] == top[1]["word"]
-    # measured here (152 swipes, the shipped model trained by index): time 146, arclength 144, index 135 alike
-    assert (same >= 0.93 * len(lines)) == (rule != "index"), f"{rule}: {same} of {len(lines)} decoded alike"
+    # measured here (152 swipes, the shipped model trained by index): time 146, arclength 144 alike
+    assert same >= 0.93 * len(lines), f"{rule}: {same} of {len(lines)} decoded alike"

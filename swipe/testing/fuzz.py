@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,11 +110,16 @@ class FuzzResult:
     requests_tried: int = 0
     server_errors: int = 0  # anything but a result or a RequestError (a 5xx over HTTP)
     max_request_ms: float = 0.0
+    http_requests: int = 0  # of requests_tried, sent over HTTP to the Serve app
+    http_status: Counter = field(default_factory=Counter)  # their status codes
+    kinds: Counter = field(default_factory=Counter)  # requests by what they exercise (decoder, personal, …)
     examples: list[str] = field(default_factory=list)
 
     def figures(self) -> dict[str, Any]:
         return {"lines_tried": self.lines_tried, "jobs_aborted": self.jobs_aborted, "rows_lost": self.rows_lost,
                 "requests_tried": self.requests_tried, "server_errors": self.server_errors,
+                "http_requests": self.http_requests, "http_status": dict(sorted(self.http_status.items())),
+                "kinds": dict(sorted(self.kinds.items())),
                 "max_request_ms": round(self.max_request_ms, 1), "max_request_ms_bound": MAX_REQUEST_MS}
 
     def note(self, what: str) -> None:
@@ -145,32 +151,107 @@ def fuzz_imports(result: FuzzResult, good: list[dict], layouts: dict, alphabet: 
     seed(rng_seed)(one)()  # reproducible runs
 
 
-def fuzz_requests(result: FuzzResult, service: Any, good: list[dict], examples: int, rng_seed: int = 0) -> None:
-    """`examples` requests (good ones damaged, inline layouts among them) through the online decoder."""
-    layout = {"width": 100, "height": 40, "keys": [{"label": c, "hitbox": {"x": 10 * i, "y": 0, "w": 10, "h": 40}}
-                                                   for i, c in enumerate("qwertyuiop")]}
-    full = {"model": next(iter(service.decoders)), "decoder": "beam", "beam_size": 6, "top_k": 4, "user": "fuzz",
+def fuzz_requests(result: FuzzResult, service: Any, good: list[dict], examples: int, rng_seed: int = 0,
+                  url: str | None = None, http_share: float = 0.0) -> None:
+    """`examples` requests through the online decoder: good swipes for every decoder, damaged;
+    inline layouts, some without keys for letters of the alphabet; a user's words drawn from
+    the whole alphabet (apostrophes included), added and then swiped over the keys they have.
+    With `url` (the same models' Serve app), a share `http_share` goes over HTTP, its status
+    codes counted (a 5xx is a server error)."""
+    from swipe.decode.decoders import DECODERS
+    from swipe.keyboard import parse_layout
+    from swipe.testing.swipes import ideal_swipe
+
+    name = next(iter(service.layout_json))
+    grid = service.layout_json[name]
+    gone = set("qzx'")  # a keyboard of the same size without these letters
+    sparse = {**grid, "keys": [k for k in grid["keys"] if k.get("label") not in gone]}
+    boards = {name: parse_layout(name, grid), "sparse": parse_layout("sparse", sparse)}
+    tiny = {"width": 100, "height": 40, "keys": [{"label": c, "hitbox": {"x": 10 * i, "y": 0, "w": 10, "h": 40}}
+                                                 for i, c in enumerate("qwertyuiop")]}
+    full = {"model": next(iter(service.decoders)), "beam_size": 6, "top_k": 4, "user": "fuzz",
             "attention": True}  # every field a request may carry, so that each can be damaged
-    bases = [*({**g, **full} for g in good), {**good[0], **full, "layout": layout}, {"words": ["hello"]}]
+    bases = [*({**g, **full, "decoder": d} for g in good for d in DECODERS),
+             *({**good[0], **full, "layout": lay, "decoder": d} for lay in (tiny, sparse) for d in ("fused", "beam")),
+             {"words": ["hello"]}]
+    word = st.text(alphabet=service.alphabet.chars, min_size=1, max_size=10)
+
+    @st.composite
+    def personal(draw: Any) -> tuple[list[str], dict]:
+        """Words of the whole alphabet for user "fuzz", and a swipe over one of them."""
+        words = draw(st.lists(word, min_size=1, max_size=3))
+        board = draw(st.sampled_from(sorted(boards)))
+        keyed = [c for c in words[0] if c in boards[board].letters] or ["a"]
+        req = ideal_swipe(boards[board], "".join(keyed)) | full | {
+            "decoder": draw(st.sampled_from(["fused", "template", "beam"])),
+            "layout": sparse if board == "sparse" else board}
+        return words, req
+
+    request = st.sampled_from(bases).flatmap(lambda b: st.one_of(st.just(b), damaged(b)))
+    action = st.one_of(st.tuples(st.just("request"), request), st.tuples(st.just("personal"), personal()),
+                       st.tuples(st.just("words"), request))
+
+    def send(path: str, body: Any) -> tuple[int, Any]:
+        """POST over HTTP: the status and the reply."""
+        import urllib.error
+        import urllib.request
+
+        data = json.dumps(body, allow_nan=True).encode()
+        req = urllib.request.Request(url + path, data, {"Content-Type": "application/json"}, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()[:200]
+
+    def decode(req: Any, http: bool) -> None:
+        if http:
+            status, out = send("/api/decode", req)
+            result.http_status[status] += 1
+            if status >= 500:
+                raise RuntimeError(f"HTTP {status}: {out!r}")
+            return
+        json.dumps(service.decode(req), allow_nan=False)  # what goes back is JSON
+
+    def add(words: Any, http: bool) -> None:
+        if http:
+            status, out = send("/api/users/fuzz/words", {"words": words})
+            result.http_status[status] += 1
+            if status >= 500:
+                raise RuntimeError(f"HTTP {status}: {out!r}")
+            return
+        service.users.add("fuzz", words)
 
     @settings(max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-    @given(st.sampled_from(bases).flatmap(lambda b: st.one_of(st.just(b), damaged(b))), st.booleans())
-    def one(req: Any, words: bool) -> None:
+    @given(action, st.floats(0, 1))
+    def one(act: tuple[str, Any], coin: float) -> None:
+        what, req = act
+        http = url is not None and coin < http_share
         result.requests_tried += 1
+        result.http_requests += http
+        kind = req.get("decoder") if isinstance(req, dict) and isinstance(req.get("decoder"), str) else "?"
+        result.kinds[f"{what}:{kind}" if what != "words" else what] += 1
         t0 = time.perf_counter()
         try:
-            if words and isinstance(req, dict):
-                service.users.add("fuzz", req.get("words", req.get("x")))
+            if what == "words":
+                add(req.get("words", req.get("x")) if isinstance(req, dict) else req, http)
+            elif what == "personal":
+                words, swipe = req
+                result.kinds["apostrophe"] += any("'" in w for w in words)
+                try:
+                    add(words, http)
+                except RequestError:  # refused (the user's limit): the swipe is decoded all the same
+                    pass
+                decode(swipe, http)
             else:
-                out = service.decode(req)
-                json.dumps(out, allow_nan=False)  # what goes back is JSON
+                decode(req, http)
         except RequestError as e:
             if not 400 <= e.status < 500:
                 result.server_errors += 1
                 result.note(f"status {e.status}: {e}")
         except Exception as e:  # noqa: BLE001 — a 5xx over HTTP
             result.server_errors += 1
-            result.note(f"{type(e).__name__}: {e} for {json.dumps(req, allow_nan=True)[:200]}")
+            result.note(f"{type(e).__name__}: {e} for {json.dumps(req, allow_nan=True, default=str)[:200]}")
         ms = 1000 * (time.perf_counter() - t0)
         if math.isfinite(ms):
             result.max_request_ms = max(result.max_request_ms, ms)

@@ -109,10 +109,22 @@ def test_actors_share_a_read_only_trie(setup):
     _, ckpt, trie, _ = setup
     ref = ray.put(trie)
     actor = ray.remote(Predictor).options(num_cpus=0.25).remote(ckpt, ref, BeamConfig(), InputSpec(PointSpec(48)).to_dict(), 32)
-    flags = ray.get(actor.__ray_call__.remote(
-        lambda self: [getattr(self.lexicon.trie, a).flags.writeable for a in self.lexicon.trie.ARRAYS]))
-    assert flags == [False] * len(trie.ARRAYS)  # views of the object store, not private copies
+
+    def _mapping_of(array) -> tuple[str, str]:  # (defined here: pickled by value into the actor)
+        """The permissions and file of the memory mapping (/proc/self/maps) holding an array's data."""
+        at = array.__array_interface__["data"][0]
+        for line in open("/proc/self/maps"):
+            span, perms, *rest = line.split()
+            lo, hi = (int(v, 16) for v in span.split("-"))
+            if lo <= at < hi:
+                return perms, " ".join(rest[3:])
+        return "", ""
+
+    mapped = ray.get(actor.__ray_call__.remote(
+        lambda self: [_mapping_of(getattr(self.lexicon.trie, a)) for a in self.lexicon.trie.ARRAYS]))
     ray.kill(actor)
+    # each array lies in the object store's shared mapping (a private, read-only copy would not)
+    assert all(perms.endswith("s") and "plasma" in path for perms, path in mapped), mapped
 
 
 def test_evaluate_writes_report_charts_and_wandb(setup, tmp_path):

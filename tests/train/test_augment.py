@@ -54,5 +54,12 @@ def test_each_transform_changes_what_it_should(batch):
 
 
 def test_augment_callable_on_arrow(batch):
+    """Ray Data's map over Arrow batches gives what `augment` gives the same rows and epoch."""
+    from swipe.data.swipes import SwipeBatch
+
     out = Augment(KW, AugmentConfig(), epoch=2)(batch.to_arrow())
     assert isinstance(out, pa.Table) and out.num_rows == len(batch)
+    got, want = SwipeBatch.from_arrow(out), augment(batch, KW, AugmentConfig(), epoch=2)
+    for f in ("x", "y", "t", "offsets"):
+        np.testing.assert_allclose(getattr(got, f), getattr(want, f))
+    assert not np.array_equal(got.lengths, batch.lengths) or not np.allclose(got.x, batch.x)  # not the input
