@@ -222,14 +222,17 @@ def fuzz_requests(result: FuzzResult, service: Any, good: list[dict], examples: 
             return
         service.users.add("fuzz", words)
 
+    every = max(1, round(1 / http_share)) if url is not None and http_share > 0 else 0
+
     @settings(max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-    @given(action, st.floats(0, 1))
-    def one(act: tuple[str, Any], coin: float) -> None:
+    @given(action)
+    def one(act: tuple[str, Any]) -> None:
         what, req = act
-        http = url is not None and coin < http_share
+        http = every > 0 and result.requests_tried % every == 0  # every k-th request, k = 1 / http_share
         result.requests_tried += 1
         result.http_requests += http
-        kind = req.get("decoder") if isinstance(req, dict) and isinstance(req.get("decoder"), str) else "?"
+        body = req[1] if what == "personal" else req
+        kind = body.get("decoder") if isinstance(body, dict) and isinstance(body.get("decoder"), str) else "damaged"
         result.kinds[f"{what}:{kind}" if what != "words" else what] += 1
         t0 = time.perf_counter()
         try:
