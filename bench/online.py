@@ -143,7 +143,7 @@ def bench_serve(requests: int = 300, concurrency: int = 4, replicas: int = 1, de
     from swipe.serve.app import start
     from swipe.serve.load import load_test
     from swipe.serve.service import ServeConfig
-    from swipe.testing.s3 import free_port
+    from tests.support.s3 import free_port
 
     lines = Path(SAMPLE).read_text().splitlines()
     rows = [json.loads(lines[i]) for i in np.linspace(0, len(lines) - 1, 200).astype(int)]
@@ -174,7 +174,7 @@ BENCHMARKS = {"export": bench_export, "serve": bench_serve}
 
 
 def bench_fuzz(batches: int = 400, requests: int = 2000, seed: int = 0, http_share: float = 0.2) -> dict:
-    """The fuzzer (swipe/testing/fuzz.py) at scale: damaged JSONL lines and swipelogs through the
+    """The fuzzer (tests/support/fuzz.py) at scale: damaged JSONL lines and swipelogs through the
     importers (≥ 2 000 lines); damaged requests, every decoder (fused included), inline layouts
     without some letters, and users' words of the whole alphabet (apostrophes included) through
     the online decoder with the shipped models (≥ 2 000 requests), a share `http_share` of them
@@ -187,8 +187,8 @@ def bench_fuzz(batches: int = 400, requests: int = 2000, seed: int = 0, http_sha
     from swipe.serve.app import start
     from swipe.serve.service import OnlineDecoder, ServeConfig, load_offer, resolve_paths
     from swipe.serve.users import UserWordsConfig
-    from swipe.testing.fuzz import FuzzResult, fuzz_imports, fuzz_requests
-    from swipe.testing.s3 import free_port
+    from tests.support.fuzz import FuzzResult, fuzz_imports, fuzz_requests
+    from tests.support.s3 import free_port
 
     torch.set_num_threads(1)
     records = [json.loads(line) for line in Path(SAMPLE).read_text().splitlines()[:16]]

@@ -13,7 +13,7 @@ checkpoints on a local S3-protocol server):
   node_predict  a worker node removed once the first shard is written: every row once
   node_train    a worker node removed once Train has registered a checkpoint (max_failures=3):
                 survived if the run ends at max_steps, restarted from a checkpoint
-Bad input (swipe.testing.damage, `seeds` draws of every kind, mixed with good rows):
+Bad input (tests.support.damage, `seeds` draws of every kind, mixed with good rows):
   import   JSONL lines through the importer's parse + validate
   rows     Arrow rows through the prediction actor's checks and decoder
   shards   damaged Parquet files through the shard check
@@ -36,7 +36,7 @@ import numpy as np
 import pyarrow as pa
 
 from swipe.model.spec import InputSpec, PointSpec
-from swipe.testing import damage
+from tests.support import damage
 
 TINY_TRAIN = ["model.preset=tiny", "run.max_steps=30", "run.val_every=10", "data.batch_size=16",
               "data.max_points=48", "data.val_rows=96", "data.read_blocks=4", "run.decode_rows=48",
@@ -118,9 +118,9 @@ def _node_losses(tally: Tally, root: Path, pcfg: Any) -> None:
     from swipe.evaluate.predict import predict
     from swipe.evaluate.predictions import read_predictions
     from swipe.lexicon import LexiconConfig
-    from swipe.testing.faults import train_checkpoint_registered
-    from swipe.testing.multinode import start_cluster, through_node_loss
-    from swipe.testing.s3 import LocalS3, free_port, s3_env
+    from tests.support.faults import train_checkpoint_registered
+    from tests.support.multinode import start_cluster, through_node_loss
+    from tests.support.s3 import LocalS3, free_port, s3_env
     from swipe.train.fit import TrainConfig, train
 
     port = free_port()
@@ -180,8 +180,8 @@ def run_reliability(seeds: int = 20, workdir: str | None = None) -> dict[str, An
     from swipe.model.checkpoint import save_model_dir
     from swipe.model.features import KeyTable
     from swipe.model.transformer import ModelConfig, SwipeModel
-    from swipe.testing.faults import PREDICT_ACTOR, TRAIN_WORKER, TUNE_TRIAL, Killer, train_checkpoint_registered
-    from swipe.testing.submission import submit_train_and_predict
+    from tests.support.faults import PREDICT_ACTOR, TRAIN_WORKER, TUNE_TRIAL, Killer, train_checkpoint_registered
+    from tests.support.submission import submit_train_and_predict
     from swipe.train.fit import TrainConfig, train
     from swipe.train.sweep import SweepConfig, run_sweep
 

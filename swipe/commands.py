@@ -9,6 +9,7 @@ this module loads without Ray. `jobs/*.py` are shims over these functions, so th
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -238,13 +239,24 @@ class BenchConfig:
     list: bool = False  # print the benchmark names, one per line, and exit
 
 
+def from_checkout(folder: str, command: str) -> None:
+    """Make `folder` of the source checkout beside the package (bench/, tests/support/: what only
+    benchmarks and tests use, kept out of the installed package) importable, or say why not."""
+    root = Path(__file__).resolve().parents[1]
+    if not (root / folder / "__init__.py").exists():
+        raise SystemExit(f"{command}: no {folder}/ beside {root / 'swipe'}: it comes with a source checkout "
+                         "(and `make setup`'s dev extra)")
+    if sys.path[:1] != [str(root)]:  # first: `python jobs/bench.py` has jobs/ (and its bench.py) before it
+        sys.path.insert(0, str(root))
+    # and in the Ray workers this process starts (they inherit its environment, not its sys.path)
+    paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    if str(root) not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join([str(root)] + [p for p in paths if p])
+
+
 def benchmarks() -> dict[str, Callable[[], dict]]:
     """The benchmarks, which live in bench/ beside the package (a source checkout), not in it."""
-    root = Path(__file__).resolve().parents[1]
-    if not (root / "bench" / "__init__.py").exists():
-        raise SystemExit(f"swipe bench: no bench/ beside {root / 'swipe'}: the benchmarks come with a source checkout")
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
+    from_checkout("bench", "swipe bench")
     from bench import BENCHMARKS
 
     return BENCHMARKS
@@ -284,7 +296,7 @@ def calibrate(argv: list[str], prog: str) -> None:
     Writes a prediction config (configs/predict_template_en.yaml) with decoder: template, the
     tuned weights, and the procedure and both halves' figures in its header.
     """
-    from swipe.evaluate.calibrate import CalibrateConfig, calibrate_template
+    from swipe.dev.calibrate import CalibrateConfig, calibrate_template
 
     cfg = _args(CalibrateConfig, calibrate.__doc__, argv, prog=prog)
     _say_tuned(calibrate_template(cfg), "template", cfg.out)
@@ -297,9 +309,9 @@ def tune_fused(argv: list[str], prog: str) -> None:
 
     Both decoders' candidates are collected once for every dev swipe, each measured in every
     channel; coordinate ascent on the tuning half's swipe_mrr then re-weights them, widening a
-    grid until its optimum is inside (swipe/evaluate/calibrate.py).
+    grid until its optimum is inside (swipe/dev/calibrate.py).
     """
-    from swipe.evaluate.calibrate import FusedCalibrateConfig, calibrate_fused
+    from swipe.dev.calibrate import FusedCalibrateConfig, calibrate_fused
 
     cfg = _args(FusedCalibrateConfig, tune_fused.__doc__, argv, prog=prog)
     _say_tuned(calibrate_fused(cfg), "fused", cfg.out)
@@ -307,7 +319,7 @@ def tune_fused(argv: list[str], prog: str) -> None:
 
 def _say_tuned(r: dict, decoder: str, out: str) -> None:
     """What a tuning job prints: both halves' figures, the tuned weights, their final grid, where they went."""
-    from swipe.evaluate.calibrate import halves_summary
+    from swipe.dev.calibrate import halves_summary
 
     print(halves_summary(r))
     print(f"{decoder}: {r[decoder]}\ngrid: {r['grid']}\n({r['wall_s']} s; candidates collected in "
@@ -320,9 +332,9 @@ def fit_synth(argv: list[str], prog: str) -> None:
     swipe dev fit-synth real=PATH/howweswipe_en_train.jsonl.gz    # → configs/synth_en_fitted.yaml
 
     `real` holds people outside the dev set. Coordinate descent on the mean KS statistic over
-    every realism statistic (swipe/data/fit.py); realism before and after on other real swipes.
+    every realism statistic (swipe/dev/fit_synth.py); realism before and after on other real swipes.
     """
-    from swipe.data.fit import FitJobConfig, write_fitted_config
+    from swipe.dev.fit_synth import FitJobConfig, write_fitted_config
 
     r = write_fitted_config(_args(FitJobConfig, fit_synth.__doc__, argv, prog=prog))
     print(r.pop("table_before"), "\n\nafter the fit:\n" + r.pop("table_after"))
@@ -336,7 +348,7 @@ def fit_generator(argv: list[str], prog: str) -> None:
 
     A tenth of `real`'s people are kept out of every fit; every generator's realism is measured on them.
     """
-    from swipe.data.fit_generators import FitGeneratorConfig, fit_generators
+    from swipe.dev.fit_generators import FitGeneratorConfig, fit_generators
 
     result = fit_generators(_args(FitGeneratorConfig, fit_generator.__doc__, argv, prog=prog))
     print(json.dumps({k: v for k, v in result.items() if k != "config"}, indent=1, default=str))
@@ -347,8 +359,8 @@ def ship(argv: list[str], prog: str) -> None:
 
     swipe dev ship run=runs/en-small-gpu out=models/en-small overwrite=true
     """
-    from swipe.model.ship import ShipConfig
-    from swipe.model.ship import ship as run_ship
+    from swipe.dev.ship import ShipConfig
+    from swipe.dev.ship import ship as run_ship
 
     print(json.dumps(run_ship(_args(ShipConfig, ship.__doc__, argv, prog=prog)), indent=1))
 
@@ -358,7 +370,7 @@ def ensemble(argv: list[str], prog: str) -> None:
 
     swipe dev ensemble method=weighted 'members=[{val: runs/A/predictions/val, test: runs/A/predictions/test}, …]'
     """
-    from swipe.evaluate.ensemble import EnsembleConfig, run_ensemble
+    from swipe.dev.ensemble import EnsembleConfig, run_ensemble
 
     cfg = _args(EnsembleConfig, ensemble.__doc__, argv, prog=prog)
     r = run_ensemble(cfg)
@@ -374,7 +386,7 @@ def results(argv: list[str], prog: str) -> None:
 
     swipe dev results                      # what `make results` runs
     """
-    from swipe.evaluate.results import ResultsConfig, write_results
+    from swipe.dev.results import ResultsConfig, write_results
 
     cfg = _args(ResultsConfig, results.__doc__, argv, prog=prog)
     print(json.dumps(write_results(cfg), indent=1))
@@ -401,9 +413,10 @@ def submit_local(argv: list[str], prog: str) -> None:
     The prediction job is stopped once its first shard is written and submitted again: the re-run
     must finish with every input row exactly once. Prints one JSON object; exits 1 if a check failed.
     """
-    from swipe.testing.submission import submit_train_and_predict
-
     cfg = _args(SubmitLocalConfig, submit_local.__doc__, argv, prog=prog)
+    from_checkout("tests/support", "swipe dev submit-local")
+    from tests.support.submission import submit_train_and_predict
+
     r = submit_train_and_predict(cfg.dataset, cfg.out, cfg.train_config, list(cfg.train), list(cfg.predict), cfg.split)
     print(json.dumps(asdict(r) | {"ok": r.ok()}, indent=1))
     sys.exit(0 if r.ok() else 1)
@@ -425,9 +438,10 @@ def s3_local(argv: list[str], prog: str) -> None:
     """
     import threading
 
-    from swipe.testing.s3 import LocalS3, s3_env
-
     cfg = _args(S3LocalConfig, s3_local.__doc__, argv, prog=prog)
+    from_checkout("tests/support", "swipe dev s3-local")  # moto: the dev extra
+    from tests.support.s3 import LocalS3, s3_env
+
     with LocalS3(cfg.port, cfg.buckets):
         print("export " + " ".join(f"{k}={v}" for k, v in s3_env(cfg.port).items()), flush=True)
         threading.Event().wait()  # until interrupted

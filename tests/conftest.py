@@ -9,9 +9,13 @@ from pathlib import Path
 import pytest
 
 from swipe.keyboard import Layout, load_layouts
-from swipe.testing.s3 import LocalS3, free_port, s3_env
+from tests.support.s3 import LocalS3, free_port, s3_env
 
 ROOT = Path(__file__).resolve().parents[1]
+# tests/support/ (what only tests and benchmarks use, outside the package) importable in Ray's
+# workers too: they inherit this process's environment, not its sys.path
+os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+                                                        if p and p != str(ROOT)])
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a private, short-lived local instance
 # s3://… means the `s3` fixture's server: set before any Ray starts, so every Ray worker inherits it
 S3_PORT = free_port()
@@ -60,13 +64,13 @@ def ray_session():
 
 @pytest.fixture(scope="module")
 def multinode(s3):
-    """A Ray cluster of three nodes on this machine (swipe.testing.multinode): a head with no
+    """A Ray cluster of three nodes on this machine (tests.support.multinode): a head with no
     CPUs, where this process is the driver, and two worker nodes. Nothing runs on the
     driver's node, and no node relies on another's disk: data, runs and checkpoints are on
     the `s3` server. The session's local Ray is stopped for it, and started again after it."""
     import ray
 
-    from swipe.testing.multinode import start_cluster
+    from tests.support.multinode import start_cluster
 
     had_local = ray.is_initialized()
     ray.shutdown()

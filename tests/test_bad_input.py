@@ -1,6 +1,6 @@
 """Bad input everywhere, property-based: importers, shard reader, the prediction actor.
 
-Hypothesis mixes good records with every kind of damage in swipe.testing.damage; whatever it
+Hypothesis mixes good records with every kind of damage in tests.support.damage; whatever it
 draws, each row must come out once — kept, or quarantined with the reason its damage
 calls for — and nothing may raise. The real-Ray version of the prediction case (a dataset
 with a corrupt shard) is in test_predict.py.
@@ -24,7 +24,7 @@ from swipe.lexicon import build_alphabet, build_trie
 from swipe.model.checkpoint import check_compatible, load_meta, save_model_dir
 from swipe.model.features import KeyTable
 from swipe.model.transformer import ModelConfig, SwipeModel
-from swipe.testing import damage
+from tests.support import damage
 from swipe.model.spec import InputSpec, PointSpec
 
 SEED = st.integers(0, 2**32 - 1)

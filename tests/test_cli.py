@@ -59,7 +59,7 @@ def test_check_command_parses_without_running_and_bare_words_fill_a_list():
 
 
 def test_every_job_is_a_shim_over_a_command():
-    from swipe.testing.docs import swipe_argv
+    from tests.support.docs import swipe_argv
 
     for job in sorted((ROOT / "jobs").glob("*.py")):
         argv = swipe_argv(f"python jobs/{job.name} --help")

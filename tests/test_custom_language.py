@@ -16,9 +16,9 @@ from swipe.evaluate.predictions import read_info, read_predictions
 from swipe.keyboard import load_layouts
 from swipe.model.checkpoint import load_meta, resolve_checkpoint
 from swipe.model.spec import load_spec
-from swipe.testing.docs import commands_in, swipe_argv
-from swipe.testing.s3 import free_port
-from swipe.testing.swipes import ideal_swipe
+from tests.support.docs import commands_in, swipe_argv
+from tests.support.s3 import free_port
+from tests.support.swipes import ideal_swipe
 from swipe.train.tracking import read_metrics
 
 from conftest import ROOT

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from swipe.commands import check_command
-from swipe.testing.docs import commands_in, swipe_argv
+from tests.support.docs import commands_in, swipe_argv
 
 from conftest import ROOT
 

@@ -8,7 +8,7 @@ import pytest
 from swipe.keyboard import load_layouts
 from swipe.serve.service import OnlineDecoder, ServeConfig, load_offer, resolve_paths
 from swipe.serve.users import UserWordsConfig
-from swipe.testing.fuzz import MAX_REQUEST_MS, FuzzResult, fuzz_imports, fuzz_requests
+from tests.support.fuzz import MAX_REQUEST_MS, FuzzResult, fuzz_imports, fuzz_requests
 
 from conftest import ROOT
 

@@ -21,7 +21,7 @@ from swipe.data.swipes import SwipeBatch
 from swipe.decode.fused import FusedConfig
 from swipe.decode.search import BeamConfig
 from swipe.decode.template import TemplateConfig, TemplateIndex
-from swipe.evaluate.calibrate import collect_fused
+from swipe.dev.calibrate import collect_fused
 from swipe.evaluate.predict import PredictConfig, Predictor, resolve_spec
 from swipe.evaluate.report import spec_of
 from swipe.keyboard import load_layouts

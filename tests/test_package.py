@@ -17,7 +17,32 @@ RAY_EDGES = {"swipe.cluster.session", "swipe.data.make", "swipe.evaluate.predict
 
 def test_every_stage_is_a_folder():
     stages = {m.split(".")[1] for m in MODULES if m.count(".") >= 2}
-    assert {"data", "model", "train", "decode", "evaluate", "serve", "export", "cluster", "testing"} <= stages
+    assert {"data", "model", "train", "decode", "evaluate", "serve", "export", "cluster", "dev"} <= stages
+
+
+DEV_ONLY = ("moto", "hypothesis", "selenium", "pytest", "tests", "bench")  # the dev extra, and the checkout's
+
+
+def test_the_package_holds_no_test_harness_and_no_user_command_imports_a_dev_only_package():
+    """What only tests and benchmarks use is outside `swipe/` (tests/support/, bench/): the
+    package setuptools builds has no testing folder, no fault hook, and its modules import no
+    dev-only package, except the maintainer tools that say so (`swipe dev submit-local`,
+    `s3-local`: from the checkout)."""
+    from setuptools import find_packages
+
+    assert not [p for p in find_packages(str(ROOT), include=["swipe", "swipe.*"]) if "test" in p]
+    hits = []
+    for f in sorted((ROOT / "swipe").rglob("*.py")):
+        text = f.read_text()
+        for node in ast.walk(ast.parse(text)):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            hits += [f"{f.relative_to(ROOT)}:{node.lineno} {n}" for n in names if n.split(".")[0] in DEV_ONLY]
+        if "HOLD_AFTER" in text or "SWIPE_FAULT" in text:
+            hits.append(f"{f.relative_to(ROOT)}: a fault hook")
+    # `swipe bench`, `swipe dev submit-local` and `s3-local` import from the checkout (`from_checkout`)
+    assert [h.split(" ")[1] for h in hits] == ["bench", "tests.support.submission", "tests.support.s3"], hits
+    assert all(h.startswith("swipe/commands.py") for h in hits), hits
 
 
 def test_only_the_ray_edges_load_ray():

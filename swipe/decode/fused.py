@@ -13,7 +13,7 @@ came from, is then measured in each channel:
 score = w · logp / (length + 1)^α + β · length + λ · logfreq
         − ½ (shape / σ_shape)² − ½ (location / σ_location)²
 
-The weights are tuned on half of the dev users (swipe.evaluate.calibrate.calibrate_fused),
+The weights are tuned on half of the dev users (swipe.dev.calibrate.calibrate_fused),
 which re-ranks channels measured once; the result is configs/decode_en.yaml.
 """
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -286,8 +285,6 @@ def predict(cfg: PredictConfig, trie: Trie | None = None) -> PredictResult:
                 if got == rows_of[path]:  # complete: write once
                     _write_shard(pa.concat_tables(pending.pop(path)), out, path)
                     written += 1
-                    if written == 1 and os.environ.get(HOLD_ENV):
-                        _hold_until_stopped()
         progress.update(done_rows, f"{written}/{len(todo)} shards", force=True)
         if pending:
             raise RuntimeError(f"incomplete shards after the stream ended: {sorted(pending)}")
@@ -361,17 +358,6 @@ def _for_actors(given: str, local: Path) -> str:
     """What the actors load: a URI as given (each node fetches its own copy), else the
     resolved local folder, absolute (actors may run in another working directory)."""
     return given if storage.is_uri(given) else str(local.resolve())
-
-
-HOLD_ENV = "SWIPE_HOLD_AFTER_FIRST_SHARD"  # fault injection: a job that must be stopped mid-way, on any machine
-
-
-def _hold_until_stopped() -> None:
-    """The job-stop fault's moment, reached deterministically: one shard written, the rest not
-    yet, held until `ray job stop` ends the job (it raced a fast machine before)."""
-    print(f"[predict] {HOLD_ENV} is set: holding after the first shard until stopped", flush=True)
-    while True:
-        time.sleep(1)
 
 
 def _write_shard(table: pa.Table, out: str, path: str) -> None:

@@ -75,7 +75,7 @@ def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
     by_layout = breakdown(cands, refs, preds["grid_name"].to_pylist())
     users = preds["user"].to_pylist()
     by_user = breakdown(cands, refs, users) if any(u is not None for u in users) else {}
-    # the halves that decoder weights are tuned on and reported on (swipe.evaluate.calibrate)
+    # the halves that decoder weights are tuned on and reported on (swipe.dev.calibrate)
     by_half = breakdown(cands, refs, ["tuning half" if h else "reporting half" for h in user_half(users, 0)]) \
         if by_user else {}
     train_cfg = meta.get("train", {}).get("config", {}).get("data", {})

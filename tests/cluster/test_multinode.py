@@ -28,10 +28,10 @@ from swipe.lexicon import Alphabet, LexiconConfig, build_lexicon_trie
 from swipe.model.checkpoint import save_model_dir
 from swipe.model.features import KeyTable
 from swipe.model.transformer import ModelConfig, SwipeModel
-from swipe.testing.memory import probe_trie
-from swipe.testing.faults import (PREDICT_ACTOR, TRAIN_WORKER, actor_group_nodes, actor_nodes,
+from tests.support.memory import probe_trie
+from tests.support.faults import (PREDICT_ACTOR, TRAIN_WORKER, actor_group_nodes, actor_nodes,
                                   train_checkpoint_registered)
-from swipe.testing.multinode import through_node_loss
+from tests.support.multinode import through_node_loss
 from swipe.train.fit import TrainConfig, train
 from swipe.model.spec import InputSpec, PointSpec
 

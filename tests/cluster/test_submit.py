@@ -5,7 +5,7 @@ import pytest
 
 from swipe.data.make import MakeDatasetConfig, make_dataset
 from swipe.lexicon import LexiconConfig
-from swipe.testing.submission import submit_train_and_predict
+from tests.support.submission import submit_train_and_predict
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 

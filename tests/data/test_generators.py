@@ -148,7 +148,7 @@ def test_fit_generators_writes_both_artifacts_and_their_realism_and_keeps_what_e
     import json
 
     from conftest import ROOT
-    from swipe.data.fit_generators import FitGeneratorConfig, fit_generators
+    from swipe.dev.fit_generators import FitGeneratorConfig, fit_generators
 
     rng = np.random.default_rng(0)
     words = list(rng.choice(DONOR_WORDS, 400))

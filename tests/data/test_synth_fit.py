@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from swipe.data.fit import FitConfig, fit_synth, mean_ks
+from swipe.dev.fit_synth import FitConfig, fit_synth, mean_ks
 from swipe.data.realism import compute_stats
 from swipe.data.synth import SynthConfig, synthesize
 

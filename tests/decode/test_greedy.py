@@ -6,7 +6,7 @@ import torch
 
 from swipe.decode.search import Search, greedy_decode
 from swipe.lexicon import BOS, EOS, PAD, Alphabet, build_trie
-from swipe.testing.fakes import StepCount
+from tests.support.fakes import StepCount
 
 ALPHA = Alphabet("abc")
 A, B, C = 3, 4, 5

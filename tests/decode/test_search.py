@@ -9,7 +9,7 @@ from swipe.keyboard import parse_layout
 from swipe.lexicon import Alphabet, build_trie
 from swipe.model.features import KeyTable
 from swipe.model.transformer import ModelConfig, SwipeModel
-from swipe.testing.fakes import RowTags, StepCount
+from tests.support.fakes import RowTags, StepCount
 
 ALPHA = Alphabet("abcdef")
 GRID = {"width": 120, "height": 40, "keys": [

@@ -5,7 +5,7 @@ from dataclasses import replace
 import numpy as np
 
 from swipe.decode.template import Channels, TemplateConfig
-from swipe.evaluate.calibrate import SCALES, Candidates, tune
+from swipe.dev.calibrate import SCALES, Candidates, tune
 from swipe.metrics import user_half
 
 

@@ -7,7 +7,7 @@ import pyarrow as pa
 import pytest
 
 from swipe.data.dataset import write_table
-from swipe.evaluate.ensemble import EnsembleConfig, Member, append_by_rank, run_ensemble, weighted_merge
+from swipe.dev.ensemble import EnsembleConfig, Member, append_by_rank, run_ensemble, weighted_merge
 from swipe.evaluate.predictions import PREDICTION_SCHEMA
 from swipe.evaluate.table import load_table
 

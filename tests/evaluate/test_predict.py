@@ -89,7 +89,7 @@ def test_unusable_rows_are_rejected_with_a_reason(setup, tmp_path):
     grids[0] = "dvorak"  # a layout the model has never seen
     import pyarrow as pa
 
-    from swipe.testing.damage import write_split_like
+    from tests.support.damage import write_split_like
 
     bad_ds = root / "bad"
     write_split_like(ds, bad_ds, "val", [t.set_column(t.schema.get_field_index("grid_name"), "grid_name",
@@ -159,7 +159,7 @@ def test_evaluate_writes_report_charts_and_wandb(setup, tmp_path):
 
 def test_bad_rows_and_a_corrupt_shard_are_counted_and_the_rest_decoded(setup, tmp_path):
     """Through the real job: a good shard, a shard of damaged rows, a shard with damaged bytes."""
-    from swipe.testing import damage
+    from tests.support import damage
 
     ds, ckpt, trie, _ = setup
     kinds = {**damage.ROW_KINDS, **damage.ARROW_KINDS}
@@ -178,7 +178,7 @@ def test_bad_rows_and_a_corrupt_shard_are_counted_and_the_rest_decoded(setup, tm
 
 
 def test_a_killed_predictor_actor_is_replaced_and_no_row_is_lost_or_doubled(setup, tmp_path):
-    from swipe.testing.faults import PREDICT_ACTOR, Killer
+    from tests.support.faults import PREDICT_ACTOR, Killer
 
     ds, _, trie, _ = setup
     out = tmp_path / "out"

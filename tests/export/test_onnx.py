@@ -152,7 +152,7 @@ def test_words_without_a_key_for_every_letter_decode_in_batches_on_both_backends
     from swipe.data.swipes import SwipeBatch
     from swipe.decode.decoders import Lexicon, SwipeDecoder
     from swipe.evaluate.predict import PredictConfig
-    from swipe.testing.swipes import ideal_swipe
+    from tests.support.swipes import ideal_swipe
 
     folder, _, _, model, alphabet, trie = exported
     qwerty = load_layouts(ROOT / "data/layouts/qwerty_english.json")

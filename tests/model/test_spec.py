@@ -118,7 +118,7 @@ def test_ship_refuses_a_checkpoint_without_a_spec_and_writes_nothing(tmp_path):
 
 
 def test_the_tuning_and_export_jobs_refuse_to_replace_their_output_before_any_work(tmp_path):
-    from swipe.evaluate.calibrate import CalibrateConfig, FusedCalibrateConfig, calibrate_fused, calibrate_template
+    from swipe.dev.calibrate import CalibrateConfig, FusedCalibrateConfig, calibrate_fused, calibrate_template
 
     mine = tmp_path / "mine.yaml"
     mine.write_text("# a user's config\n")

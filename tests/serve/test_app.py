@@ -14,9 +14,9 @@ from swipe.keyboard import load_layouts
 from swipe.serve.load import load_test
 from swipe.serve.service import ServeConfig
 from swipe.serve.users import UserWordsConfig
-from swipe.testing.browser import browser_missing, draw_swipe, start_chromium
-from swipe.testing.s3 import free_port
-from swipe.testing.swipes import ideal_swipe
+from tests.support.browser import browser_missing, draw_swipe, start_chromium
+from tests.support.s3 import free_port
+from tests.support.swipes import ideal_swipe
 
 from conftest import ROOT
 

@@ -14,7 +14,7 @@ from swipe.evaluate.predict import Predictor
 from swipe.keyboard import load_layouts
 from swipe.serve.service import OnlineDecoder, ServeConfig, load_offer, resolve_paths
 from swipe.serve.users import RequestError, UserWordsConfig
-from swipe.testing.swipes import ideal_swipe
+from tests.support.swipes import ideal_swipe
 
 from conftest import ROOT
 

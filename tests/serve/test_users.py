@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from swipe import storage
-from swipe.testing.writers import add_one_by_one, user_words
+from tests.support.writers import add_one_by_one, user_words
 
 
 def _words(n: int, tag: str) -> list[str]:

@@ -14,7 +14,7 @@ from swipe import storage
 from swipe.commands import main
 from swipe.evaluate.predictions import read_info, read_predictions
 from swipe.model.checkpoint import BEST_FILE, load_meta, resolve_checkpoint
-from swipe.testing.docs import commands_in, swipe_argv
+from tests.support.docs import commands_in, swipe_argv
 
 MARKER = "<!-- object storage commands: tests/storage/test_object_storage.py runs these -->"
 

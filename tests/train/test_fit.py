@@ -49,7 +49,7 @@ def _cfg(dataset, tmp_path, name, workers, steps, **run):
 def test_two_workers_learn_checkpoint_log_and_survive_a_killed_worker(tiny_dataset, tmp_path):
     """One fit of two workers, one of which is SIGKILLed once the first checkpoint is in:
     the group restarts from that checkpoint (max_failures=1) and the run ends as planned."""
-    from swipe.testing.faults import TRAIN_WORKER, Killer, train_checkpoint_registered
+    from tests.support.faults import TRAIN_WORKER, Killer, train_checkpoint_registered
 
     cfg = _cfg(tiny_dataset, tmp_path, "two", workers=2, steps=40, max_failures=1)
     killer = Killer(TRAIN_WORKER, ready=lambda: train_checkpoint_registered(tmp_path / "two")).start()

@@ -134,7 +134,7 @@ def test_interrupted_sweep_resumes_and_a_killed_trial_is_retried(sweep_dataset, 
     of its run, and Tune's retry (max_failures=1) continues that run to the end from there."""
     from ray import tune
 
-    from swipe.testing.faults import TUNE_TRIAL, Killer, train_checkpoint_registered
+    from tests.support.faults import TUNE_TRIAL, Killer, train_checkpoint_registered
 
     class InterruptAfterFirstTrial(tune.Callback):
         """What Ctrl-C does: Tune's own signal handler saves the state and stops."""

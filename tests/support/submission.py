@@ -51,7 +51,6 @@ def submit_train_and_predict(dataset: str, out: str | Path, train_config: str = 
     """Start a local cluster, submit training then prediction (stopped once and resubmitted),
     check the predictions row by row, stop the cluster."""
     from swipe.data.dataset import read_split
-    from swipe.evaluate.predict import HOLD_ENV
     from swipe.evaluate.predictions import read_predictions
 
     t0 = time.perf_counter()
@@ -77,8 +76,9 @@ def submit_train_and_predict(dataset: str, out: str | Path, train_config: str = 
             predict_cmd = ["python", "jobs/predict.py", f"checkpoint={out / 'runs' / name}", f"dataset={dataset}",
                            f"split={split}", f"out={pred_dir}", *predict_overrides]
             first = f"{name}-predict-1"
-            # held after its first shard until stopped: the fault lands on a fast machine too
-            cluster.submit(first, predict_cmd, wait=False, log=Path(logs["predict_1"]), env={HOLD_ENV: "1"})
+            # held after its first shard until stopped (the shard writer wrapped): the fault lands on a fast machine too
+            held = ["python", "tests/support/held_predict.py", *predict_cmd[2:]]
+            cluster.submit(first, held, wait=False, log=Path(logs["predict_1"]))
             deadline, next_check = time.monotonic() + 600, time.monotonic() + 10
             while not list(pred_dir.glob("part-*")) and time.monotonic() < deadline:
                 time.sleep(0.1)  # watch the folder: a `ray job status` call costs a second

@@ -170,7 +170,7 @@ def write_fitted_config(cfg: FitJobConfig) -> dict:
         "Synthetic English swipes with the generator fitted to real people (written by `swipe dev fit-synth`;",
         "do not edit by hand, re-run it):",
         f"  swipe dev fit-synth real={cfg.real} base={cfg.base}",
-        f"Procedure: swipe/data/fit.py, {cfg.fit.rounds} rounds of coordinate descent on the mean KS over every",
+        f"Procedure: swipe/dev/fit_synth.py, {cfg.fit.rounds} rounds of coordinate descent on the mean KS over every",
         f"realism statistic, {len(fit_real)} real swipes of {Path(cfg.real).name}; {result.evaluations} settings in",
         f"{result.wall_s} s. Mean KS on them {result.objective_before:.4f} -> {result.objective_after:.4f}.",
         f"On {len(check_real)} other real swipes: c2st_auc {before['c2st_auc']} -> {after['c2st_auc']}, "

@@ -160,7 +160,7 @@ def fuzz_requests(result: FuzzResult, service: Any, good: list[dict], examples: 
     codes counted (a 5xx is a server error)."""
     from swipe.decode.decoders import DECODERS
     from swipe.keyboard import parse_layout
-    from swipe.testing.swipes import ideal_swipe
+    from tests.support.swipes import ideal_swipe
 
     name = next(iter(service.layout_json))
     grid = service.layout_json[name]

@@ -17,7 +17,7 @@ def start_cluster(workers: int = 2) -> Any:
     from ray.cluster_utils import Cluster
 
     from swipe.cluster.session import scoped_env
-    from swipe.testing.s3 import free_port
+    from tests.support.s3 import free_port
 
     # its own ports (another Ray may hold 8265), and every node's processes told its address
     # (swipe.cluster.session.start_local_ray says why)
@@ -37,7 +37,7 @@ def through_node_loss(cluster: Any, index: int, ready: Callable[[], bool], job: 
     """Run `job()` while worker node `index` is removed once `ready()` holds; then add a node
     in its place (an autoscaler's replacement). Returns (the job's result, the node ids
     removed, the remover's error)."""
-    from swipe.testing.faults import NodeRemover
+    from tests.support.faults import NodeRemover
 
     victim = cluster.worker_nodes_started[index]
     remover = NodeRemover(cluster, victim, ready=ready).start()
