@@ -121,7 +121,8 @@ def _node_losses(tally: Tally, root: Path, pcfg: Any) -> None:
     from tests.support.faults import train_checkpoint_registered
     from tests.support.multinode import start_cluster, through_node_loss
     from tests.support.s3 import LocalS3, free_port, s3_env
-    from swipe.train.fit import TrainConfig, train
+    from swipe.train.config import TrainConfig
+    from swipe.train.fit import train
 
     port = free_port()
     os.environ.update(s3_env(port))  # before the nodes start: they inherit it
@@ -182,7 +183,8 @@ def run_reliability(seeds: int = 20, workdir: str | None = None) -> dict[str, An
     from swipe.model.transformer import ModelConfig, SwipeModel
     from tests.support.faults import PREDICT_ACTOR, TRAIN_WORKER, TUNE_TRIAL, Killer, train_checkpoint_registered
     from tests.support.submission import submit_train_and_predict
-    from swipe.train.fit import TrainConfig, train
+    from swipe.train.config import TrainConfig
+    from swipe.train.fit import train
     from swipe.train.sweep import SweepConfig, run_sweep
 
     t0 = time.perf_counter()

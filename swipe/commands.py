@@ -87,7 +87,7 @@ def train(argv: list[str], prog: str) -> None:
     ray job submit --working-dir . -- python jobs/train.py --config configs/en_small.yaml
     """
     from swipe.console import table
-    from swipe.train.fit import TrainConfig
+    from swipe.train.config import TrainConfig
     from swipe.train.fit import train as fit
 
     cfg = _args(TrainConfig, train.__doc__, argv, resume_key="run.resume", prog=prog)

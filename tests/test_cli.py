@@ -43,7 +43,7 @@ def test_train_help_shows_meanings_and_allowed_values():
     assert "optim.schedule = 'cosine' [one of 'plateau' | 'cosine' | 'onecycle' | 'constant' | 'milestones']" in text
     assert "e.g. data.dataset=" in text and "n_swipes" not in text  # an example key of this command
     # a comment continued on the line below its field belongs to it, not to the next field
-    comments = field_comments(__import__("swipe.train.fit", fromlist=["RunConfig"]).RunConfig)
+    comments = field_comments(__import__("swipe.train.config", fromlist=["RunConfig"]).RunConfig)
     assert comments["real_tune"].endswith("its reporting half is never read here")
     assert comments["real_tune_split"] == "the split of real_tune read"
 

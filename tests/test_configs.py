@@ -6,7 +6,7 @@ from swipe.config import load_config
 from swipe.data.make import MakeDatasetConfig
 from swipe.data.report import ReportConfig
 from swipe.evaluate.predict import PredictConfig
-from swipe.train.fit import TrainConfig
+from swipe.train.config import TrainConfig
 from swipe.train.sweep import SweepConfig
 
 from conftest import ROOT

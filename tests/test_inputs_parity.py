@@ -30,7 +30,8 @@ from swipe.model.checkpoint import load_meta, load_model
 from swipe.model.features import KeyTable, compute_stats
 from swipe.model.inputs import collate, model_inputs
 from swipe.model.spec import PointSpec, load_spec
-from swipe.train.fit import TrainConfig, build_input_spec
+from swipe.train.config import TrainConfig
+from swipe.train.fit import build_input_spec
 from swipe.train.stream import PadCollate
 
 from conftest import ROOT

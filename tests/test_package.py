@@ -12,6 +12,7 @@ from conftest import ROOT
 MODULES = sorted(m.name for m in pkgutil.walk_packages(swipe.__path__, "swipe."))
 # the modules that run on Ray (tasks, actors, Ray Data, Train, Tune); nothing else may load it
 RAY_EDGES = {"swipe.cluster.session", "swipe.data.make", "swipe.evaluate.predict", "swipe.serve.app", "swipe.train.fit",
+             "swipe.train.worker",
              "swipe.train.stream", "swipe.train.sweep"}
 
 

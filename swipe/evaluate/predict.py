@@ -34,7 +34,7 @@ import torch
 
 from swipe import storage
 from swipe.cluster.session import ensure_ray
-from swipe.config import build_config, config_to_dict
+from swipe.config import config_to_dict
 from swipe.console import Progress, quiet
 from swipe.data.checks import ValidationConfig, validate
 from swipe.data.dataset import check_shards, load_manifest, write_table

@@ -6,7 +6,7 @@
 prepare_run    Ray (local or the cluster), the run's name and folder: new, or resumed on purpose
 check_data     readable shards (the rest skipped and recorded), feature statistics, the fixed
                validation subset decoded for val/swipe_mrr, the lexicon trie
-build_trainer  the Ray datasets, config.yaml, the TorchTrainer whose workers run `_train_loop`
+build_trainer  the Ray datasets, config.yaml, the TorchTrainer whose workers run `swipe.train.worker.train_loop`
                (the lexicon trie goes to them through the object store, once)
 fit            workers report metrics and a self-describing checkpoint after every validation;
                Ray keeps the best by val/swipe_mrr
@@ -19,15 +19,12 @@ The same function runs on a laptop (local Ray, CPU) and under `ray job submit` o
 from __future__ import annotations
 
 import math
-import shutil
 import tempfile
-import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Any, Sequence
 
 import numpy as np
-import pytorch_lightning as pl
 import ray
 import ray.train
 import torch
@@ -37,93 +34,27 @@ from ray.train import DataConfig as RayDataConfig
 from ray.train import RunConfig as RayRunConfig
 from ray.train.torch import TorchTrainer
 
-from swipe.cluster.ray_compat import train_report_logger
-from swipe.cluster.session import ensure_ray, quiet_loggers
+from swipe.cluster.session import ensure_ray
 from swipe.config import build_config, config_to_dict
-from swipe.console import Progress, quiet, ray_logging_config
+from swipe.console import ray_logging_config
 from swipe.data.dataset import checked_split_files, head_batch, load_manifest, split_files
 from swipe.data.swipes import SwipeBatch
-from swipe.decode.search import greedy_words
-from swipe.metrics import summarize
 from swipe.keyboard import parse_layouts
 from swipe.lexicon import Alphabet, LexiconConfig, Trie, build_lexicon_trie, check_language, dataset_lexicon
-from swipe.model.checkpoint import (BEST_FILE, TRAINER_FILE, load_meta, load_model, resolve_checkpoint,
-                                   save_model_dir)
+from swipe.model.checkpoint import BEST_FILE, load_meta, load_model, resolve_checkpoint
 from swipe.model.features import KeyTable, compute_stats
 from swipe.model.inputs import collate
 from swipe.model.spec import InputSpec, PointSpec, RepairSpec, load_spec
-from swipe.model.transformer import ModelConfig, SwipeModel, count_parameters, resolve
+from swipe.model.transformer import ModelConfig, resolve
 from swipe.plot import plot_training
 from swipe.provenance import git_revision, now_iso, redact, run_stamp
 from swipe import storage
 from swipe.storage import is_uri
-from swipe.train.module import OptimConfig, SwipeModule
-from swipe.train.stream import DataConfig, PadCollate, train_dataset, val_dataset
-from swipe.train.tracking import (METRICS_FILE, TrackingConfig, build_loggers, final_history, mark_restart,
-                                  read_metrics)
-
-
-@dataclass(frozen=True)
-class ScaleConfig:
-    """How many workers, on what."""
-
-    num_workers: int = 2  # Ray Train workers (data-parallel; one GPU each with use_gpu)
-    use_gpu: bool = False  # train on GPUs (one per worker, gpus_per_worker)
-    cpus_per_worker: float = 0.45  # keep ≥ 1 CPU free for Ray Data, or reading stalls
-    threads_per_worker: int = 0  # torch intra-op threads; 0 = max(1, ceil(cpus_per_worker))
-    gpus_per_worker: float = 1.0  # with use_gpu
-    precision: Literal["32-true", "bf16-mixed", "16-mixed"] = "32-true"  # Lightning precision (bf16-mixed on GPUs)
-    # where the workers go: PACK fills a node first; SPREAD puts them on as many nodes as it can
-    placement_strategy: Literal["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"] = "PACK"
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """The run's identity, length and checkpoints."""
-
-    name: str | None = None  # default: <dataset>-<model preset>-<UTC time>; reuse + resume=true to continue
-    storage_path: str = "runs"  # local folder or a URI (s3://…, gs://…) on a cluster
-    resume: bool = False  # continue the run `name` from its latest checkpoint
-    init_from: str = ""  # fine-tune: start from this checkpoint's weights (or a run's best); its architecture and feature statistics
-    max_steps: int = 1000  # optimizer steps in all (across workers)
-    val_every: int = 100  # optimizer steps between validations (and checkpoints)
-    seed: int = 0  # seeds torch, the data order and the augmentation
-    decode_rows: int = 500  # fixed validation subset decoded for val/swipe_mrr and val/acc@1
-    val_beam: int = 4  # beam size of val/swipe_mrr (1: greedy)
-    val_freq_weight: float = 0.5  # λ, the validation beam's log-frequency prior (the lexicon's, as prediction has it)
-    real_tune: str = ""  # a real dev dataset with users (data/datasets/real_en_dev): val/real_tune_mrr on the
-    # swipes of its tuning half (swipe.metrics.user_half, seed 0); its reporting half is never read here
-    real_tune_split: str = "dev"  # the split of real_tune read
-    select_by: Literal["val/swipe_mrr", "val/real_tune_mrr"] = "val/swipe_mrr"  # the metric checkpoints are kept by
-    stats_rows: int = 5000  # training rows used for feature standardisation statistics
-    keep_checkpoints: int = 2  # best by val/swipe_mrr
-    max_failures: int = 0  # worker failures survived by restarting from the last checkpoint
-    num_cpus: int | None = None  # size of a local Ray (ignored on a cluster)
-
-
-@dataclass(frozen=True)
-class EvalSet:
-    """A dataset split decoded with the best checkpoint after training."""
-
-    name: str  # the evaluation set's name in the results
-    dataset: str  # its dataset folder or URI
-    split: str  # the split of `dataset` decoded
-    rows: int = 0  # 0 = all
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    optim: OptimConfig = field(default_factory=OptimConfig)
-    # the words validation and every later decoder search within (saved in the model's spec): the
-    # dataset's (its manifest's `lexicon`: the words it was made of), with the keys of
-    # swipe.lexicon.LexiconConfig set here replacing its own, e.g. {top_n: null} for all of its words
-    lexicon: dict[str, Any] = field(default_factory=dict)
-    scale: ScaleConfig = field(default_factory=ScaleConfig)
-    run: RunConfig = field(default_factory=RunConfig)
-    tracking: TrackingConfig = field(default_factory=TrackingConfig)
-    eval: tuple[EvalSet, ...] = ()  # dataset splits decoded with the best checkpoint after training
+from swipe.train.config import ScaleConfig, TrainConfig
+from swipe.train.evaluation import evaluate_split
+from swipe.train.worker import train_loop
+from swipe.train.stream import train_dataset, val_dataset
+from swipe.train.tracking import METRICS_FILE, final_history, read_metrics
 
 
 @dataclass
@@ -316,7 +247,7 @@ def check_init_spec(start: InputSpec, spec: InputSpec, where: str) -> None:
 
 def build_trainer(cfg: TrainConfig, run: Run, data: TrainData, callbacks: Sequence[Any] = ()) -> TorchTrainer:
     """The Ray datasets, the run's config.yaml, and the TorchTrainer whose workers run
-    `_train_loop` (the trie goes to them by one ray.put)."""
+    `swipe.train.worker.train_loop` (the trie goes to them by one ray.put)."""
     layouts = parse_layouts(data.manifest["layouts"])
     datasets = {"train": train_dataset(data.train_files, {g: lay.key_width for g, lay in layouts.items()},
                                        cfg.data, passes_needed(cfg, data.train_rows)),
@@ -338,7 +269,7 @@ def build_trainer(cfg: TrainConfig, run: Run, data: TrainData, callbacks: Sequen
     ingest = RayDataConfig.default_ingest_options()
     ingest.preserve_order = True  # the same batches in the same order on every run: reproducible
     return TorchTrainer(
-        _train_loop, train_loop_config=loop_cfg,
+        train_loop, train_loop_config=loop_cfg,
         scaling_config=ScalingConfig(num_workers=cfg.scale.num_workers, use_gpu=cfg.scale.use_gpu,
                                      resources_per_worker=resources, placement_strategy=cfg.scale.placement_strategy),
         run_config=RayRunConfig(name=run.name, storage_path=run.storage,
@@ -420,142 +351,3 @@ def run_record(cfg: TrainConfig, run: Run, data: TrainData) -> dict[str, Any]:
                    | {"splits": {s: v["rows"] for s, v in m["splits"].items()}, "skipped_shards": data.skipped}})
 
 
-@torch.no_grad()
-def evaluate_split(model: SwipeModel, ev: EvalSet, trie: Trie, spec: InputSpec, batch_size: int = 256) -> dict[str, float]:
-    """Greedy lexicon decoding of a whole split with `model` (CPU, in this process)."""
-    batch = head_batch(split_files(ev.dataset, ev.split), ev.rows)
-    grid_index = {g: i for i, g in enumerate(model.grid_names)}
-    alphabet = trie.alphabet
-    words: list[str] = []
-    for s in range(0, len(batch), batch_size):
-        part = batch.take(np.arange(s, min(s + batch_size, len(batch))))
-        tensors = collate(part, grid_index, alphabet, spec, model.cfg.max_word_len, targets=False)
-        words += greedy_words(model, tensors, alphabet, trie).words
-    in_lexicon = np.mean([w is not None and trie.contains(w) for w in batch.words])
-    return summarize([[w] for w in words], batch.words) | {"reference_in_lexicon": float(in_lexicon)}
-
-
-# ----------------------------------------------------------------------------- worker side
-QUIET = ["ray.train", "ray.data", "pytorch_lightning"]  # per-report INFO lines and notices: warnings only
-
-
-def _train_loop(config: dict[str, Any]) -> None:
-    """Runs in every Ray Train worker: Lightning inside, DDP across workers."""
-    quiet()  # the worker's edge: swipe.console's list, unless the job runs --verbose
-    with quiet_loggers(QUIET + [train_report_logger()]):
-        _fit_in_worker(config)
-
-
-def _fit_in_worker(config: dict[str, Any]) -> None:
-    from ray.train.lightning import RayDDPStrategy, RayLightningEnvironment, prepare_trainer
-
-    cfg: TrainConfig = config["cfg"]
-    ctx = ray.train.get_context()
-    rank = ctx.get_world_rank()
-    pl.seed_everything(cfg.run.seed, workers=True, verbose=False)
-    torch.set_num_threads(cfg.scale.threads_per_worker or max(1, math.ceil(cfg.scale.cpus_per_worker)))
-    alphabet = Alphabet(config["alphabet"])
-    keys = KeyTable.build(parse_layouts(config["layouts_json"]), alphabet)
-    model = SwipeModel(config["model_cfg"], keys, alphabet.size)
-    model.features.set_stats(*config["stats"])
-    if config["init_from"]:  # the starting weights (an absolute path: workers run elsewhere), this dataset's keys
-        model = load_model(resolve_checkpoint(config["init_from"]), "cpu", parse_layouts(config["layouts_json"]))[0].train()
-    trie: Trie = ray.get(config["trie"])
-    module = SwipeModule(model, cfg.optim, cfg.run.max_steps, cfg.run.val_every, alphabet, trie,
-                         config["decode_batch"], config["decode_words"], cfg.run.val_beam, cfg.run.val_freq_weight,
-                         config["real_batch"], config["real_words"])
-    coll = PadCollate(keys.index(), alphabet, config["spec"], model.cfg.max_word_len)
-    train_iter = ray.train.get_dataset_shard("train").iter_torch_batches(
-        batch_size=cfg.data.batch_size, collate_fn=coll, drop_last=True,
-        local_shuffle_buffer_size=cfg.data.shuffle_buffer or None, local_shuffle_seed=cfg.run.seed + rank)
-    val_iter = ray.train.get_dataset_shard("val").iter_torch_batches(batch_size=256, collate_fn=coll)
-    if rank == 0:
-        print(f"[train] {count_parameters(model):,} parameters, features={model.cfg.features}, "
-              f"{ctx.get_world_size()} worker(s)", flush=True)
-    trainer = pl.Trainer(
-        max_steps=cfg.run.max_steps, val_check_interval=cfg.run.val_every, check_val_every_n_epoch=None,
-        num_sanity_val_steps=0, accelerator="gpu" if cfg.scale.use_gpu else "cpu", devices="auto",
-        strategy=RayDDPStrategy(), plugins=[RayLightningEnvironment()], precision=cfg.scale.precision,
-        gradient_clip_val=cfg.optim.grad_clip or None, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, log_every_n_steps=10,
-        logger=build_loggers(config["run_dir"], config["name"], cfg.tracking, config["record"], rank,
-                             config["run_home"]) or False,
-        callbacks=[ReportEveryValidation(alphabet, config["layouts_json"], config["spec"], config["record"],
-                                         config["run_dir"], config["run_home"])]
-        + ([ConsoleProgress(cfg.run.max_steps)] if rank == 0 else []))
-    trainer = prepare_trainer(trainer)
-    resume_from, step = _resume_point(rank)
-    if rank == 0:
-        mark_restart(config["run_dir"], step)  # rows a lost attempt logged after `step` are superseded
-    trainer.fit(module, train_dataloaders=train_iter, val_dataloaders=val_iter, ckpt_path=resume_from,
-                weights_only=True)  # resuming unpickles no code: tensors, numbers, strings only
-
-
-def _resume_point(rank: int) -> tuple[str | None, int]:
-    """A resumed run or a restarted worker group continues from Ray Train's last registered
-    checkpoint: (a local copy of its trainer state, its step); (None, 0) for a fresh start."""
-    ckpt = ray.train.get_checkpoint()
-    if ckpt is None:
-        return None, 0
-    local = Path(tempfile.mkdtemp(prefix="swipe-resume-"))
-    with ckpt.as_directory() as d:
-        shutil.copy(Path(d) / TRAINER_FILE, local / TRAINER_FILE)
-        step = load_meta(d)["step"]
-    if rank == 0:
-        print(f"[train] resuming from {ckpt.path} (step {step})", flush=True)
-    return str(local / TRAINER_FILE), step
-
-
-class ConsoleProgress(pl.Callback):
-    """Rank 0's progress line: step of max_steps, steps/s, ETA, the smoothed training loss and
-    the last validation (every 15 s, and after each validation)."""
-
-    def __init__(self, max_steps: int, every_s: float = 15.0):
-        self.progress = Progress("train", max_steps, "steps", every_s)
-        self.progress.start_count = -1  # not started yet
-        self.val = ""
-
-    def on_train_batch_end(self, trainer: pl.Trainer, module: SwipeModule, *args: Any) -> None:
-        if self.progress.start_count < 0:  # the rate starts after the first step (start-up is not training)
-            self.progress.start_count, self.progress.t0 = trainer.global_step, time.monotonic()
-            return
-        loss = trainer.callback_metrics.get("train/loss")
-        self.progress.update(trainer.global_step, (f"loss {float(loss):.3f}" if loss is not None else "") + self.val)
-
-    def on_validation_end(self, trainer: pl.Trainer, module: SwipeModule) -> None:
-        m = trainer.callback_metrics
-        if not trainer.sanity_checking and "val/swipe_mrr" in m:
-            self.val = f"  val/loss {float(m['val/loss']):.3f}  val/swipe_mrr {float(m['val/swipe_mrr']):.4f}"
-            if "val/real_tune_mrr" in m:
-                self.val += f"  val/real_tune_mrr {float(m['val/real_tune_mrr']):.4f}"
-            self.progress.update(trainer.global_step, self.val.strip(), force=True)
-
-
-class ReportEveryValidation(pl.Callback):
-    """After each validation every rank reports metrics (a barrier); rank 0 attaches a
-    self-describing checkpoint, which Ray keeps if it is among the best by val/swipe_mrr."""
-
-    def __init__(self, alphabet: Alphabet, layouts_json: dict, spec: InputSpec, record: dict, run_dir: str = "",
-                 run_home: str = ""):
-        """`run_home`: the run's URI on object storage, where rank 0 publishes metrics.jsonl
-        after each validation (its disk may be on any node); "" for a local run."""
-        self.alphabet, self.layouts_json, self.spec, self.record = alphabet, layouts_json, spec, record
-        self.run_dir, self.run_home = run_dir, run_home
-
-    def on_validation_end(self, trainer: pl.Trainer, module: SwipeModule) -> None:
-        if trainer.sanity_checking:
-            return
-        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-        metrics["step"] = trainer.global_step
-        tmp = Path(tempfile.mkdtemp(prefix="swipe-ckpt-"))
-        trainer.save_checkpoint(tmp / TRAINER_FILE, weights_only=False)  # collective: every rank calls it
-        checkpoint = None
-        if trainer.global_rank == 0:
-            save_model_dir(tmp, module.model, self.alphabet, self.layouts_json, self.spec,
-                           {"step": trainer.global_step, "metrics": metrics, "train": self.record})
-            checkpoint = ray.train.Checkpoint.from_directory(tmp)
-        ray.train.report(metrics, checkpoint=checkpoint)
-        shutil.rmtree(tmp, ignore_errors=True)
-        history = Path(self.run_dir) / METRICS_FILE
-        if trainer.global_rank == 0 and self.run_home and history.exists():
-            storage.write_bytes(storage.join(self.run_home, METRICS_FILE), history.read_bytes())

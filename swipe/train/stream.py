@@ -9,7 +9,6 @@ read_parquet(train shards) ─► per epoch: randomize_block_order(seed+e)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 
 import pyarrow as pa
 import ray.data
@@ -22,8 +21,9 @@ from swipe.data.dataset import head_table
 from swipe.data.swipes import SwipeBatch
 from swipe.lexicon import Alphabet
 from swipe.model.inputs import collate
-from swipe.model.spec import InputSpec, PointRule, PointSpec
-from swipe.train.augment import Augment, AugmentConfig
+from swipe.model.spec import InputSpec
+from swipe.train.augment import Augment
+from swipe.train.config import DataConfig
 
 
 class PadCollate(ArrowBatchCollateFn):
@@ -35,24 +35,6 @@ class PadCollate(ArrowBatchCollateFn):
 
     def __call__(self, table: pa.Table) -> dict[str, torch.Tensor]:
         return collate(SwipeBatch.from_arrow(table), self.grid_index, self.alphabet, self.spec, self.max_word_len)
-
-
-@dataclass(frozen=True)
-class DataConfig:
-    """Which dataset, how it is batched, and its training noise."""
-
-    dataset: str = "data/datasets/synth_en"  # the dataset folder or URI (written by `swipe data`)
-    train_split: str = "train"  # the split trained on
-    val_split: str = "val"  # the split validated on (loss, token accuracy, val/swipe_mrr)
-    batch_size: int = 64  # per worker
-    # what the model reads (saved with it as its input spec, swipe.model.spec.PointSpec):
-    max_points: int = PointSpec.max_points  # at most this many points per swipe (real median: ~51 points)
-    point_rule: PointRule = PointSpec.rule  # index: subsampled by index | time: resampled at rate_hz | arclength: evenly along the path
-    rate_hz: float = PointSpec.rate_hz  # point_rule=time
-    val_rows: int = 2000  # validation rows (loss, token accuracy); 0 = all
-    shuffle_buffer: int = 2048  # local shuffle buffer of the training iterator (rows)
-    read_blocks: int = 16  # parallel read blocks (few large blocks delay the first batch)
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
 
 
 def train_dataset(files: list[str], key_width: dict[str, float], cfg: DataConfig, epochs: int) -> ray.data.Dataset:

@@ -38,7 +38,8 @@ from swipe import storage
 from swipe.cluster.session import ensure_ray, scoped_env
 from swipe.config import ConfigError, build_config, config_to_dict, merge
 from swipe.provenance import redact, run_stamp
-from swipe.train.fit import TrainConfig, check_resources, job_paths, run_exists, train
+from swipe.train.config import TrainConfig
+from swipe.train.fit import check_resources, job_paths, run_exists, train
 
 METRICS = ("val/swipe_mrr", "val/real_tune_mrr")  # what a sweep may rank by (the second needs run.real_tune)
 DISTRIBUTIONS = ("loguniform", "uniform", "randint", "choice")

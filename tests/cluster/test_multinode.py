@@ -32,7 +32,8 @@ from tests.support.memory import probe_trie
 from tests.support.faults import (PREDICT_ACTOR, TRAIN_WORKER, actor_group_nodes, actor_nodes,
                                   train_checkpoint_registered)
 from tests.support.multinode import through_node_loss
-from swipe.train.fit import TrainConfig, train
+from swipe.train.config import TrainConfig
+from swipe.train.fit import train
 from swipe.model.spec import InputSpec, PointSpec
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]

@@ -169,7 +169,7 @@ def test_the_time_rule_keeps_the_first_and_last_point_of_a_swipe_shorter_than_ha
 
 
 def test_one_default_for_how_many_points_a_model_reads():
-    from swipe.train.stream import DataConfig
+    from swipe.train.config import DataConfig
 
     d = DataConfig()
     assert (d.max_points, d.point_rule, d.rate_hz) == (PointSpec().max_points, PointSpec().rule, PointSpec().rate_hz)

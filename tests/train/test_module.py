@@ -125,7 +125,8 @@ def test_lexicon_mask_allows_exactly_the_continuations(parts):
 
 
 def test_resources_leave_ray_data_a_cpu():
-    from swipe.train.fit import ScaleConfig, check_resources
+    from swipe.train.config import ScaleConfig
+    from swipe.train.fit import check_resources
 
     check_resources(ScaleConfig(num_workers=2, cpus_per_worker=0.45), {"CPU": 2.0})
     with pytest.raises(ValueError, match="leave at least 1 for Ray Data"):

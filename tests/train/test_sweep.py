@@ -11,9 +11,9 @@ from swipe.config import ConfigError, load_config
 from swipe.data.make import MakeDatasetConfig, make_dataset
 from swipe.lexicon import LexiconConfig
 from swipe.model.transformer import ModelConfig
-from swipe.train.fit import RunConfig, ScaleConfig, TrainConfig
+from swipe.train.config import RunConfig, ScaleConfig, TrainConfig
 from swipe.train.module import OptimConfig
-from swipe.train.stream import DataConfig
+from swipe.train.config import DataConfig
 from swipe.train.sweep import AshaConfig, SweepConfig, results_markdown, run_sweep, summarize_trials, variants
 from swipe.train.tracking import TrackingConfig, final_history, read_metrics
 
