@@ -72,9 +72,13 @@ def test_the_readme_is_short_and_speaks_of_the_project_not_its_history():
 def test_every_module_and_config_is_in_the_architecture_page():
     page = (ROOT / "docs/architecture.md").read_text()
     files = [p for p in sorted((ROOT / "swipe").rglob("*.py")) + sorted((ROOT / "bench").glob("*.py"))
+             + sorted((ROOT / "tests/support").glob("*.py"))
              + sorted((ROOT / "configs").rglob("*.yaml")) if p.name != "__init__.py" or p.stat().st_size > 200]
     missing = [str(p.relative_to(ROOT)) for p in files if str(p.relative_to(ROOT)) not in page]
     assert not missing, f"docs/architecture.md misses {missing}"
+    listed = re.findall(r"^((?:swipe|bench|tests/support)/\S+\.py) ", page, re.M)
+    gone = [p for p in listed if not (ROOT / p).exists()]
+    assert not gone, f"docs/architecture.md lists files that are not in the tree: {gone}"
 
 
 def test_results_pages_say_where_they_came_from():
