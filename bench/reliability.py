@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+import uuid
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -292,13 +293,17 @@ def run_reliability(seeds: int = 20, workdir: str | None = None) -> dict[str, An
                 and first_val == 1, last_step=int(trial["last_step"]), first_validation_runs=first_val)
     ray.shutdown()
 
-    # fault: a prediction job stopped on a `ray start --head` cluster, then resubmitted
+    # fault: a prediction job stopped on a `ray start --head` cluster, then resubmitted, after a training
+    # job (W&B offline) there; a W&B key in the nodes' environment must reach no file
+    secret = "swipe-fake-key-" + uuid.uuid4().hex
     sub = submit_train_and_predict(str(ds), root / "submit", "configs/quickstart.yaml",
-                                   TINY_TRAIN + ["scale.num_workers=1"],
+                                   TINY_TRAIN + ["scale.num_workers=1", "tracking.wandb=offline"],
                                    ["lexicon.top_n=200", "batch_size=8", "beam.beam_size=8", "concurrency=1"],
-                                   split="train")
-    tally.fault("job", int(sub.predict_interrupted), sub.ok(), sub.duplicate_rows + sub.missing_rows,
-                train=sub.train_status, predict=sub.predict_status)
+                                   split="train", node_env={"WANDB_API_KEY": secret})
+    leaked = [str(p) for d in (root / "submit", Path(sub.ray_temp_dir)) for p in d.rglob("*")
+              if p.is_file() and not p.is_symlink() and secret.encode() in p.read_bytes()]
+    tally.fault("job", int(sub.predict_interrupted), sub.ok() and not leaked, sub.duplicate_rows + sub.missing_rows,
+                train=sub.train_status, predict=sub.predict_status, files_with_the_key=leaked)
     _node_losses(tally, root, pcfg)
 
     return tally.figures | {"wall_s": round(time.perf_counter() - t0, 1), "scenarios": tally.scenarios,

@@ -17,6 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
                                                         if p and p != str(ROOT)])
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a private, short-lived local instance
+# Ray Train's controller polls its workers every 2 s by default: a tiny fit's start, reports and end
+# wait on it. Polled 4 times as often, the suite's dozen fits end sooner (set before Ray starts).
+os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.5")
 # s3://… means the `s3` fixture's server: set before any Ray starts, so every Ray worker inherits it
 S3_PORT = free_port()
 os.environ.update(s3_env(S3_PORT))
@@ -60,6 +63,30 @@ def ray_session():
         start_local_ray()
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(ray_session, tmp_path_factory) -> str:
+    """One small synthetic English dataset for the session's training, sweep and job tests:
+    1,600 swipes of the 200 most frequent words in 8 shards (read-only: tests write elsewhere)."""
+    from swipe.data.make import MakeDatasetConfig, make_dataset
+    from swipe.lexicon import LexiconConfig
+
+    out = tmp_path_factory.mktemp("ds") / "tiny_en"
+    make_dataset(MakeDatasetConfig(out=str(out), n_swipes=1600, shard_rows=200, lexicon=LexiconConfig(top_n=200)))
+    return str(out)
+
+
+@pytest.fixture(scope="session")
+def online(tmp_path_factory):
+    """One online decoder for the session (the shipped model on onnxruntime, configs/decode_en.yaml,
+    the English and How We Swipe layouts), its users' words in a session folder. Tests that add
+    words use users of their own."""
+    from swipe.serve.service import OnlineDecoder, ServeConfig, load_offer, resolve_paths
+    from swipe.serve.users import UserWordsConfig
+
+    cfg = resolve_paths(ServeConfig(users=UserWordsConfig(store=str(tmp_path_factory.mktemp("users")))), ROOT)
+    return OnlineDecoder(cfg, *load_offer(cfg))
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,6 @@ the model. Two more fits of the same command check what a seed and a fine-tune p
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from swipe.commands import check_command, main
@@ -17,7 +15,6 @@ from swipe.keyboard import load_layouts
 from swipe.model.checkpoint import load_meta, resolve_checkpoint
 from swipe.model.spec import load_spec
 from tests.support.docs import commands_in, swipe_argv
-from tests.support.s3 import free_port
 from tests.support.swipes import ideal_swipe
 from swipe.train.tracking import read_metrics
 
@@ -28,15 +25,6 @@ MARKER = "<!-- custom language commands: tests/test_custom_language.py runs thes
 TINY = ["model.preset=tiny", "run.max_steps=20", "run.val_every=10", "data.batch_size=16", "data.max_points=48",
         "data.val_rows=96", "run.decode_rows=48", "run.stats_rows=400", "scale.num_workers=1",
         "tracking.wandb=disabled"]
-
-
-def _post(url: str, body: dict | None = None) -> dict:
-    import urllib.request
-
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data, {"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=120) as r:
-        return json.loads(r.read())
 
 
 def test_german_from_a_layout_and_a_word_list_to_the_demo(ray_session, in_root, tmp_path, capsys):
@@ -65,13 +53,14 @@ def test_german_from_a_layout_and_a_word_list_to_the_demo(ray_session, in_root, 
     assert (spec.lexicon.language, spec.lexicon.top_n) == ("de", 300)
     assert "training result" in capsys.readouterr().out
 
-    # the same command, seed and data again: the same run, step for step; then a fine-tune with a learning
-    # rate of ~0 validates as the model it started from
-    main(fit + TINY + [f"data.dataset={ds}", f"run.storage_path={runs}", "eval=[]", "run.name=twin"])
+    # the same command, seed and data again: the same run, step for step (its first validation); then a
+    # fine-tune with a learning rate of ~0 validates as the model it started from
+    short = TINY + ["run.max_steps=10"]
+    main(fit + short + [f"data.dataset={ds}", f"run.storage_path={runs}", "eval=[]", "run.name=twin"])
     pick = lambda rows: [(r["step"], r["val/loss"], r["val/swipe_mrr"]) for r in rows if "val/loss" in r]  # noqa: E731
-    assert pick(read_metrics(tmp_path / "runs/de-small")) == pick(read_metrics(tmp_path / "runs/twin"))
-    main(fit + TINY + [f"data.dataset={ds}", f"run.storage_path={runs}", "eval=[]", "run.name=tuned",
-                       f"run.init_from={run}", "optim.lr=1e-12"])
+    assert pick(read_metrics(tmp_path / "runs/de-small"))[:1] == pick(read_metrics(tmp_path / "runs/twin"))
+    main(fit + short + [f"data.dataset={ds}", f"run.storage_path={runs}", "eval=[]", "run.name=tuned",
+                        f"run.init_from={run}", "optim.lr=1e-12"])
     assert pick(read_metrics(tmp_path / "runs/tuned"))[0][1] == pytest.approx(
         pick(read_metrics(tmp_path / "runs/de-small"))[0][1], abs=1e-4)
     with pytest.raises(FileExistsError, match="--resume"):  # a used name is refused
@@ -90,25 +79,20 @@ def test_german_from_a_layout_and_a_word_list_to_the_demo(ray_session, in_root, 
     main(evaluate + [f"predictions={out}", "beam_sizes=[]", "options=false"])
     assert f"report: {out}/report.md" in capsys.readouterr().out
 
-    # the demo's API on the German keyboard, from the same config file the page serves
-    from ray import serve as ray_serve
+    # the demo's API on the German keyboard, from the same config file `swipe serve` reads: the replica's
+    # own code (OnlineDecoder) in this process (HTTP and the page: tests/serve/test_app.py)
+    from swipe.serve.service import OnlineDecoder, load_offer, resolve_paths
 
-    from swipe.serve.app import start
-
-    cfg = check_command(serve + [f"models={{de-small: {run}}}", f"port={free_port()}", "cpus_per_replica=0.25",
-                                 f"users.store={tmp_path / 'users'}"])
-    url = start(cfg, name="swipe-de")
-    try:
-        options = _post(url + "/api/options")
-        assert options["layouts"] == ["qwertz_german"] and options["lexicon_words"] == 300
-        qwertz = load_layouts(ROOT / "data/layouts/qwertz_german.json")["qwertz_german"]
-        word = next(w for w in ("über", "können", "müssen", "während", "für") if w in german)
-        got = _post(url + "/api/decode", ideal_swipe(qwertz, word) | {"layout": "qwertz_german", "decoder": "template"})
-        assert word in [c["word"] for c in got["candidates"]], (word, got)
-        beam = _post(url + "/api/decode", ideal_swipe(qwertz, word) | {"layout": "qwertz_german", "decoder": "beam"})
-        assert beam["candidates"] and {c["word"] for c in beam["candidates"]} <= german, beam
-    finally:
-        ray_serve.shutdown()
+    cfg = resolve_paths(check_command(serve + [f"models={{de-small: {run}}}", f"users.store={tmp_path / 'users'}"]))
+    service = OnlineDecoder(cfg, *load_offer(cfg))
+    options = service.options()
+    assert options["layouts"] == ["qwertz_german"] and options["lexicon_words"] == 300
+    qwertz = load_layouts(ROOT / "data/layouts/qwertz_german.json")["qwertz_german"]
+    word = next(w for w in ("über", "können", "müssen", "während", "für") if w in german)
+    got = service.decode(ideal_swipe(qwertz, word) | {"layout": "qwertz_german", "decoder": "template"})
+    assert word in [c["word"] for c in got["candidates"]], (word, got)
+    beam = service.decode(ideal_swipe(qwertz, word) | {"layout": "qwertz_german", "decoder": "beam"})
+    assert beam["candidates"] and {c["word"] for c in beam["candidates"]} <= german, beam
 
 
 def _lexicon_words(ds: str) -> set[str]:

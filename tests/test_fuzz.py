@@ -6,8 +6,6 @@ import json
 import pytest
 
 from swipe.keyboard import load_layouts
-from swipe.serve.service import OnlineDecoder, ServeConfig, load_offer, resolve_paths
-from swipe.serve.users import UserWordsConfig
 from tests.support.fuzz import MAX_REQUEST_MS, FuzzResult, fuzz_imports, fuzz_requests
 
 from conftest import ROOT
@@ -27,9 +25,8 @@ def test_damaged_lines_never_abort_an_import_or_lose_a_row():
 
 
 @pytest.mark.slow
-def test_damaged_requests_never_get_a_server_error(tmp_path):
-    cfg = resolve_paths(ServeConfig(users=UserWordsConfig(store=str(tmp_path))), ROOT)
-    service = OnlineDecoder(cfg, *load_offer(cfg))
+def test_damaged_requests_never_get_a_server_error(online):
+    service = online
     good = [{"x": r["curve"]["x"], "y": r["curve"]["y"], "t": r["curve"]["t"], "layout": r["curve"]["grid_name"]}
             for r in _dev_records(4)]
     result = FuzzResult()

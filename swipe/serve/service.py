@@ -91,11 +91,11 @@ def shared_lexicon(cfg: LexiconConfig, alphabet: Alphabet) -> Lexicon:
     return Lexicon(trie, TemplateIndex(alphabet, **{a: load(f"index.{a}") for a in index_arrays}))
 
 
-def exported_model(checkpoint: Path, int8: bool) -> Path:
-    """The checkpoint's ONNX export (swipe.export.onnx), made once per node into the cache
-    and kept by what makes it: the checkpoint's content and the code that exports it
-    (`export_code_version`). Replicas of a node share it; a new model, or new export or
-    network code, is exported anew."""
+def exported_model(checkpoint: Path) -> Path:
+    """The checkpoint's ONNX export (swipe.export.onnx: fp32 and int8 graphs), made once per node
+    into the cache and kept by what makes it: the checkpoint's content and the code that exports
+    it (`export_code_version`). Replicas of a node share it, whatever their precision; a new
+    model, or new export or network code, is exported anew."""
     from swipe.export.onnx import export_code_version, export_onnx
     from swipe.export.runtime import EXPORT_FORMAT
     from swipe.model.checkpoint import META_FILE, MODEL_FILE
@@ -103,8 +103,8 @@ def exported_model(checkpoint: Path, int8: bool) -> Path:
     digest = hashlib.sha256(export_code_version().encode())
     for name in (MODEL_FILE, META_FILE):
         digest.update((checkpoint / name).read_bytes())
-    name = f"export-{digest.hexdigest()[:16]}-v{EXPORT_FORMAT}{'-int8' if int8 else ''}"  # an older format: anew
-    return storage.cached_folder(name, lambda folder: export_onnx(checkpoint, folder, int8=int8))
+    name = f"export-{digest.hexdigest()[:16]}-v{EXPORT_FORMAT}"  # an older format: anew
+    return storage.cached_folder(name, lambda folder: export_onnx(checkpoint, folder, int8=True))
 
 
 class OnlineDecoder:
@@ -142,7 +142,7 @@ class OnlineDecoder:
             if cfg.backend == "onnxruntime":
                 from swipe.export.runtime import OnnxModel
 
-                model = OnnxModel(exported_model(Path(local), cfg.precision == "int8"), cfg.precision)
+                model = OnnxModel(exported_model(Path(local)), cfg.precision)
                 model.spec = spec  # (the override, where the decode config makes one)
             self.decoders[name] = SwipeDecoder(model, alphabet, self.layouts, decode.template, decode.fused,
                                                spec, decode.decode_batch)

@@ -11,7 +11,7 @@ import torch
 
 from swipe.data.importers.yandex import parse_yandex_lines
 from swipe.decode.search import BeamConfig, beam_words
-from swipe.export.onnx import export_onnx, torch_step_logits
+from swipe.export.onnx import torch_step_logits
 from swipe.export.runtime import OnnxModel
 from swipe.keyboard import load_layouts
 from swipe.lexicon import Alphabet, LexiconConfig, build_lexicon_trie
@@ -26,9 +26,10 @@ ROWS = np.arange(0, 3024, 63)  # 48 real swipes, spread over the 31 people and t
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    out = tmp_path_factory.mktemp("export")
-    export_onnx(ROOT / "models/en-small", out, int8=True)
+def exported():
+    from swipe.serve.service import exported_model
+
+    out = exported_model(ROOT / "models/en-small")  # the service's own export (fp32 and int8): made once
     devices = load_layouts(ROOT / "data/layouts/howweswipe_devices.json")
     lines = (ROOT / "data/samples/howweswipe_en_dev.jsonl").read_bytes().splitlines()
     batch, _, _ = parse_yandex_lines([lines[i] for i in ROWS], 0, devices, "dev")

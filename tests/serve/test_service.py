@@ -28,8 +28,8 @@ def _service(store, max_words=1000, max_inline_layouts=32) -> OnlineDecoder:
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory):
-    return _service(tmp_path_factory.mktemp("users"))
+def service(online):
+    return online
 
 
 @pytest.fixture(scope="module")

@@ -49,9 +49,9 @@ def test_an_export_is_kept_by_the_code_that_made_it(tmp_path, monkeypatch):
     made: list[Path] = []
     monkeypatch.setattr(onnx, "export_onnx", lambda ckpt, folder, int8: made.append(folder))
     ckpt = Path(__file__).resolve().parents[2] / "models/en-small"
-    first = service.exported_model(ckpt, int8=False)
-    assert service.exported_model(ckpt, int8=False) == first and len(made) == 1
+    first = service.exported_model(ckpt)
+    assert service.exported_model(ckpt) == first and len(made) == 1
     code = tmp_path / "onnx.py"  # the exporter as it would be after an edit
     code.write_bytes((Path(onnx.__file__)).read_bytes() + b"\n# changed\n")
     monkeypatch.setattr(onnx, "EXPORT_CODE", onnx.EXPORT_CODE[1:] + (os.path.relpath(code, Path(onnx.__file__).parents[1]),))
-    assert service.exported_model(ckpt, int8=False) != first and len(made) == 2
+    assert service.exported_model(ckpt) != first and len(made) == 2

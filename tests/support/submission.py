@@ -46,10 +46,11 @@ class SubmitResult:
 
 def submit_train_and_predict(dataset: str, out: str | Path, train_config: str = "configs/quickstart.yaml",
                              train_overrides: list[str] = (), predict_overrides: list[str] = (),
-                             split: str = "test", num_cpus: int = 2, node_env: dict[str, str] | None = None
-                             ) -> SubmitResult:
+                             split: str = "test", num_cpus: int = 2, node_env: dict[str, str] | None = None,
+                             checkpoint: str = "") -> SubmitResult:
     """Start a local cluster, submit training then prediction (stopped once and resubmitted),
-    check the predictions row by row, stop the cluster."""
+    check the predictions row by row, stop the cluster. With `checkpoint` (an absolute path),
+    no training job: prediction decodes with it (the suite's short version)."""
     from swipe.data.dataset import read_split
     from swipe.evaluate.predictions import read_predictions
 
@@ -68,12 +69,17 @@ def submit_train_and_predict(dataset: str, out: str | Path, train_config: str = 
         cluster.submit(f"{name}-relative", ["python", "jobs/predict.py", "checkpoint=models/en-small",
                                             "dataset=data/datasets/not-uploaded", f"split={split}"],
                        wait=False, log=Path(logs["relative"]))
-        train_status = cluster.submit(f"{name}-train", train_cmd, log=Path(logs["train"]))
+        train_status = (cluster.submit(f"{name}-train", train_cmd, log=Path(logs["train"])) if not checkpoint
+                        else "NOT RUN")
+        deadline = time.monotonic() + 120  # (beside a training job it has long ended; alone, it may not have yet)
+        while cluster.status(f"{name}-relative") in ("PENDING", "RUNNING", "UNKNOWN") and time.monotonic() < deadline:
+            time.sleep(1)
         said = cluster.cli("job", "logs", f"{name}-relative", check=False, log=Path(logs["relative"])).stdout
         refused = cluster.status(f"{name}-relative") == "FAILED" and "Give a URI" in said
         predict_status, interrupted = "NOT RUN", False
-        if train_status == "SUCCEEDED":
-            predict_cmd = ["python", "jobs/predict.py", f"checkpoint={out / 'runs' / name}", f"dataset={dataset}",
+        if train_status == "SUCCEEDED" or checkpoint:
+            predict_cmd = ["python", "jobs/predict.py", f"checkpoint={checkpoint or out / 'runs' / name}",
+                           f"dataset={dataset}",
                            f"split={split}", f"out={pred_dir}", *predict_overrides]
             first = f"{name}-predict-1"
             # held after its first shard until stopped (the shard writer wrapped): the fault lands on a fast machine too

@@ -10,10 +10,9 @@ from dataclasses import replace
 import pytest
 
 from swipe.data.dataset import head_batch, split_files
-from swipe.data.make import MakeDatasetConfig, make_dataset
 from swipe.decode.search import greedy_words
 from swipe.metrics import summarize
-from swipe.lexicon import Alphabet, LexiconConfig, build_lexicon_trie
+from swipe.lexicon import Alphabet, build_lexicon_trie
 from swipe.model.checkpoint import load_meta, load_model
 from swipe.model.inputs import collate
 from swipe.model.transformer import ModelConfig
@@ -25,14 +24,6 @@ from swipe.train.tracking import TrackingConfig, final_history, read_metrics
 from swipe.model.spec import load_spec
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def tiny_dataset(ray_session, tmp_path_factory):
-    out = tmp_path_factory.mktemp("ds") / "tiny_en"
-    make_dataset(MakeDatasetConfig(out=str(out), n_swipes=1600, shard_rows=800,
-                                   lexicon=LexiconConfig(top_n=200)))
-    return str(out)
 
 
 def _cfg(dataset, tmp_path, name, workers, steps, **run):

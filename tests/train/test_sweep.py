@@ -8,8 +8,6 @@ import pandas as pd
 import pytest
 
 from swipe.config import ConfigError, load_config
-from swipe.data.make import MakeDatasetConfig, make_dataset
-from swipe.lexicon import LexiconConfig
 from swipe.model.transformer import ModelConfig
 from swipe.train.config import RunConfig, ScaleConfig, TrainConfig
 from swipe.train.module import OptimConfig
@@ -83,13 +81,6 @@ def test_table_is_mean_and_std_over_seeds_best_first():
 # ----------------------------------------------------------------------------- real sweeps
 
 
-@pytest.fixture(scope="module")
-def sweep_dataset(ray_session, tmp_path_factory):
-    out = tmp_path_factory.mktemp("ds") / "tiny_sweep"
-    make_dataset(MakeDatasetConfig(out=str(out), n_swipes=1600, shard_rows=800, lexicon=LexiconConfig(top_n=200)))
-    return str(out)
-
-
 def _sweep(dataset, tmp_path, name, space, steps=20, wandb="disabled", batch_size=16, **kw):
     base = TrainConfig(
         data=DataConfig(dataset=dataset, batch_size=batch_size, max_points=48, val_rows=96, read_blocks=4),
@@ -103,11 +94,11 @@ def _sweep(dataset, tmp_path, name, space, steps=20, wandb="disabled", batch_siz
 
 @pytest.mark.ray
 @pytest.mark.slow
-def test_two_trial_sweep_asha_stops_the_worse_and_writes_results(sweep_dataset, tmp_path, in_root):
+def test_two_trial_sweep_asha_stops_the_worse_and_writes_results(tiny_dataset, tmp_path, in_root):
     """lr = 0 leaves the model as initialised: ASHA, having seen the learning trial at the
     same validation, stops it at its only rung (the 3rd of 4 validations). Both trials are
     in the table, with their plot, W&B runs and the winner as a training config."""
-    cfg = _sweep(sweep_dataset, tmp_path, "two", {"optim.lr": [0.01, 0.0]}, steps=40, batch_size=32,
+    cfg = _sweep(tiny_dataset, tmp_path, "two", {"optim.lr": [0.01, 0.0]}, steps=40, batch_size=32,
                  wandb="offline", asha=AshaConfig(grace_validations=3, reduction_factor=2))
     result = run_sweep(cfg)
     by_lr = {row["variant"]["optim.lr"]: row for _, row in result.trials.iterrows()}
@@ -122,13 +113,13 @@ def test_two_trial_sweep_asha_stops_the_worse_and_writes_results(sweep_dataset, 
     assert len(runs) == 2
     # the best configuration is a training config that jobs/train.py accepts as it is
     best = load_config(TrainConfig, result.best_config)
-    assert best.optim.lr == 0.01 and best.run.name is None and best.data.dataset == sweep_dataset
+    assert best.optim.lr == 0.01 and best.run.name is None and best.data.dataset == tiny_dataset
     assert "swipe train --config" in result.best_config.read_text()
 
 
 @pytest.mark.ray
 @pytest.mark.slow
-def test_interrupted_sweep_resumes_and_a_killed_trial_is_retried(sweep_dataset, tmp_path, in_root):
+def test_interrupted_sweep_resumes_and_a_killed_trial_is_retried(tiny_dataset, tmp_path, in_root):
     """Interrupted after its first trial, the sweep resumes with the other one only; in the
     resumed part that trial's process is SIGKILLed once Train has registered a checkpoint
     of its run, and Tune's retry (max_failures=1) continues that run to the end from there."""
@@ -142,7 +133,7 @@ def test_interrupted_sweep_resumes_and_a_killed_trial_is_retried(sweep_dataset, 
         def on_trial_complete(self, iteration, trials, trial, **info):
             os.kill(os.getpid(), signal.SIGUSR1)
 
-    cfg = _sweep(sweep_dataset, tmp_path, "resume", {"model.features": ["traj", "nearest"]}, steps=60,
+    cfg = _sweep(tiny_dataset, tmp_path, "resume", {"model.features": ["traj", "nearest"]}, steps=60,
                  asha=AshaConfig(enabled=False))
     first = run_sweep(cfg, callbacks=[InterruptAfterFirstTrial()])
     done = first.trials[first.trials["status"] == "completed"]
