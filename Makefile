@@ -57,7 +57,7 @@ quickstart: $(STAMP)
 
 # pytest exits 5 when it collected no tests: that is a failure here, not a pass.
 test: $(STAMP)
-	$(PY) -m pytest -q --durations=12; rc=$$?; \
+	$(PY) -m pytest -q --durations=15; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; exit 1; fi; exit $$rc
 
 # The ExecuTorch export (optional extra, not in `make test`): install it, then run its tests.

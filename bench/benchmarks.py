@@ -97,9 +97,8 @@ def bench_data(dataset: str = "data/datasets/synth_en", batch_size: int = 64, tr
     from swipe.model.inputs import collate
     from swipe.model.transformer import ModelConfig, SwipeModel
     from swipe.train.module import smoothed_cross_entropy
-    from swipe.train.config import TrainConfig
+    from swipe.train.config import DataConfig, TrainConfig
     from swipe.train.fit import build_input_spec
-    from swipe.train.config import DataConfig
     from swipe.train.stream import PadCollate, train_dataset
 
     manifest = load_manifest(dataset)
@@ -151,9 +150,8 @@ def bench_train(dataset: str = "data/datasets/synth_en", steps: int = 60) -> dic
     import ray
 
     from swipe.model.transformer import ModelConfig
-    from swipe.train.config import RunConfig, ScaleConfig, TrainConfig
+    from swipe.train.config import DataConfig, RunConfig, ScaleConfig, TrainConfig
     from swipe.train.fit import train
-    from swipe.train.config import DataConfig
     from swipe.train.tracking import TrackingConfig, read_metrics
 
     out: dict = {}

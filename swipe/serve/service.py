@@ -103,7 +103,7 @@ def exported_model(checkpoint: Path) -> Path:
     digest = hashlib.sha256(export_code_version().encode())
     for name in (MODEL_FILE, META_FILE):
         digest.update((checkpoint / name).read_bytes())
-    name = f"export-{digest.hexdigest()[:16]}-v{EXPORT_FORMAT}"  # an older format: anew
+    name = f"export-{digest.hexdigest()[:16]}-v{EXPORT_FORMAT}-fp32-int8"  # an older format: anew
     return storage.cached_folder(name, lambda folder: export_onnx(checkpoint, folder, int8=True))
 
 

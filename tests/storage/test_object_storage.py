@@ -4,16 +4,21 @@ layer's own calls on the same server."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from swipe import storage
 from swipe.commands import main
+from swipe.config import build_config
 from swipe.evaluate.predictions import read_info, read_predictions
 from swipe.model.checkpoint import BEST_FILE, load_meta, resolve_checkpoint
+from swipe.train.config import TrainConfig
 from tests.support.docs import commands_in, swipe_argv
 
 MARKER = "<!-- object storage commands: tests/storage/test_object_storage.py runs these -->"
@@ -75,11 +80,24 @@ def test_the_cluster_page_commands_run_on_s3(s3, ray_session, in_root, capsys):
     out = run_job(sweep, capsys)
     home = "s3://swipe/sweeps/sw1"
     assert f"sweep: {home}" in out
-    assert {"results.md", "results.csv", "best_config.yaml", "sweep.yaml"} <= \
+    assert {"results.md", "results.csv", "best_config.yaml", "sweep.yaml", "curves.png"} <= \
         {storage.basename(f) for f in storage.list_files(home)}
+    # ASHA (configs/tune/s3_tiny.yaml): lr = 0 is stopped at its only rung, the 3rd of 4 validations
+    trials = {r["optim.lr"]: r for r in csv.DictReader(io.StringIO(storage.read_text(f"{home}/results.csv")))}
+    assert (trials["0.01"]["status"], trials["0.01"]["last_step"]) == ("completed", "40"), trials
+    assert (trials["0.0"]["status"], trials["0.0"]["last_step"]) == ("stopped early", "30"), trials
+    assert float(trials["0.01"]["best_val_swipe_mrr"]) > float(trials["0.0"]["best_val_swipe_mrr"])
+    # the best configuration is a training config that `swipe train` accepts as it is
+    best_text = storage.read_text(f"{home}/best_config.yaml")
+    best = build_config(TrainConfig, yaml.safe_load(best_text))
+    assert best.optim.lr == 0.01 and best.run.name is None and best.data.dataset == "s3://swipe/datasets/tiny"
+    assert "swipe train --config" in best_text
     assert [storage.basename(d) for d in storage.list_dirs(home)] == ["part-1", "runs"]
     trial_runs = storage.list_dirs(storage.join(home, "runs"))
-    assert len(trial_runs) == 2 and all(storage.exists(storage.join(r, BEST_FILE)) for r in trial_runs)
+    assert len(trial_runs) == 2 and all(storage.exists(storage.join(r, "metrics.jsonl")) for r in trial_runs)
+    # the winner's best checkpoint, as the table names it (ASHA ends even the last rung's trial at
+    # its report, before a run of its own would write best_checkpoint.txt)
+    assert storage.exists(storage.join(trials["0.01"]["checkpoint"], "model.json")), trials["0.01"]
     results = storage.read_text(storage.join(home, "results.md"))
     out = run_job(sweep_resume, capsys)  # every trial finished: nothing runs, the results are re-read from S3
     assert [storage.basename(d) for d in storage.list_dirs(home)] == ["part-1", "runs"]

@@ -7,11 +7,10 @@ import signal
 import pandas as pd
 import pytest
 
-from swipe.config import ConfigError, load_config
+from swipe.config import ConfigError
 from swipe.model.transformer import ModelConfig
-from swipe.train.config import RunConfig, ScaleConfig, TrainConfig
+from swipe.train.config import DataConfig, RunConfig, ScaleConfig, TrainConfig
 from swipe.train.module import OptimConfig
-from swipe.train.config import DataConfig
 from swipe.train.sweep import AshaConfig, SweepConfig, results_markdown, run_sweep, summarize_trials, variants
 from swipe.train.tracking import TrackingConfig, final_history, read_metrics
 
@@ -94,31 +93,6 @@ def _sweep(dataset, tmp_path, name, space, steps=20, wandb="disabled", batch_siz
 
 @pytest.mark.ray
 @pytest.mark.slow
-def test_two_trial_sweep_asha_stops_the_worse_and_writes_results(tiny_dataset, tmp_path, in_root):
-    """lr = 0 leaves the model as initialised: ASHA, having seen the learning trial at the
-    same validation, stops it at its only rung (the 3rd of 4 validations). Both trials are
-    in the table, with their plot, W&B runs and the winner as a training config."""
-    cfg = _sweep(tiny_dataset, tmp_path, "two", {"optim.lr": [0.01, 0.0]}, steps=40, batch_size=32,
-                 wandb="offline", asha=AshaConfig(grace_validations=3, reduction_factor=2))
-    result = run_sweep(cfg)
-    by_lr = {row["variant"]["optim.lr"]: row for _, row in result.trials.iterrows()}
-    assert by_lr[0.01]["status"] == "completed" and by_lr[0.01]["last_step"] == 40
-    assert by_lr[0.0]["status"] == "stopped early" and by_lr[0.0]["last_step"] == 30
-    assert by_lr[0.01]["best_val_swipe_mrr"] > by_lr[0.0]["best_val_swipe_mrr"]
-    assert list(result.table["config"]) == ["lr=0.01", "lr=0"] and result.table["swipe_mrr_mean"].notna().all()
-    for name in ("results.md", "results.csv", "curves.png", "sweep.yaml"):
-        assert (result.sweep_dir / name).stat().st_size > 0
-    # one W&B offline run per trial (grouped by the sweep, tagged with the configuration)
-    runs = glob.glob(str(result.sweep_dir / "runs" / "*" / "wandb" / "offline-run-*" / "run-*.wandb"))
-    assert len(runs) == 2
-    # the best configuration is a training config that jobs/train.py accepts as it is
-    best = load_config(TrainConfig, result.best_config)
-    assert best.optim.lr == 0.01 and best.run.name is None and best.data.dataset == tiny_dataset
-    assert "swipe train --config" in result.best_config.read_text()
-
-
-@pytest.mark.ray
-@pytest.mark.slow
 def test_interrupted_sweep_resumes_and_a_killed_trial_is_retried(tiny_dataset, tmp_path, in_root):
     """Interrupted after its first trial, the sweep resumes with the other one only; in the
     resumed part that trial's process is SIGKILLed once Train has registered a checkpoint
@@ -133,8 +107,8 @@ def test_interrupted_sweep_resumes_and_a_killed_trial_is_retried(tiny_dataset, t
         def on_trial_complete(self, iteration, trials, trial, **info):
             os.kill(os.getpid(), signal.SIGUSR1)
 
-    cfg = _sweep(tiny_dataset, tmp_path, "resume", {"model.features": ["traj", "nearest"]}, steps=60,
-                 asha=AshaConfig(enabled=False))
+    cfg = _sweep(tiny_dataset, tmp_path, "resume", {"model.features": ["traj", "nearest"]}, steps=40,
+                 wandb="offline", asha=AshaConfig(enabled=False))
     first = run_sweep(cfg, callbacks=[InterruptAfterFirstTrial()])
     done = first.trials[first.trials["status"] == "completed"]
     assert len(done) == 1, first.trials[["config", "status"]]
@@ -153,12 +127,17 @@ def test_interrupted_sweep_resumes_and_a_killed_trial_is_retried(tiny_dataset, t
     assert (second.sweep_dir / "part-2").is_dir()  # the second invocation ran only what was left
     assert read_metrics(finished_run) == before  # the finished trial did not train again
     retried = second.trials[second.trials["run"] != finished_run].iloc[0]
-    assert retried["last_step"] == 60  # retried to the end
+    assert retried["last_step"] == 40  # retried to the end
     steps = [r["step"] for r in read_metrics(retried["run"]) if "val/loss" in r]
     # continued from a registered checkpoint, not from the start: the first validation ran once.
-    # Later ones may repeat: Train's controller registers reports at its poll (every 2 s), so
-    # those made since are lost with the trial. 60 steps: the run outlasts a poll or two here.
-    assert steps.count(9) == 1 and set(steps) == {9, 19, 29, 39, 49, 59}, steps
+    # Later ones may repeat: Train's controller registers reports at its poll (every 0.5 s in the
+    # suite, tests/conftest.py), so those made since are lost with the trial. 40 steps: the run
+    # outlasts a few polls here.
+    assert steps.count(9) == 1 and set(steps) == {9, 19, 29, 39}, steps
     final = [r["step"] for r in final_history(read_metrics(retried["run"])) if "val/loss" in r]
-    assert final == [9, 19, 29, 39, 49, 59]
+    assert final == [9, 19, 29, 39]
+    # one W&B offline run per trial (grouped by the sweep), the retried one continued, not a new one
+    runs = glob.glob(str(second.sweep_dir / "runs" / "*" / "wandb" / "offline-run-*" / "run-*.wandb"))
+    assert len({r.rsplit("run-", 1)[1] for r in runs}) == 2, runs
+    # (ASHA, the results files and the best configuration: the sweep of tests/storage/test_object_storage.py)
 
