@@ -104,7 +104,8 @@ class SwipeDecoder:
 
     def top_k(self, kind: DecoderKind, beam: BeamConfig) -> int:
         """How many candidates decoder `kind` returns by its own config."""
-        return {"template": self.template.top_k, "fused": self.fused.top_k}.get(kind, beam.top_k)
+        own = {"template": self.template.top_k, "fused": self.fused.top_k, "greedy": GREEDY.top_k}
+        return own.get(kind, beam.top_k)
 
     def _configs(self, beam: BeamConfig, top_k: int | None) -> tuple[BeamConfig, TemplateConfig, FusedConfig]:
         if top_k is None:

@@ -113,12 +113,12 @@ class LayoutKeys:
         """The lexicon's words as this layout's keys draw them (shared by layouts of the same
         letters)."""
         key = (id(index), self.has.tobytes())
-        made = _DRAWN.get(key)
+        made = _DRAWN.pop(key, None)
         if made is None or made.index is not index:  # (an id is only reused once its object is gone)
             made = DrawnWords.build(index, self.has)
-            _DRAWN[key] = made
-            while len(_DRAWN) > 8:
-                _DRAWN.pop(next(iter(_DRAWN)))
+        _DRAWN[key] = made  # the most recent last: users' small indexes come and go, the shared one stays
+        while len(_DRAWN) > 8:
+            _DRAWN.pop(next(iter(_DRAWN)))
         return made
 
     def kept_templates(self, words: np.ndarray, index: TemplateIndex, n: int) -> np.ndarray:

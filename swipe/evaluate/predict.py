@@ -307,9 +307,12 @@ def predict(cfg: PredictConfig, trie: Trie | None = None) -> PredictResult:
 
 def decode_lexicon(cfg: PredictConfig, manifest: dict[str, Any], spec: InputSpec | None) -> LexiconConfig:
     """The words a prediction decodes within: the model's own (its spec, overrides applied); for
-    template matching, the dataset's (the words it was made of) with the config's keys on top.
-    A wordfreq list in another language than a layout says it is for is refused."""
-    lexicon = spec.lexicon if spec is not None else dataset_lexicon(manifest, cfg.lexicon)
+    template matching, the dataset's (the words it was made of) with the config's keys on top, and
+    a wordfreq list in another language than a layout says it is for is refused (a model's own
+    lexicon is what it was trained to spell, whatever the data)."""
+    if spec is not None:
+        return spec.lexicon
+    lexicon = dataset_lexicon(manifest, cfg.lexicon)
     check_language(lexicon, {name: grid.get("language") for name, grid in manifest["layouts"].items()})
     return lexicon
 

@@ -73,7 +73,8 @@ def shared_lexicon(cfg: LexiconConfig, alphabet: Alphabet) -> Lexicon:
     wordfreq package's version)."""
     from swipe.config import config_to_dict
 
-    made_from = storage.file_digest(cfg.path) if cfg.source == "file" else f"wordfreq {version('wordfreq')}"
+    made_from = (f"wordfreq {version('wordfreq')}" if cfg.source != "file"
+                 else storage.file_digest(cfg.path) if cfg.path else "")  # (no path: the build says what is missing)
     key = hashlib.sha256(json.dumps([config_to_dict(cfg), alphabet.chars, made_from]).encode()).hexdigest()[:16]
     index_arrays = ("tokens", "lengths", "logfreq", "group_start", "group_words")
 
