@@ -174,3 +174,15 @@ def test_words_with_a_letter_the_keyboard_lacks_decode_with_finite_scores(servic
         assert word in [c["word"] for c in cands[:4]], (word, cands)
         assert all(math.isfinite(c["score"]) for c in cands), cands
     assert not service.decoders["en-small"].dropped, service.decoders["en-small"].dropped
+
+
+def test_each_decoder_returns_its_own_top_k_unless_the_request_names_one(service, qwerty_layout, monkeypatch):
+    """Online, the beam's top_k overrode the fused and template decoders' own."""
+    decoder = service.decoders["en-small"]
+    monkeypatch.setattr(decoder, "fused", replace(decoder.fused, top_k=2))
+    monkeypatch.setattr(decoder, "template", replace(decoder.template, top_k=3))
+    req = ideal_swipe(qwerty_layout, "people") | {"layout": "qwerty_english", "attention": False}
+    assert service.settings.beam.top_k == 4
+    got = {kind: len(service.decode(req | {"decoder": kind})["candidates"]) for kind in ("fused", "template", "beam")}
+    assert got == {"fused": 2, "template": 3, "beam": 4}, got
+    assert len(service.decode(req | {"decoder": "fused", "top_k": 4})["candidates"]) == 4  # named: it wins
