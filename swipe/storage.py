@@ -147,15 +147,6 @@ def listing_version(folder: str | Path) -> str:
     return hashlib.sha256("\n".join(rows).encode()).hexdigest()
 
 
-def file_digest(path: str | Path) -> str:
-    """The sha256 of a file's bytes (a path or a URI)."""
-    digest = hashlib.sha256()
-    fs, p = resolve(path)
-    with fs.open_input_stream(p) as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
 
 def cached_folder(name: str, make: Callable[[Path], Any]) -> Path:
     """The folder `name` in this machine's cache (`SWIPE_CACHE`, default the temp dir), made by

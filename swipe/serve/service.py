@@ -72,9 +72,10 @@ def shared_lexicon(cfg: LexiconConfig, alphabet: Alphabet) -> Lexicon:
     what makes it: the config, the alphabet, and the word list's contents (a file's bytes; the
     wordfreq package's version)."""
     from swipe.config import config_to_dict
+    from swipe.data.dataset import sha256_file
 
     made_from = (f"wordfreq {version('wordfreq')}" if cfg.source != "file"
-                 else storage.file_digest(cfg.path) if cfg.path else "")  # (no path: the build says what is missing)
+                 else sha256_file(cfg.path) if cfg.path else "")  # (no path: the build says what is missing)
     key = hashlib.sha256(json.dumps([config_to_dict(cfg), alphabet.chars, made_from]).encode()).hexdigest()[:16]
     index_arrays = ("tokens", "lengths", "logfreq", "group_start", "group_words")
 
