@@ -150,9 +150,9 @@ def bench_train(dataset: str = "data/datasets/synth_en", steps: int = 60) -> dic
     import ray
 
     from swipe.model.transformer import ModelConfig
-    from swipe.train.config import DataConfig, RunConfig, ScaleConfig, TrainConfig
+    from swipe.train.config import DataConfig, RunConfig, ScaleConfig, TrackingConfig, TrainConfig
     from swipe.train.fit import train
-    from swipe.train.tracking import TrackingConfig, read_metrics
+    from swipe.train.tracking import read_metrics
 
     out: dict = {}
     storage = tempfile.mkdtemp(prefix="swipe-bench-")

@@ -12,6 +12,8 @@ import ray
 
 from swipe.cluster.local import free_port
 
+PREEMPTION_WATCHER = "RAY_TRAIN_ENABLE_PREEMPTION_WATCHER"  # ray.train.v2._internal.constants (private)
+
 
 def ensure_ray(num_cpus: int | None = None) -> bool:
     """Join the cluster under `ray job submit` (RAY_ADDRESS is set; `RAY_ADDRESS=auto` joins a
@@ -44,7 +46,10 @@ def start_local_ray(**init_args: Any) -> None:
     environment is left as it was (a job it starts still gets a Ray of its own)."""
     port = free_port()
     address = f"{ray.util.get_node_ip_address()}:{port}"
-    with scoped_env(RAY_GCS_SERVER_PORT=str(port), RAY_ADDRESS=address):
+    # Train's preemption watcher (an actor per fit, polling for nodes a cloud will take back): a
+    # local Ray's one node is this machine, so it only costs each fit a process start
+    watcher = os.environ.get(PREEMPTION_WATCHER, "0")
+    with scoped_env(RAY_GCS_SERVER_PORT=str(port), RAY_ADDRESS=address, **{PREEMPTION_WATCHER: watcher}):
         ray.init(address="local", **init_args)
 
 

@@ -31,7 +31,8 @@ from swipe.lexicon import Alphabet, LexiconConfig, build_lexicon_trie
 from swipe.model.checkpoint import load_meta, load_model, resolve_checkpoint
 from swipe.model.inputs import collate
 from swipe.model.spec import InputSpec, PointSpec, load_spec, spec_from_dict
-from swipe.train.tracking import TrackingConfig, wandb_mode
+from swipe.train.config import TrackingConfig
+from swipe.train.tracking import wandb_mode
 
 METRICS = ("swipe_mrr", "acc@1", "acc@2", "acc@3", "acc@4")
 

@@ -4,14 +4,12 @@ settings, composed into one TrainConfig (`swipe train --help` lists every key)."
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from swipe.model.spec import PointRule, PointSpec
 from swipe.model.transformer import ModelConfig
 from swipe.train.augment import AugmentConfig
 from swipe.train.evaluation import EvalSet
-from swipe.train.module import OptimConfig
-from swipe.train.tracking import TrackingConfig
 
 
 @dataclass(frozen=True)
@@ -68,6 +66,38 @@ class RunConfig:
     keep_checkpoints: int = 2  # best by val/swipe_mrr
     max_failures: int = 0  # worker failures survived by restarting from the last checkpoint
     num_cpus: int | None = None  # size of a local Ray (ignored on a cluster)
+
+
+Schedule = Literal["plateau", "cosine", "onecycle", "constant", "milestones"]
+SCHEDULES: tuple[str, ...] = get_args(Schedule)
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """AdamW and the learning-rate schedule."""
+
+    lr: float = 1e-3  # peak learning rate
+    weight_decay: float = 0.01  # AdamW's decoupled weight decay
+    schedule: Schedule = "cosine"  # the learning-rate schedule (warmup_steps, min_lr_ratio, plateau_*, milestones below)
+    warmup_steps: int = 100  # linear warm-up (cosine, constant, milestones; not plateau)
+    min_lr_ratio: float = 0.05  # cosine floor, as a share of lr
+    plateau_factor: float = 0.5  # plateau: LR × factor when val/swipe_mrr stalls …
+    plateau_patience: int = 2  # … for this many validations (not epochs)
+    milestones: tuple[int, ...] = ()  # milestones: global steps where LR × milestone_gamma
+    milestone_gamma: float = 0.3  # milestones: the LR factor at each milestone
+    label_smoothing: float = 0.1  # share of each target's probability spread over the other tokens
+    grad_clip: float = 1.0  # gradient norm clipped to this (0: no clipping)
+    lexicon_mask: bool = False  # train with logits of tokens that leave the lexicon masked out
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    """Where metrics go besides metrics.jsonl."""
+
+    wandb: Literal["auto", "offline", "online", "disabled"] = "auto"  # auto: online iff WANDB_API_KEY
+    project: str = "swipe"  # the W&B project
+    group: str | None = None  # e.g. the sweep a run belongs to
+    tags: tuple[str, ...] = ()  # W&B tags of the run
 
 
 @dataclass(frozen=True)

@@ -279,7 +279,9 @@ def build_trainer(cfg: TrainConfig, run: Run, data: TrainData, callbacks: Sequen
                                 failure_config=FailureConfig(max_failures=cfg.run.max_failures),
                                 logging_config=ray_logging_config(),  # the controller's INFO lines: to its log files
                                 callbacks=list(callbacks)),
-        datasets=datasets, dataset_config=RayDataConfig(datasets_to_split=["train"], execution_options=ingest))
+        # one worker reads the whole stream itself: a split of one would start a coordinator actor for nothing
+        datasets=datasets, dataset_config=RayDataConfig(datasets_to_split=["train"] if cfg.scale.num_workers > 1 else [],
+                                                        execution_options=ingest))
 
 
 def finish_run(cfg: TrainConfig, run: Run, data: TrainData, result: ray.train.Result) -> TrainResult:

@@ -9,8 +9,6 @@ swipes of the dev set's tuning half, `val/real_tune_mrr` (the same beam on them)
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Literal, get_args
 
 import numpy as np
 import pytorch_lightning as pl
@@ -21,28 +19,7 @@ from swipe.decode.search import BeamConfig, beam_words, greedy_words
 from swipe.metrics import summarize
 from swipe.lexicon import PAD, Alphabet, Trie
 from swipe.model.transformer import SwipeModel
-
-Schedule = Literal["plateau", "cosine", "onecycle", "constant", "milestones"]
-SCHEDULES: tuple[str, ...] = get_args(Schedule)
-
-
-@dataclass(frozen=True)
-class OptimConfig:
-    """AdamW and the learning-rate schedule."""
-
-    lr: float = 1e-3  # peak learning rate
-    weight_decay: float = 0.01  # AdamW's decoupled weight decay
-    schedule: Schedule = "cosine"  # the learning-rate schedule (warmup_steps, min_lr_ratio, plateau_*, milestones below)
-    warmup_steps: int = 100  # linear warm-up (cosine, constant, milestones; not plateau)
-    min_lr_ratio: float = 0.05  # cosine floor, as a share of lr
-    plateau_factor: float = 0.5  # plateau: LR × factor when val/swipe_mrr stalls …
-    plateau_patience: int = 2  # … for this many validations (not epochs)
-    milestones: tuple[int, ...] = ()  # milestones: global steps where LR × milestone_gamma
-    milestone_gamma: float = 0.3  # milestones: the LR factor at each milestone
-    label_smoothing: float = 0.1  # share of each target's probability spread over the other tokens
-    grad_clip: float = 1.0  # gradient norm clipped to this (0: no clipping)
-    lexicon_mask: bool = False  # train with logits of tokens that leave the lexicon masked out
-
+from swipe.train.config import SCHEDULES, OptimConfig
 
 def smoothed_cross_entropy(logits: Tensor, target: Tensor, smoothing: float, allowed: Tensor | None) -> Tensor:
     """Label-smoothed cross-entropy over non-PAD targets.  logits (B, L, V), target (B, L).

@@ -254,7 +254,7 @@ def run_sweep(cfg: SweepConfig, callbacks: Sequence[Any] = ()) -> SweepResult:
         # trials keep the job's working directory (Tune would enter each trial's folder), so the
         # config's relative paths mean the same in every trial; Tune forwards this to them
         with scoped_env(RAY_CHDIR_TO_TRIAL_DIR="0"):
-            grid = tuner.fit()
+            tuner.fit()
         earlier.append(collect_trials(_load_part(storage.join(home, f"part-{len(parts) + 1}")), final_step, cfg.metric))
     trials = latest_trials(earlier)
     table = summarize_trials(trials)

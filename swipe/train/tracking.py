@@ -11,26 +11,16 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pytorch_lightning.loggers import Logger
 from pytorch_lightning.utilities import rank_zero_only
 
 from swipe.provenance import redact
+from swipe.train.config import TrackingConfig
 
 METRICS_FILE = "metrics.jsonl"  # in a run's folder: one JSON object per logging call
-
-@dataclass(frozen=True)
-class TrackingConfig:
-    """Where metrics go besides metrics.jsonl."""
-
-    wandb: Literal["auto", "offline", "online", "disabled"] = "auto"  # auto: online iff WANDB_API_KEY
-    project: str = "swipe"  # the W&B project
-    group: str | None = None  # e.g. the sweep a run belongs to
-    tags: tuple[str, ...] = ()  # W&B tags of the run
-
 
 def wandb_mode(cfg: TrackingConfig) -> str:
     if cfg.wandb != "auto":

@@ -131,7 +131,7 @@ def test_evaluate_writes_report_charts_and_wandb(setup, tmp_path):
     import glob
 
     from swipe.evaluate.report import EvaluateConfig, evaluate
-    from swipe.train.tracking import TrackingConfig
+    from swipe.train.config import TrackingConfig
 
     ds, ckpt, trie, root = setup
     cfg = PredictConfig(checkpoint=ckpt, dataset=ds, split="val", out=str(tmp_path / "p"), concurrency=1,
@@ -208,7 +208,7 @@ def test_the_template_matcher_is_a_predictor_of_its_own(setup, tmp_path):
     from swipe.decode.template import TemplateConfig
     from swipe.evaluate.report import EvaluateConfig, compare_predictions, evaluate
     from swipe.evaluate.table import load_table
-    from swipe.train.tracking import TrackingConfig
+    from swipe.train.config import TrackingConfig
 
     ds, _, trie, _ = setup
     cfg = PredictConfig(decoder="template", dataset=ds, split="val", out=str(tmp_path / "t"), concurrency=2,
@@ -233,7 +233,7 @@ def test_the_fused_decoder_predicts_through_the_same_actors(setup, tmp_path):
     from swipe.decode.fused import FusedConfig
     from swipe.evaluate.report import EvaluateConfig, evaluate
     from swipe.evaluate.table import load_table
-    from swipe.train.tracking import TrackingConfig
+    from swipe.train.config import TrackingConfig
 
     ds, ckpt, trie, _ = setup
     cfg = replace(_cfg(setup, tmp_path / "f"), decoder="fused", split="val", lexicon={"top_n": 300},

@@ -16,10 +16,9 @@ from swipe.lexicon import Alphabet, build_lexicon_trie
 from swipe.model.checkpoint import load_meta, load_model
 from swipe.model.inputs import collate
 from swipe.model.transformer import ModelConfig
-from swipe.train.config import DataConfig, EvalSet, RunConfig, ScaleConfig, TrainConfig
+from swipe.train.config import DataConfig, EvalSet, OptimConfig, RunConfig, ScaleConfig, TrackingConfig, TrainConfig
 from swipe.train.fit import train
-from swipe.train.module import OptimConfig
-from swipe.train.tracking import TrackingConfig, final_history, read_metrics
+from swipe.train.tracking import final_history, read_metrics
 from swipe.model.spec import load_spec
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]

@@ -11,7 +11,8 @@ from swipe.lexicon import PAD, build_alphabet, build_trie
 from swipe.model.features import KeyTable
 from swipe.model.inputs import collate
 from swipe.model.transformer import ModelConfig, SwipeModel
-from swipe.train.module import OptimConfig, SwipeModule, build_scheduler, lexicon_allowed
+from swipe.train.config import OptimConfig
+from swipe.train.module import SwipeModule, build_scheduler, lexicon_allowed
 from swipe.train.tracking import JsonlLogger, read_metrics
 from swipe.model.spec import InputSpec, PointSpec
 

@@ -9,10 +9,9 @@ import pytest
 
 from swipe.config import ConfigError
 from swipe.model.transformer import ModelConfig
-from swipe.train.config import DataConfig, RunConfig, ScaleConfig, TrainConfig
-from swipe.train.module import OptimConfig
+from swipe.train.config import DataConfig, OptimConfig, RunConfig, ScaleConfig, TrackingConfig, TrainConfig
 from swipe.train.sweep import AshaConfig, SweepConfig, results_markdown, run_sweep, summarize_trials, variants
-from swipe.train.tracking import TrackingConfig, final_history, read_metrics
+from swipe.train.tracking import final_history, read_metrics
 
 
 # ----------------------------------------------------------------------------- the space
