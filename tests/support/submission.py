@@ -64,18 +64,13 @@ def submit_train_and_predict(dataset: str, out: str | Path, train_config: str = 
     with LocalCluster(num_cpus=num_cpus, log=Path(logs["head"]), env=node_env) as cluster:
         train_cmd = ["python", "jobs/train.py", "--config", train_config, f"data.dataset={dataset}",
                      f"run.storage_path={out / 'runs'}", f"run.name={name}", "eval=[]", *train_overrides]
-        # beside the training job: a relative dataset names the uploaded copy of the checkout, which has
+        # beside the other jobs: a relative dataset names the uploaded copy of the checkout, which has
         # no data/, and is refused before any work
         cluster.submit(f"{name}-relative", ["python", "jobs/predict.py", "checkpoint=models/en-small",
                                             "dataset=data/datasets/not-uploaded", f"split={split}"],
                        wait=False, log=Path(logs["relative"]))
         train_status = (cluster.submit(f"{name}-train", train_cmd, log=Path(logs["train"])) if not checkpoint
                         else "NOT RUN")
-        deadline = time.monotonic() + 120  # (beside a training job it has long ended; alone, it may not have yet)
-        while cluster.status(f"{name}-relative") in ("PENDING", "RUNNING", "UNKNOWN") and time.monotonic() < deadline:
-            time.sleep(1)
-        said = cluster.cli("job", "logs", f"{name}-relative", check=False, log=Path(logs["relative"])).stdout
-        refused = cluster.status(f"{name}-relative") == "FAILED" and "Give a URI" in said
         predict_status, interrupted = "NOT RUN", False
         if train_status == "SUCCEEDED" or checkpoint:
             predict_cmd = ["python", "jobs/predict.py", f"checkpoint={checkpoint or out / 'runs' / name}",
@@ -95,6 +90,11 @@ def submit_train_and_predict(dataset: str, out: str | Path, train_config: str = 
             cluster.cli("job", "stop", first, check=False)  # a shard is written: kill the job now
             interrupted = cluster.status(first) == "STOPPED" and not (pred_dir / "prediction.json").exists()
             predict_status = cluster.submit(f"{name}-predict-2", predict_cmd, log=Path(logs["predict_2"]))
+        deadline = time.monotonic() + 120  # (it has long ended beside the other jobs; alone, it may not have yet)
+        while cluster.status(f"{name}-relative") in ("PENDING", "RUNNING", "UNKNOWN") and time.monotonic() < deadline:
+            time.sleep(1)
+        said = cluster.cli("job", "logs", f"{name}-relative", check=False, log=Path(logs["relative"])).stdout
+        refused = cluster.status(f"{name}-relative") == "FAILED" and "Give a URI" in said
     result = SubmitResult(train_status, predict_status, interrupted, refused, leftover_processes=len(cluster.leftover_processes()),
                           ray_temp_dir=str(cluster.temp_dir), logs=logs)
     if predict_status == "SUCCEEDED":
