@@ -7,6 +7,12 @@ after a Ray upgrade, fix this module (or delete what Ray has made public), nothi
 from __future__ import annotations
 
 
+# The environment variable Ray Train's controller reads to start (or not) a preemption watcher, an
+# actor per fit that polls for nodes a cloud will take back. A name only: importing where Ray defines
+# it would load Ray Train into every job that starts a local Ray. (Ray 2.60.)
+PREEMPTION_WATCHER_ENV = "RAY_TRAIN_ENABLE_PREEMPTION_WATCHER"
+
+
 def train_report_logger() -> str:
     """The name of the logger with which every Ray Train worker logs each report at INFO
     ("Reporting training result …"): it is named by its module's file path, not by module

@@ -11,8 +11,7 @@ from typing import Any, Iterator
 import ray
 
 from swipe.cluster.local import free_port
-
-PREEMPTION_WATCHER = "RAY_TRAIN_ENABLE_PREEMPTION_WATCHER"  # ray.train.v2._internal.constants (private)
+from swipe.cluster.ray_compat import PREEMPTION_WATCHER_ENV
 
 
 def ensure_ray(num_cpus: int | None = None) -> bool:
@@ -48,8 +47,8 @@ def start_local_ray(**init_args: Any) -> None:
     address = f"{ray.util.get_node_ip_address()}:{port}"
     # Train's preemption watcher (an actor per fit, polling for nodes a cloud will take back): a
     # local Ray's one node is this machine, so it only costs each fit a process start
-    watcher = os.environ.get(PREEMPTION_WATCHER, "0")
-    with scoped_env(RAY_GCS_SERVER_PORT=str(port), RAY_ADDRESS=address, **{PREEMPTION_WATCHER: watcher}):
+    watcher = os.environ.get(PREEMPTION_WATCHER_ENV, "0")
+    with scoped_env(RAY_GCS_SERVER_PORT=str(port), RAY_ADDRESS=address, **{PREEMPTION_WATCHER_ENV: watcher}):
         ray.init(address="local", **init_args)
 
 

@@ -34,3 +34,12 @@ def test_ray_data_logging_config_has_the_console_handler_we_quiet(monkeypatch, c
     printed = printed.out + printed.err
     assert "a real warning of ray data" in printed
     assert "an info line of ray data" not in printed and RAY_NOTICES[0] not in printed, printed
+
+
+def test_the_preemption_watcher_switch_is_the_one_train_reads():
+    from ray.train.v2._internal import constants
+
+    from swipe.cluster.ray_compat import PREEMPTION_WATCHER_ENV
+
+    assert constants.ENABLE_PREEMPTION_WATCHER_ENV_VAR == PREEMPTION_WATCHER_ENV, "Ray renamed it: follow"
+    # (that a local Ray's fits start none: tests/train/test_fit.py)

@@ -76,6 +76,11 @@ def test_two_workers_learn_checkpoint_log_and_survive_a_killed_worker(tiny_datas
     # (val/acc@1 is the beam's, by which checkpoints are kept; greedy is logged beside it)
     assert summarize([[w] for w in words], dec.words)["acc@1"] == pytest.approx(meta["metrics"]["val/greedy_acc@1"])
     assert "val" in result.evals and result.evals["val"]["n"] == 48
+    # a local Ray's fits start no preemption watcher (swipe.cluster.session.start_local_ray): nothing to preempt
+    from ray.util.state import list_actors
+
+    assert list_actors(filters=[("class_name", "=", "PreemptionWatcher")]) == []
+    assert list_actors(filters=[("class_name", "=", "RayTrainWorker")])  # (the filter finds Train's actors)
 
 
 def test_a_wrong_dataset_path_fails_before_ray_starts(tiny_dataset, tmp_path, monkeypatch):
