@@ -55,9 +55,10 @@ quickstart: $(STAMP)
 	    runs/$(RUN)/predictions/real_dev_en_small_real_beam runs/$(RUN)/predictions/real_dev_en_small_real_fused \
 	    runs/$(RUN)/predictions/real_dev_realonly_beam
 
-# pytest exits 5 when it collected no tests: that is a failure here, not a pass.
+# pytest exits 5 when it collected no tests: that is a failure here, not a pass. Two workers: every test
+# marked `ray` runs on one of them, in order, sharing its local Ray (tests/conftest.py); the rest on the other.
 test: $(STAMP)
-	$(PY) -m pytest -q --durations=15; rc=$$?; \
+	$(PY) -m pytest -q -n 2 --dist loadgroup --durations=15; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; exit 1; fi; exit $$rc
 
 # The ExecuTorch export (optional extra, not in `make test`): install it, then run its tests.

@@ -114,3 +114,12 @@ def in_root(monkeypatch):
     """Run with the repository root as working directory (configs use relative paths)."""
     monkeypatch.chdir(ROOT)
     return ROOT
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (`-n 2`, as `make test` runs), every Ray-backed test goes to one worker, in
+    the order written: they share that worker's session-scoped local Ray, and the other worker runs
+    the rest beside them."""
+    for item in items:
+        if item.get_closest_marker("ray") or {"ray_session", "tiny_dataset", "multinode"} & set(item.fixturenames):
+            item.add_marker(pytest.mark.xdist_group("ray"))

@@ -77,10 +77,12 @@ def test_two_workers_learn_checkpoint_log_and_survive_a_killed_worker(tiny_datas
     assert summarize([[w] for w in words], dec.words)["acc@1"] == pytest.approx(meta["metrics"]["val/greedy_acc@1"])
     assert "val" in result.evals and result.evals["val"]["n"] == 48
     # a local Ray's fits start no preemption watcher (swipe.cluster.session.start_local_ray): nothing to preempt
+    import ray
     from ray.util.state import list_actors
 
-    assert list_actors(filters=[("class_name", "=", "PreemptionWatcher")]) == []
-    assert list_actors(filters=[("class_name", "=", "RayTrainWorker")])  # (the filter finds Train's actors)
+    address = ray.get_runtime_context().gcs_address  # the suite's Ray (another may run beside it)
+    assert list_actors(address, filters=[("class_name", "=", "PreemptionWatcher")]) == []
+    assert list_actors(address, filters=[("class_name", "=", "RayTrainWorker")])  # (the filter finds Train's actors)
 
 
 def test_a_wrong_dataset_path_fails_before_ray_starts(tiny_dataset, tmp_path, monkeypatch):
