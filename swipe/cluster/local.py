@@ -118,8 +118,8 @@ class LocalCluster:
 
     def stop(self, grace_s: float = 3.0) -> None:
         """SIGTERM to the head's process group; after `grace_s`, SIGKILL to anything still naming
-        this cluster's temp dir. Nothing of a throwaway cluster needs a graceful end, and Ray's GCS
-        and raylet took 10 and 32 s to end on SIGTERM here (`ray stop` waits 16 s, then kills)."""
+        this cluster's temp dir. Nothing of a throwaway cluster needs a graceful end, and Ray's raylet
+        and GCS took 10 and 32 s to end on SIGTERM here (`ray stop` waits 16 s, then kills)."""
         if self.proc is not None and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
