@@ -8,7 +8,9 @@ Batch prediction's actors (swipe.evaluate.predict) and the online service's repl
 | `greedy`   | the model's most likely letter at each step, within the lexicon           |
 | `beam`     | the model's lexicon-constrained beam search (swipe.decode.search)         |
 | `template` | template matching, no model (swipe.decode.template)                       |
-| `fused`    | both decoders' candidates re-scored together (swipe.decode.fused)         |
+| `fused`    | both decoders' candidates re-scored together (swipe.decode.fused); the    |
+|            | first pass is the CTC trie beam where the model has a key head            |
+| `ctc`      | the key head's CTC prefix beam over the lexicon trie (swipe.decode.ctc)   |
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 import numpy as np
 
 from swipe.data.swipes import SwipeBatch
+from swipe.decode.ctc import CtcConfig, ctc_beam, token_keys
 from swipe.decode.fused import FusedChannels, FusedConfig, fused_channels, rank_fused
 from swipe.decode.network import Encoded, Network
 from swipe.decode.search import GREEDY, BeamConfig, Candidates
@@ -31,9 +34,9 @@ from swipe.model.spec import InputSpec
 if TYPE_CHECKING:
     from swipe.model.transformer import SwipeModel
 
-DecoderKind = Literal["beam", "greedy", "template", "fused"]
+DecoderKind = Literal["beam", "greedy", "template", "fused", "ctc"]
 DECODERS: tuple[str, ...] = get_args(DecoderKind)
-NEEDS_MODEL = ("beam", "greedy", "fused")
+NEEDS_MODEL = ("beam", "greedy", "fused", "ctc")
 
 
 @dataclass(frozen=True)
@@ -70,11 +73,14 @@ class SwipeDecoder:
     batches of `decode_batch` (similar lengths pad less); each batch is encoded once."""
 
     def __init__(self, model: "SwipeModel | Any | None", alphabet: Alphabet, layouts: dict[str, Layout],
-                 template: TemplateConfig, fused: FusedConfig, spec: InputSpec | None, decode_batch: int = 32):
+                 template: TemplateConfig, fused: FusedConfig, spec: InputSpec | None, decode_batch: int = 32,
+                 ctc: CtcConfig | None = None):
         if model is not None and spec is None:
             raise ValueError("a model decodes only with its input spec (swipe.model.spec.load_spec)")
         self.model, self.alphabet, self.layouts = model, alphabet, dict(layouts)
         self.template, self.fused, self.spec, self.decode_batch = template, fused, spec, decode_batch
+        self.ctc = ctc or CtcConfig()
+        self._token_keys: dict[tuple[str, str], np.ndarray] = {}  # (layout, lexicon alphabet) → token_keys
         self._keys = LayoutCache()  # the matcher's per-layout key arrays and kept templates
         self.dropped: Counter[str] = Counter()  # candidates kept from the caller, by reason (`finite`)
         self.net: Network | None = None if model is None else as_network(model, alphabet, spec, self.layouts)
@@ -91,6 +97,7 @@ class SwipeDecoder:
         self.layouts.update(changed)
         for n in changed:
             self._keys.pop(n, None)
+        self._token_keys = {k: v for k, v in self._token_keys.items() if k[0] not in changed}
         if self.net is not None:
             self.net.set_layouts(self.layouts)
 
@@ -99,18 +106,22 @@ class SwipeDecoder:
         gone = [n for n in names if self.layouts.pop(n, None) is not None]
         for n in gone:
             self._keys.pop(n, None)
+        self._token_keys = {k: v for k, v in self._token_keys.items() if k[0] not in gone}
         if gone and self.net is not None:
             self.net.set_layouts(self.layouts)
 
     def top_k(self, kind: DecoderKind, beam: BeamConfig) -> int:
         """How many candidates decoder `kind` returns by its own config."""
-        own = {"template": self.template.top_k, "fused": self.fused.top_k, "greedy": GREEDY.top_k}
+        own = {"template": self.template.top_k, "fused": self.fused.top_k, "greedy": GREEDY.top_k,
+               "ctc": self.ctc.top_k}
         return own.get(kind, beam.top_k)
 
-    def _configs(self, beam: BeamConfig, top_k: int | None) -> tuple[BeamConfig, TemplateConfig, FusedConfig]:
+    def _configs(self, beam: BeamConfig, top_k: int | None
+                 ) -> tuple[BeamConfig, TemplateConfig, FusedConfig, CtcConfig]:
         if top_k is None:
-            return beam, self.template, self.fused
-        return replace(beam, top_k=top_k), replace(self.template, top_k=top_k), replace(self.fused, top_k=top_k)
+            return beam, self.template, self.fused, self.ctc
+        return (replace(beam, top_k=top_k), replace(self.template, top_k=top_k), replace(self.fused, top_k=top_k),
+                replace(self.ctc, top_k=top_k))
 
     def decode(self, batch: SwipeBatch, kind: DecoderKind, lexicon: Lexicon, beam: BeamConfig,
                top_k: int | None = None) -> Candidates:
@@ -142,14 +153,35 @@ class SwipeDecoder:
         """`decode` of an encoded batch (its order kept), without encoding it again."""
         if kind not in DECODERS:
             raise ValueError(f"unknown decoder {kind!r}; choose from {DECODERS}")
-        beam, template, fused = self._configs(beam, top_k)
+        beam, template, fused, ctc = self._configs(beam, top_k)
         if kind == "template":
             return self.finite(template_words(enc.part, self.layouts, lexicon.index, template, self._keys))
         if self.net is None:
             raise ValueError(f"decoder {kind!r} needs a model; this decoder has none (template matching only)")
         if kind == "fused":
             return self.finite(rank_fused(self.channels(enc, lexicon, beam), len(enc.part), fused))
+        if kind == "ctc" or self.net.head == "ctc":  # a network without a decoder has only its CTC readings
+            return self.finite(self.ctc_words(enc, lexicon.trie, ctc))
         return self.finite(self.net.beams(enc, lexicon.trie, GREEDY if kind == "greedy" else beam))
+
+    def token_keys(self, grid_names: list[str], alphabet: Alphabet) -> np.ndarray:
+        """Per swipe, each token of `alphabet` (the lexicon's) as a key of its layout (swipe.decode.ctc).  # (B, V)"""
+        rows = []
+        for g in grid_names:
+            made = self._token_keys.get((g, alphabet.chars))
+            if made is None:
+                made = self._token_keys[(g, alphabet.chars)] = token_keys(self.layouts[g].letters, alphabet)
+            rows.append(made)
+        return np.stack(rows) if rows else np.zeros((0, alphabet.size), np.int64)
+
+    def ctc_words(self, enc: Encoded, trie: Trie | None, cfg: CtcConfig) -> Candidates:
+        """The key head's CTC trie beam over an encoded batch."""
+        if enc.key_logp is None:
+            raise ValueError("decoder 'ctc' needs a model with a key head (model.head ctc or hybrid); "
+                             f"this one's head is {self.net.head!r}: use beam or fused")
+        if trie is None:
+            raise ValueError("decoder 'ctc' decodes within a lexicon: it needs the trie")
+        return ctc_beam(enc.key_logp, enc.lengths, self.token_keys(list(enc.part.grid_names), trie.alphabet), trie, cfg)
 
     def finite(self, found: Candidates) -> Candidates:
         """The decoder's boundary: every score that leaves it is finite. A NaN or infinite one
@@ -165,8 +197,11 @@ class SwipeDecoder:
 
     def channels(self, enc: Encoded, lexicon: Lexicon, beam: BeamConfig) -> FusedChannels:
         """The fused decoder's candidates of an encoded batch, measured in every channel."""
+        first = None
+        if enc.key_logp is not None:  # the CTC trie beam is the first pass where the network has a key head
+            first = self.ctc_words(enc, lexicon.trie, replace(self.ctc, top_k=self.fused.beam_candidates))
         ch = fused_channels(self.net, enc, lexicon.trie, lexicon.index, self.layouts, beam, self.template,
-                            self.fused, self._keys)
+                            self.fused, self._keys, first)
         if ch.undrawable:
             self.dropped["no key for any letter"] += ch.undrawable
         return ch

@@ -23,8 +23,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from swipe.decode.ctc import ctc_word_logprobs, word_keys
 from swipe.decode.network import Encoded, Network
-from swipe.decode.search import BeamConfig
+from swipe.decode.search import BeamConfig, Candidates
 from swipe.decode.template import LayoutKeys, TemplateConfig, TemplateIndex, match, measure_many, swipe_paths
 from swipe.keyboard import Layout
 from swipe.lexicon import Trie
@@ -43,6 +44,7 @@ class FusedConfig:
     sigma_shape: float = 0.1  # scale of the shape distance: the smaller, the more the trace's shape counts
     sigma_location: float = 0.6  # scale of the location distance: the smaller, the more key positions count
     top_k: int = 4  # candidates returned per swipe
+    ctc_weight: float = 0.0  # a hybrid network's CTC log p of the word, length-normalised as logp is
 
 
 @dataclass
@@ -56,6 +58,7 @@ class FusedChannels:
     logfreq: np.ndarray  # (M,)
     shape: np.ndarray  # (M,)
     location: np.ndarray  # (M,) key widths
+    ctc: np.ndarray  # (M,) the key head's CTC log p of the word (0 for a network without one)
     undrawable: int = 0  # the beam's words left out: no key on their swipe's layout for any letter (DrawnWords)
 
     @classmethod
@@ -63,34 +66,40 @@ class FusedChannels:
         return cls(np.concatenate([p.swipe for p in parts]),
                    [w for p in parts for w in p.words],
                    *(np.concatenate([getattr(p, k) for p in parts]) for k in ("logp", "length", "logfreq", "shape",
-                                                                               "location")),
+                                                                               "location", "ctc")),
                    undrawable=sum(p.undrawable for p in parts))
 
 
 def fused_score(ch: FusedChannels, cfg: FusedConfig) -> np.ndarray:
     """The fused score of every candidate.  # (M,)"""
-    return (cfg.neural_weight * ch.logp / (ch.length + 1.0) ** cfg.length_alpha + cfg.length_weight * ch.length
+    norm = (ch.length + 1.0) ** cfg.length_alpha
+    return (cfg.neural_weight * ch.logp / norm + cfg.ctc_weight * ch.ctc / norm + cfg.length_weight * ch.length
             + cfg.freq_weight * ch.logfreq - 0.5 * (ch.shape / cfg.sigma_shape) ** 2
             - 0.5 * (ch.location / cfg.sigma_location) ** 2)
 
 
 def fused_channels(net: Network, enc: Encoded, trie: Trie, index: TemplateIndex, layouts: dict[str, Layout],
-                   beam: BeamConfig, template: TemplateConfig, cfg: FusedConfig, keys: dict[str, LayoutKeys]
-                   ) -> FusedChannels:
+                   beam: BeamConfig, template: TemplateConfig, cfg: FusedConfig, keys: dict[str, LayoutKeys],
+                   first: Candidates | None = None) -> FusedChannels:
     """The union of both decoders' candidates for a batch of swipes (`enc`: the network's one
     encoding of them, for the beam and the scoring), each measured in every channel. The
     template matcher's candidates keep the channels it ranked them by; only the beam's
-    other words are measured, all in one pass."""
+    other words are measured, all in one pass. `first`: the first pass's candidates (the CTC
+    trie beam's, swipe.decode.ctc) instead of the decoder's beam; all are then measured."""
     part = enc.part
-    # scored by Σ log p / (letters + 1): the beam's own teacher-forced Σ log p of each word, up to rounding
-    # (its search takes log p over every token before the lexicon masks any), so only the matcher's
-    # other words are scored by the network again
-    neural = net.beams(enc, trie, replace(beam, top_k=cfg.beam_candidates, length_alpha=1.0, length_weight=0.0,
-                                          freq_weight=0.0))
+    if first is None:
+        # scored by Σ log p / (letters + 1): the beam's own teacher-forced Σ log p of each word, up to rounding
+        # (its search takes log p over every token before the lexicon masks any), so only the matcher's
+        # other words are scored by the network again
+        neural = net.beams(enc, trie, replace(beam, top_k=cfg.beam_candidates, length_alpha=1.0, length_weight=0.0,
+                                              freq_weight=0.0))
+        beam_logp = np.array([s * (len(w) + 1) for a in neural for w, s in a], np.float32)
+    else:
+        neural = first
+        beam_logp = np.full(sum(len(a) for a in neural), np.nan, np.float32)
     matched = match(part, layouts, index, replace(template, top_k=cfg.template_candidates), keys)
     beam_swipe = np.repeat(np.arange(len(part)), [len(a) for a in neural])
     beam_ids = trie.word_ids([w for a in neural for w, _ in a])
-    beam_logp = np.array([s * (len(w) + 1) for a in neural for w, s in a], np.float32)
     # per swipe: the beam's words first, then the matcher's, each once (the first kept), within max_word_len
     swipe = np.concatenate([beam_swipe, matched.swipe]).astype(np.int64)
     ids = np.concatenate([beam_ids, matched.words]).astype(np.int64)
@@ -118,10 +127,21 @@ def fused_channels(net: Network, enc: Encoded, trie: Trie, index: TemplateIndex,
                           [keys[g] for g in part.grid_names], index, template.n_points, keep=True)
         shape[~known], location[~known] = ch.shape, ch.location
     words = [index.word(int(i)) for i in ids]
-    todo = np.flatnonzero(np.isnan(logp))  # the matcher's words the beam did not find
-    logp[todo] = net.word_logprobs(enc, swipe[todo], [words[i] for i in todo])
+    ctc = np.zeros(len(words), np.float32)
+    if enc.key_logp is not None:  # every candidate's CTC log p, exactly (the forward algorithm)
+        letters = [layouts[g].letters for g in part.grid_names]
+        ctc = ctc_word_logprobs(enc.key_logp, enc.lengths, swipe,
+                                [word_keys(w, letters[s]) for w, s in zip(words, swipe)]).astype(np.float32)
+    todo = np.isnan(logp)  # the words the decoder's beam did not score
+    if net.head == "ctc":
+        logp = ctc.copy()  # a network without a decoder: its word log p is the CTC one
+    else:  # the decoder scores the words it can spell; a word with a letter outside its alphabet, the key head
+        spell = np.array([set(w) <= set(net.alphabet.chars) for w in words], bool)
+        logp[todo & ~spell] = ctc[todo & ~spell]
+        do = np.flatnonzero(todo & spell)
+        logp[do] = net.word_logprobs(enc, swipe[do], [words[i] for i in do])
     return FusedChannels(swipe, words, logp, index.lengths[ids].astype(np.float32), index.logfreq[ids], shape,
-                         location, undrawable=int((~drawable).sum()))
+                         location, ctc, undrawable=int((~drawable).sum()))
 
 
 def rank_fused(ch: FusedChannels, n: int, cfg: FusedConfig) -> list[list[tuple[str, float]]]:

@@ -28,6 +28,12 @@ class Encoded:
     part: SwipeBatch
     points: dict[str, np.ndarray]  # what the network read (`model_inputs`): x, y, t, mask (B, T)
     state: Any  # the backend's: the memory and the decoder's start cache
+    key_logp: np.ndarray | None = None  # a key head's per-point log-probabilities (B, T, K + 1), blank first
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Each swipe's points as the network read them.  # (B,)"""
+        return self.points["mask"].sum(1)
 
 
 class Network(Protocol):
@@ -37,6 +43,7 @@ class Network(Protocol):
     alphabet: Alphabet
     spec: InputSpec
     max_word_len: int
+    head: str  # ModelConfig.head: "ar" (a decoder), "ctc" (a key head) or "hybrid" (both)
 
     @property
     def grid_names(self) -> list[str]:
@@ -49,7 +56,8 @@ class Network(Protocol):
         """Read the swipes (as `spec` says) and encode them once."""
 
     def beams(self, enc: Encoded, trie: Trie | None, cfg: BeamConfig) -> Candidates:
-        """Beam search (swipe.decode.search, shared by both backends) over the cached step."""
+        """Beam search (swipe.decode.search, shared by both backends) over the cached step (a
+        network with a decoder: head ar or hybrid)."""
 
     def word_logprobs(self, enc: Encoded, swipe: np.ndarray, words: list[str]) -> np.ndarray:
         """Teacher-forced Σ log p(word | swipe) of each (swipe[m], words[m]), EOS included,

@@ -23,6 +23,7 @@ from swipe import storage
 from swipe.config import config_to_dict
 from swipe.data.dataset import load_manifest, read_split
 from swipe.data.swipes import SwipeBatch
+from swipe.decode.ctc import CtcConfig
 from swipe.decode.fused import FusedChannels, FusedConfig, fused_score
 from swipe.decode.search import BeamConfig
 from swipe.decode.template import Channels, LayoutKeys, TemplateConfig, TemplateIndex, channels, nearest_keys, score
@@ -253,12 +254,12 @@ class FusedCandidates:
 
 def collect_fused(batch: SwipeBatch, model: Any, alphabet: Alphabet, trie: Any, index: TemplateIndex,
                   layouts: dict, beam: BeamConfig, template: TemplateConfig, fused: FusedConfig, spec: InputSpec,
-                  decode_batch: int) -> FusedCandidates:
+                  decode_batch: int, ctc: CtcConfig | None = None) -> FusedCandidates:
     """Both decoders' candidates for every swipe of `batch`, measured in every channel; the
     swipes read as `spec` says, in the prediction job's batches (swipe.decode.decoders)."""
     from swipe.decode.decoders import Lexicon, SwipeDecoder
 
-    decoder = SwipeDecoder(model, alphabet, layouts, template, fused, spec, decode_batch)
+    decoder = SwipeDecoder(model, alphabet, layouts, template, fused, spec, decode_batch, ctc)
     order = np.argsort(batch.lengths, kind="stable")  # similar lengths pad less
     parts = []
     for s in range(0, len(order), decode_batch):
@@ -278,7 +279,7 @@ def calibrate_fused(cfg: FusedCalibrateConfig) -> dict[str, Any]:
 
     from swipe.config import build_config
     from swipe.evaluate.predict import PredictConfig, resolve_spec
-    from swipe.model.checkpoint import load_meta, load_model, resolve_checkpoint
+    from swipe.model.checkpoint import lexicon_alphabet, load_meta, load_model, resolve_checkpoint
 
     storage.refuse_existing(cfg.out, cfg.overwrite)
     t0 = time.perf_counter()
@@ -291,14 +292,17 @@ def calibrate_fused(cfg: FusedCalibrateConfig) -> dict[str, Any]:
     alphabet = Alphabet(meta["alphabet"])
     base = replace(base, lexicon={})  # the template config's lexicon is not the model's: the model's own is read
     spec, overrides = resolve_spec(meta, base, cfg.checkpoint)  # what prediction with `base` would read
-    trie = build_lexicon_trie(spec.lexicon, alphabet)
+    trie = build_lexicon_trie(spec.lexicon, lexicon_alphabet(meta, manifest["alphabet"]))
     index = TemplateIndex.build(trie)
     cands = collect_fused(batch, model, alphabet, trie, index, layouts, base.beam, base.template, cfg.start,
-                          spec, cfg.decode_batch)
+                          spec, cfg.decode_batch, base.ctc)
+    grid = dict(cfg.grid)
+    if model.cfg.head == "hybrid":  # two networks' word log p: the weight of the key head's
+        grid.setdefault("ctc_weight", [0.0, 0.5, 1.0])
     t_collect = time.perf_counter() - t0
     half = user_half(batch.users, cfg.seed)
     n = len(batch)
-    best, grid, steps = tune(lambda c, rows: cands.mrr(c, rows, n), half, cfg.start, cfg.grid, cfg.rounds,
+    best, grid, steps = tune(lambda c, rows: cands.mrr(c, rows, n), half, cfg.start, grid, cfg.rounds,
                              FUSED_SCALES, FUSED_BOUNDS)
     users = np.array(batch.users)
     recall = np.bincount(cands.channels.swipe[cands.is_ref], minlength=n) > 0

@@ -39,6 +39,7 @@ from swipe.console import Progress, quiet
 from swipe.data.checks import ValidationConfig, validate
 from swipe.data.dataset import check_shards, load_manifest, write_table
 from swipe.data.swipes import SCHEMA, SwipeBatch, conform
+from swipe.decode.ctc import CtcConfig
 from swipe.decode.decoders import Lexicon, SwipeDecoder
 from swipe.decode.fused import FusedConfig
 from swipe.decode.search import BeamConfig
@@ -46,7 +47,8 @@ from swipe.decode.template import TemplateConfig, TemplateIndex
 from swipe.evaluate.predictions import PREDICTION_INFO, PREDICTION_SCHEMA, REJECT_SCHEMA, out_name
 from swipe.keyboard import parse_layouts
 from swipe.lexicon import Alphabet, LexiconConfig, Trie, build_lexicon_trie, check_language, dataset_lexicon
-from swipe.model.checkpoint import META_FILE, MODEL_FILE, check_compatible, load_meta, load_model, resolve_checkpoint
+from swipe.model.checkpoint import (META_FILE, MODEL_FILE, check_compatible, lexicon_alphabet, load_meta, load_model,
+                                    resolve_checkpoint)
 from swipe.model.spec import InputSpec, load_spec, spec_from_dict
 from swipe.provenance import redact
 
@@ -57,8 +59,9 @@ SPEC_MARKER = "inputs.json"  # written before any output: the model, inputs and 
 class PredictConfig:
     """What to decode, with which checkpoint and decoder, on how many actors."""
 
-    decoder: Literal["beam", "template", "fused"] = "beam"  # the model's beam search | template matching (no
-    # model) | both, their candidates re-scored together (swipe.decode.fused; configs/decode_en.yaml)
+    decoder: Literal["beam", "template", "fused", "ctc"] = "beam"  # the model's beam search | template matching (no
+    # model) | both, their candidates re-scored together (swipe.decode.fused; configs/decode_en.yaml) | the
+    # key head's CTC trie beam (a model with head ctc or hybrid; swipe.decode.ctc)
     checkpoint: str = ""  # beam: a checkpoint directory, or a run directory (its best checkpoint)
     dataset: str = "data/datasets/synth_en"  # the dataset folder or URI whose split is decoded
     split: str = "test"  # the split decoded (dev, test, …)
@@ -73,6 +76,7 @@ class PredictConfig:
     beam: BeamConfig = field(default_factory=BeamConfig)
     template: TemplateConfig = field(default_factory=TemplateConfig)  # decoder=template (and fused's matcher)
     fused: FusedConfig = field(default_factory=FusedConfig)  # decoder=fused: candidates and weights
+    ctc: CtcConfig = field(default_factory=CtcConfig)  # decoder=ctc, and fused's first pass for a key head
     constrained: bool = True  # beam: decode within the lexicon (template always does)
     concurrency: int = 2  # predictor actors
     cpus_per_actor: float = 0.5  # CPUs each decoding actor holds (the pool has as many actors as fit)
@@ -92,19 +96,20 @@ class Predictor:
 
     def __init__(self, checkpoint: str, trie_ref: Any, beam: BeamConfig, spec: dict | None, decode_batch: int,
                  layouts_json: dict | None = None, template: TemplateConfig | None = None,
-                 fused: FusedConfig | None = None):
+                 fused: FusedConfig | None = None, ctc: CtcConfig | None = None, kind: str | None = None):
         """`spec`: what the model reads, as the driver resolved it (the model's own, or the
         recorded override); None for template matching. `layouts_json`: the layouts of the swipes to decode (the dataset's; default: the
         checkpoint's own). The model reads them through their key table, trained on them or not.
         With `template` alone, the actor matches templates instead (no checkpoint): `trie_ref` is
         then a TemplateIndex and `layouts_json` is required. With `fused` (and `template`, its
-        matcher), `trie_ref` is (Trie, TemplateIndex) and both decoders' candidates are fused."""
+        matcher), `trie_ref` is (Trie, TemplateIndex) and both decoders' candidates are fused. `kind`
+        "ctc": the key head's CTC trie beam (`ctc`, also fused's first pass for a key head)."""
         torch.set_num_threads(1)
         quiet()  # the actor's edge (swipe.console)
         # the lexicon's arrays are mapped from the object store: shared by the node's actors, read-only.
         # (Ray Data hands constructor arguments over unresolved; a plain actor gets them resolved.)
         lexicon = ray.get(trie_ref) if isinstance(trie_ref, ray.ObjectRef) else trie_ref
-        self.kind = "fused" if fused is not None else "template" if template is not None else "beam"
+        self.kind = kind or ("fused" if fused is not None else "template" if template is not None else "beam")
         self.beam, self._groups = beam, {}  # _groups: the last row group read
         model = None
         if self.kind == "template":
@@ -121,7 +126,7 @@ class Predictor:
             alphabet = Alphabet(meta["alphabet"])
         self.layouts = layouts
         self.decoder = SwipeDecoder(model, alphabet, layouts, template or TemplateConfig(), fused or FusedConfig(),
-                                    None if spec is None else spec_from_dict(spec), decode_batch)
+                                    None if spec is None else spec_from_dict(spec), decode_batch, ctc)
 
     def __call__(self, units: dict[str, np.ndarray]) -> pa.Table:
         """Work units (`path`, `row_group`, `start`, `stop`) → one row out per row read."""
@@ -216,7 +221,7 @@ def predict(cfg: PredictConfig, trie: Trie | None = None) -> PredictResult:
     """Decode every row of `cfg.split`, resuming an earlier, interrupted run into `cfg.out`.
 
     `trie`: the lexicon, if the caller has it built already (tests)."""
-    template, fused = cfg.decoder == "template", cfg.decoder == "fused"
+    template, fused, ctc = cfg.decoder == "template", cfg.decoder == "fused", cfg.decoder == "ctc"
     storage.refuse_relative_in_job({"dataset": cfg.dataset, "checkpoint": cfg.checkpoint}, {"out": cfg.out})
     checkpoint = None if template else resolve_checkpoint(cfg.checkpoint)
     manifest = load_manifest(cfg.dataset)
@@ -228,17 +233,19 @@ def predict(cfg: PredictConfig, trie: Trie | None = None) -> PredictResult:
         check_compatible(meta, manifest, f"dataset {cfg.dataset}")
         spec, overrides = resolve_spec(meta, cfg, str(cfg.checkpoint))
     lexicon_cfg = decode_lexicon(cfg, manifest, spec)
-    alphabet = Alphabet(manifest["alphabet"] if template else meta["alphabet"])
+    alphabet = Alphabet(manifest["alphabet"]) if template else lexicon_alphabet(meta, manifest["alphabet"])
     if not cfg.out and storage.is_uri(cfg.dataset):
         raise ValueError(f"dataset {cfg.dataset} is not a local folder: name the output folder with out=…")
-    name = "template" if template else _model_name(cfg.checkpoint, checkpoint) + ("-fused" if fused else "")
+    name = "template" if template else _model_name(cfg.checkpoint, checkpoint) + ("-fused" if fused else "-ctc" if ctc
+                                                                                  else "")
     name += f"-{spec.tag()}" if overrides else ""  # an override never shares a folder with the model's own inputs
     out = cfg.out or storage.join(cfg.dataset, "predictions", f"{cfg.split}-{name}")  # a folder or a URI
     made_by = {"input_spec": None if spec is None else spec.to_dict(), "lexicon": config_to_dict(lexicon_cfg),
                "model": None if checkpoint is None else _weights_digest(checkpoint), "decoder": cfg.decoder,
                "constrained": cfg.constrained, "beam": config_to_dict(cfg.beam),
                "template": config_to_dict(cfg.template) if template or fused else None,
-               "fused": config_to_dict(cfg.fused) if fused else None}
+               "fused": config_to_dict(cfg.fused) if fused else None,
+               "ctc": config_to_dict(cfg.ctc) if ctc or fused else None}
     check_resumable(out, made_by)
     storage.write_text(storage.join(out, SPEC_MARKER), json.dumps(made_by))  # before any output: a resume checks it
     files = {storage.join(cfg.dataset, f["file"]): f for f in manifest["splits"][cfg.split]["files"]}
@@ -254,10 +261,10 @@ def predict(cfg: PredictConfig, trie: Trie | None = None) -> PredictResult:
             todo.remove(p)
     if todo:
         ensure_ray(cfg.num_cpus)
-        if trie is None and (cfg.constrained or template or fused):
+        if trie is None and (cfg.constrained or template or fused or ctc):
             trie = build_lexicon_trie(lexicon_cfg, alphabet)
         lexicon = (TemplateIndex.build(trie) if template else (trie, TemplateIndex.build(trie)) if fused
-                   else trie if cfg.constrained else None)
+                   else trie if cfg.constrained or ctc else None)
         trie_ref = ray.put(lexicon)  # once: every actor maps the same arrays
         # The actors read their own slices: one Ray Data block per slice spreads the work over
         # every actor (read_parquet packs small shards into one block, hence one task on one
@@ -266,7 +273,7 @@ def predict(cfg: PredictConfig, trie: Trie | None = None) -> PredictResult:
         ds = ray.data.from_items(units, override_num_blocks=min(len(units), MAX_BLOCKS))
         args = ("" if template else _for_actors(cfg.checkpoint, checkpoint), trie_ref, cfg.beam,
                 None if spec is None else spec.to_dict(), cfg.decode_batch, manifest["layouts"],
-                cfg.template if template or fused else None, cfg.fused if fused else None)
+                cfg.template if template or fused else None, cfg.fused if fused else None, cfg.ctc, cfg.decoder)
         ds = ds.map_batches(Predictor, fn_constructor_args=args,
                             batch_size=None, batch_format="numpy",
                             compute=ray.data.ActorPoolStrategy(size=cfg.concurrency),

@@ -46,6 +46,9 @@ def export_executorch(checkpoint: str | Path, out: str | Path) -> dict:
     from torch.export import export
 
     model, meta = load_model(resolve_checkpoint(checkpoint), "cpu")
+    if model.key_head is not None:
+        raise ValueError(f"{checkpoint} has a key head (model.head {model.cfg.head}): its ExecuTorch programs are "
+                         "not built yet; export it to ONNX (swipe export), whose runtime decodes it")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     enc_args, step_args = _examples(model)

@@ -23,9 +23,9 @@ from typing import Iterator
 import torch
 from torch import Tensor, nn
 
-from swipe.export.runtime import (ATTENTION_INPUTS, ATTENTION_OUTPUTS, ENCODER_INPUTS, ENCODER_OUTPUTS, EXPORT_FILE,
-                                  EXPORT_FORMAT, PER_LAYER, SCORE_INPUTS, SCORE_OUTPUTS, STEP_INPUTS, STEP_OUTPUTS,
-                                  flat_names, graph_file)
+from swipe.export.runtime import (ATTENTION_INPUTS, ATTENTION_OUTPUTS, EXPORT_FILE, EXPORT_FORMAT, PER_LAYER,
+                                  SCORE_INPUTS, SCORE_OUTPUTS, STEP_INPUTS, STEP_OUTPUTS, encoder_names, flat_names,
+                                  graph_file)
 from swipe.lexicon import PAD
 from swipe.model.spec import SPEC_KEY, load_spec
 from swipe.model.checkpoint import load_model, resolve_checkpoint
@@ -60,19 +60,26 @@ def _layers(a: Layers) -> list[Tensor]:
 
 class EncoderGraph(nn.Module):
     """Swipes and their keys → the decoder's cross-attention keys/values (B, H, T, Dh), one per
-    layer (`per_layer`: the ONNX graphs) or stacked (N, B, H, T, Dh) (the ExecuTorch programs).
-    In onnxruntime a slice of a stacked input is a copy: per layer, a step copies no cache."""
+    layer (`per_layer`: the ONNX graphs) or stacked (N, B, H, T, Dh) (the ExecuTorch programs),
+    where the model has a decoder; then, for a key head (`key_sizes` given), its log-probabilities
+    (B, T, K + 1). In onnxruntime a slice of a stacked input is a copy: per layer, a step copies no cache."""
 
     def __init__(self, model: SwipeModel, per_layer: bool = False):
         super().__init__()
         self.model, self.per_layer = model, per_layer
 
     def forward(self, x: Tensor, y: Tensor, t: Tensor, mask: Tensor, bbox: Tensor, centres: Tensor,
-                key_tokens: Tensor, half_diag: Tensor) -> tuple[Layers, Layers]:
+                key_tokens: Tensor, half_diag: Tensor, key_sizes: Tensor | None = None) -> tuple:
         m = self.model
-        memory = m.encode_features(m.features.over_keys(x, y, t, mask, bbox, centres, key_tokens, half_diag), mask)
-        k, v = (list(a) for a in zip(*(layer.memory_kv(memory) for layer in m.decoder)))
-        return (k, v) if self.per_layer else (torch.stack(k), torch.stack(v))
+        if m.key_head is not None:
+            memory, key_logp = m.encode_keys(x, y, t, mask, bbox, centres, key_tokens, half_diag, key_sizes)
+        else:
+            memory = m.encode_features(m.features.over_keys(x, y, t, mask, bbox, centres, key_tokens, half_diag), mask)
+        out: tuple = ()
+        if len(m.decoder):
+            k, v = (list(a) for a in zip(*(layer.memory_kv(memory) for layer in m.decoder)))
+            out = (k, v) if self.per_layer else (torch.stack(k), torch.stack(v))
+        return out + ((key_logp,) if m.key_head is not None else ())
 
 
 class StepGraph(nn.Module):
@@ -142,8 +149,12 @@ def _examples(model: SwipeModel) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]
     mask[1, t // 2:] = False
     enc = (x, y, torch.cumsum(torch.full((b, t), 15.0), 1), mask, f.bbox[:1].repeat(b, 1), f.centres[:1].repeat(b, 1, 1),
            f.key_tokens[:1].repeat(b, 1), f.half_diag[:1].repeat(b))
+    if model.key_head is not None:
+        enc += (f.key_sizes[:1].repeat(b, 1, 1),)
+    if not len(model.decoder):
+        return enc, ()
     with torch.no_grad():
-        cross_k, cross_v = EncoderGraph(model)(*enc)
+        cross_k, cross_v = EncoderGraph(model)(*enc)[:2]
     n, h, dh = cfg.dec_layers, cfg.n_heads, cfg.d_model // cfg.n_heads
     past_kv = torch.randn(n, b * beams, h, past, dh, generator=gen)
     step = (torch.full((b * beams,), 3, dtype=torch.long), past_kv, past_kv.clone(), cross_k, cross_v, mask)
@@ -202,6 +213,8 @@ def dynamic_shapes(model: SwipeModel, swipes: int, points: tuple[int, int], keys
     by_swipe = {0: sw, 1: pt}
     enc = {"x": by_swipe, "y": by_swipe, "t": by_swipe, "mask": by_swipe, "bbox": {0: sw},
            "centres": {0: sw, 1: ky}, "key_tokens": {0: sw, 1: ky}, "half_diag": {0: sw}}
+    if model.key_head is not None:
+        enc["key_sizes"] = {0: sw, 1: ky}
     cross = {1: sw, 3: pt}
     step = {"token": {0: rw}, "self_k": {1: rw, 3: past}, "self_v": {1: rw, 3: past}, "cross_k": cross,
             "cross_v": cross, "memory_mask": by_swipe}
@@ -225,18 +238,19 @@ def export_onnx(checkpoint: str | Path, out: str | Path, int8: bool = True) -> d
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     enc_args, step_args = _examples(model)
-    score_args, attention_args = _word_examples(model, step_args)
     enc_dims, step_dims = dynamic_shapes(model, swipes=4096, points=(2, 4096), keys=512, rows=1 << 16)
-    score_dims, attention_dims = word_dynamic_shapes(model, swipes=4096, points=(2, 4096), rows=1 << 16)
     layers = model.cfg.dec_layers
     t0 = time.perf_counter()
     files = []
-    for name, graph, args, dims, inputs, outputs in (
-            ("encoder", EncoderGraph(model, per_layer=True), enc_args, enc_dims, ENCODER_INPUTS, ENCODER_OUTPUTS),
-            ("step", StepGraph(model, per_layer=True), step_args, step_dims, STEP_INPUTS, STEP_OUTPUTS),
-            ("score", ScoreGraph(model), score_args, score_dims, SCORE_INPUTS, SCORE_OUTPUTS),
-            ("attention", AttentionGraph(model), attention_args, attention_dims, ATTENTION_INPUTS,
-             ATTENTION_OUTPUTS)):
+    work = [("encoder", EncoderGraph(model, per_layer=True), enc_args, enc_dims, *encoder_names(model.cfg.head))]
+    if len(model.decoder):  # a model with a decoder: its step and whole-word graphs
+        score_args, attention_args = _word_examples(model, step_args)
+        score_dims, attention_dims = word_dynamic_shapes(model, swipes=4096, points=(2, 4096), rows=1 << 16)
+        work += [("step", StepGraph(model, per_layer=True), step_args, step_dims, STEP_INPUTS, STEP_OUTPUTS),
+                 ("score", ScoreGraph(model), score_args, score_dims, SCORE_INPUTS, SCORE_OUTPUTS),
+                 ("attention", AttentionGraph(model), attention_args, attention_dims, ATTENTION_INPUTS,
+                  ATTENTION_OUTPUTS)]
+    for name, graph, args, dims, inputs, outputs in work:
         args, dims = _per_layer(args, inputs, dims)
         with _exporter_quiet():
             torch.onnx.export(graph.eval(), args, str(out / graph_file(name, "fp32")),

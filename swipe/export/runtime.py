@@ -3,9 +3,10 @@
 ```
 EXPORT/
   encoder.onnx        x, y, t, mask (B, T) + each swipe's keys (bbox, centres, key_tokens,
-                      half_diag) → cross-attention keys/values cross_k.i, cross_v.i (B, H, T, Dh)
-                      for each decoder layer i: point features, encoder and the decoder's memory
-                      projections in one graph
+                      half_diag; a key head: key_sizes too) → cross-attention keys/values
+                      cross_k.i, cross_v.i (B, H, T, Dh) for each decoder layer i (a model with
+                      a decoder), and key_logp (B, T, K + 1) (a key head: blank, then each key):
+                      point features, encoder, the decoder's memory projections, the key head
   step.onnx           token (R,), self_k.i, self_v.i (R, H, S, Dh), cross_k.i, cross_v.i, memory_mask
                       → logits (R, V), self_k_out.i, self_v_out.i (R, H, S + 1, Dh): one decoder step
   score.onnx          tokens_in, tokens_out (R, L) (BOS + word, word + EOS), cross_k, cross_v,
@@ -15,6 +16,7 @@ EXPORT/
   *.int8.onnx         the same graphs, weights quantized to int8 (onnxruntime dynamic quantization)
   export.json         alphabet, model config, input spec, the layouts it was trained on, graph names
 ```
+A model with head ctc has no decoder: its export is the encoder graph alone.
 
 R rows are a search's beams, or a swipe's candidate words: K per swipe
 (swipe.decode.search.DecoderState), the cross keys/values one row per swipe. Every cache is one
@@ -45,6 +47,7 @@ from swipe.model.keys import KeyTable
 
 ENCODER_INPUTS = ("x", "y", "t", "mask", "bbox", "centres", "key_tokens", "half_diag")
 ENCODER_OUTPUTS = ("cross_k", "cross_v")
+KEY_INPUTS, KEY_OUTPUTS = ("key_sizes",), ("key_logp",)  # a key head's (ModelConfig.head ctc, hybrid)
 STEP_INPUTS = ("token", "self_k", "self_v", "cross_k", "cross_v", "memory_mask")
 STEP_OUTPUTS = ("logits", "self_k_out", "self_v_out")
 SCORE_INPUTS = ("tokens_in", "tokens_out", "cross_k", "cross_v", "memory_mask")
@@ -54,7 +57,19 @@ ATTENTION_OUTPUTS = ("attention",)
 PER_LAYER = frozenset({"cross_k", "cross_v", "self_k", "self_v", "self_k_out", "self_v_out"})  # one per layer
 GRAPHS = ("encoder", "step", "score", "attention")
 EXPORT_FILE = "export.json"
-EXPORT_FORMAT = 2  # 2: caches one input per layer
+EXPORT_FORMAT = 3  # 2: caches one input per layer; 3: a key head's inputs and outputs, the head in model
+
+
+def encoder_names(head: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The encoder graph's inputs and outputs for a model of this head (ModelConfig.head)."""
+    keyed = head != "ar"
+    return (ENCODER_INPUTS + (KEY_INPUTS if keyed else ()),
+            (ENCODER_OUTPUTS if head != "ctc" else ()) + (KEY_OUTPUTS if keyed else ()))
+
+
+def graphs(head: str) -> tuple[str, ...]:
+    """The graphs of a model of this head: a model without a decoder has only its encoder."""
+    return GRAPHS if head != "ctc" else ("encoder",)
 Precision = Literal["fp32", "int8"]
 
 
@@ -132,12 +147,13 @@ class OnnxModel:
         self.meta = json.loads((folder / EXPORT_FILE).read_text())
         if self.meta.get("format", 1) != EXPORT_FORMAT:
             raise ValueError(f"{folder} is an export of format {self.meta.get('format', 1)}; this swipe reads format "
-                             f"{EXPORT_FORMAT} (caches one input per layer): export it again (`swipe export`)")
+                             f"{EXPORT_FORMAT} (a key head's graphs): export it again (`swipe export`)")
         self.alphabet = Alphabet(self.meta["alphabet"])
         self.spec: InputSpec = load_spec(self.meta, str(folder))  # what the model reads, saved at export
         self.max_word_len = int(self.meta["model"]["max_word_len"])
+        self.head = self.meta["model"].get("head", "ar")
         self.layouts = parse_layouts(self.meta["layouts"])  # the layouts it was trained on
-        missing = [graph_file(g, precision) for g in GRAPHS if not (folder / graph_file(g, precision)).exists()]
+        missing = [graph_file(g, precision) for g in graphs(self.head) if not (folder / graph_file(g, precision)).exists()]
         if missing:
             raise FileNotFoundError(f"{folder} lacks {missing}: an export made before the score and attention "
                                     f"graphs, or without int8; export it again (`swipe export`)")
@@ -146,11 +162,15 @@ class OnnxModel:
         opts.log_severity_level = 3  # warnings about unused initializers are the exporter's, not the user's
         load = lambda name: ort.InferenceSession(str(folder / graph_file(name, precision)), opts,  # noqa: E731
                                                  providers=["CPUExecutionProvider"])
-        self.encoder, self.step_session = load("encoder"), load("step")
-        self.score_session, self.attention_session = load("score"), load("attention")
+        self.encoder = load("encoder")
+        decoder = self.head != "ctc"
+        self.step_session = load("step") if decoder else None
+        self.score_session = load("score") if decoder else None
+        self.attention_session = load("attention") if decoder else None
         self.layers = n = self.meta["graph"]["layers"]
         self._empty = (n, self.meta["graph"]["heads"], self.meta["graph"]["head_dim"])
-        self._names = {g: flat_names(names, n) for g, names in (("encoder", ENCODER_OUTPUTS), ("step", STEP_OUTPUTS))}
+        self._names = {g: flat_names(names, n) for g, names in (("encoder", encoder_names(self.head)[1]),
+                                                                ("step", STEP_OUTPUTS))}
         self._keys: dict[int, tuple[Layout, dict[str, np.ndarray]]] = {}
         self._layouts: dict[str, Layout] = dict(self.layouts)
 
@@ -168,14 +188,16 @@ class OnnxModel:
         """The key arrays of one layout, as the encoder takes them (one row)."""
         made = self._keys.get(id(layout))
         if made is None or made[0] is not layout:
-            kt = KeyTable.build({layout.name: layout}, self.alphabet)
+            kt = KeyTable.build({layout.name: layout}, self.alphabet, unknown_ok=self.head != "ar")
             made = (layout, {"bbox": kt.bbox, "centres": kt.centres, "key_tokens": kt.tokens,
-                             "half_diag": kt.half_diag})
+                             "half_diag": kt.half_diag, "key_sizes": kt.sizes})
             self._keys[id(layout)] = made
         return made[1]
 
-    def encode_points(self, points: dict[str, np.ndarray], layouts: list[Layout]) -> OrtCache:
-        """The model's inputs (`model_inputs` with its spec) and each swipe's layout → the decoder's start state."""
+    def encode_points(self, points: dict[str, np.ndarray], layouts: list[Layout]
+                      ) -> tuple[OrtCache | None, np.ndarray | None]:
+        """The model's inputs (`model_inputs` with its spec) and each swipe's layout → the decoder's
+        start state (a model with a decoder) and the key head's log-probabilities (a key head)."""
         keys = [self.keys_of(lay) for lay in layouts]
         width = max(k["centres"].shape[1] for k in keys)
         feed = dict(points)
@@ -185,10 +207,16 @@ class OnnxModel:
                                           for k in keys])
         feed["key_tokens"] = np.concatenate([np.pad(k["key_tokens"], ((0, 0), (0, width - k["key_tokens"].shape[1])))
                                              for k in keys])  # padding slots: PAD (0), no key
-        kv = self.encoder.run(self._names["encoder"], feed)
+        if self.head != "ar":
+            feed["key_sizes"] = np.concatenate([np.pad(k["key_sizes"], ((0, 0), (0, width - k["key_sizes"].shape[1]),
+                                                                        (0, 0)), constant_values=1.0) for k in keys])
+        out = self.encoder.run(self._names["encoder"], feed)
+        key_logp = out.pop() if self.head != "ar" else None
+        if self.head == "ctc":
+            return None, key_logp
         n, h, dh = self._empty
         empty = [np.zeros((len(layouts), h, 0, dh), np.float32)] * n
-        return OrtCache(empty, empty, kv[:n], kv[n:], points["mask"])
+        return OrtCache(empty, empty, out[:n], out[n:], points["mask"]), key_logp
 
     def encode(self, part: SwipeBatch) -> Encoded:
         points = model_inputs(part, self.spec)
@@ -196,7 +224,7 @@ class OnnxModel:
             layouts = [self._layouts[g] for g in part.grid_names]
         except KeyError as e:
             raise KeyError(f"grid {e.args[0]!r} is not a layout this decoder knows: {sorted(self._layouts)}") from None
-        return Encoded(part, points, self.encode_points(points, layouts))
+        return Encoded(part, points, *self.encode_points(points, layouts))
 
     def step(self, tokens: np.ndarray, cache: OrtCache) -> tuple[np.ndarray, OrtCache]:
         """One decoder step for every row: next-token logits (R, V) and the extended state."""
@@ -243,5 +271,5 @@ class OnnxModel:
                    ) -> Candidates:
         """Batched beam search of swipes (each over its layout, `batch.grid_names`) on this model."""
         points = model_inputs(batch, self.spec)
-        enc = Encoded(batch, points, self.encode_points(points, [layouts[g] for g in batch.grid_names]))
+        enc = Encoded(batch, points, *self.encode_points(points, [layouts[g] for g in batch.grid_names]))
         return self.beams(enc, trie, cfg)

@@ -63,10 +63,22 @@ def load_meta(path: str | Path) -> dict[str, Any]:
     return json.loads((Path(path) / META_FILE).read_text())
 
 
+def lexicon_alphabet(meta: dict[str, Any], letters: str) -> Alphabet:
+    """The characters a model's decoders spell with: its alphabet; for a model that scores keys, also
+    `letters` (the layouts' and the dataset's), which it reads from their keys."""
+    alphabet = Alphabet(meta["alphabet"])
+    if meta["model"].get("head", "ar") == "ar":
+        return alphabet
+    return Alphabet(alphabet.chars + "".join(dict.fromkeys(c for c in letters if c not in alphabet.chars)))
+
+
 def check_compatible(meta: dict[str, Any], manifest: dict[str, Any], where: str = "the dataset") -> None:
     """Raise a ValueError saying why a checkpoint cannot decode a dataset: characters it cannot
     emit, or a layout with letter keys it cannot read. Layouts need not be the training ones:
-    the key table comes from the data (`load_model(…, layouts=…)`)."""
+    the key table comes from the data (`load_model(…, layouts=…)`). A model that scores keys
+    (head ctc or hybrid) reads any layout and spells with its keys' letters: it decodes any."""
+    if meta["model"].get("head", "ar") != "ar":
+        return
     missing = sorted(set(manifest["alphabet"]) - set(meta["alphabet"]))
     if missing:
         raise ValueError(f"{where}'s alphabet has {missing}, which the checkpoint's model cannot emit "
@@ -93,5 +105,5 @@ def load_model(path: str | Path, device: str | torch.device = "cpu", layouts: di
     state = torch.load(Path(path) / MODEL_FILE, map_location=device, weights_only=True)
     model.load_state_dict(state)
     if layouts is not None:
-        model.set_keys(KeyTable.build(layouts, alphabet))
+        model.set_keys(KeyTable.build(layouts, alphabet, unknown_ok=model.key_head is not None))
     return model.to(device).eval(), meta

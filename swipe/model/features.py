@@ -107,6 +107,9 @@ class PointFeatures(nn.Module):
                             ("half_diag", keys.half_diag)):
             tensor = torch.from_numpy(value)
             self.register_buffer(name, tensor if device is None else tensor.to(device))
+        # read by the key head only; not in the state dict, so models saved before it load
+        sizes = torch.from_numpy(keys.sizes)
+        self.register_buffer("key_sizes", sizes if device is None else sizes.to(device), persistent=False)
 
     def set_stats(self, mean: np.ndarray, std: np.ndarray) -> None:
         self.stats_mean.copy_(torch.tensor(np.array(mean, dtype=np.float32)))  # copies: arrays may be read-only

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from swipe.lexicon import PAD
 from swipe.model.features import FeatureSet, KeyTable, PointFeatures
 
 
@@ -34,6 +35,12 @@ class ModelConfig:
     d_key: int = 0  # width of key embeddings in the features
     dropout: float = 0.1  # dropout in every layer while training
     max_word_len: int = 32  # longest word the decoder can emit (EOS excluded)
+    # what the network outputs: ar: letters, one at a time (the autoregressive decoder); ctc: per point,
+    # a blank or one of the layout's keys, scored from the keys' geometry (KeyHead: any layout, letters
+    # the alphabet lacks included); hybrid: both, trained together
+    head: Literal["ar", "ctc", "hybrid"] = "ar"
+    ctc_weight: float = 0.5  # hybrid: the loss is (1 - w) · cross-entropy + w · CTC
+    label_dropout: float = 0.1  # ctc, hybrid: the share of keys read as a letter the model does not know, in training
 
 
 PRESETS = {
@@ -43,11 +50,62 @@ PRESETS = {
 }
 
 
+HEADS = ("ar", "ctc", "hybrid")
+
+
 def resolve(cfg: ModelConfig) -> ModelConfig:
-    """Fill the size fields from the preset (explicit non-zero fields win)."""
+    """Fill the size fields from the preset (explicit non-zero fields win); a ctc model has no decoder."""
     if cfg.preset not in PRESETS:
         raise ValueError(f"unknown model preset {cfg.preset!r}; choose from {sorted(PRESETS)}")
-    return replace(cfg, **{k: v for k, v in PRESETS[cfg.preset].items() if getattr(cfg, k) == 0})
+    if cfg.head not in HEADS:
+        raise ValueError(f"unknown head {cfg.head!r}; choose from {HEADS}")
+    cfg = replace(cfg, **{k: v for k, v in PRESETS[cfg.preset].items() if getattr(cfg, k) == 0})
+    return replace(cfg, dec_layers=0) if cfg.head == "ctc" else cfg
+
+
+def scores_keys(cfg: ModelConfig) -> bool:
+    """Whether the network scores the layout's keys (a ctc or hybrid head): it then reads layouts
+    with letters its alphabet lacks (KeyTable.build(unknown_ok=True))."""
+    return cfg.head != "ar"
+
+
+def has_decoder(cfg: ModelConfig) -> bool:
+    return cfg.head != "ctc"
+
+
+class KeyHead(nn.Module):
+    """Per point, log-probabilities of a blank (index 0) and of each of the swipe's layout's keys
+    (index k + 1), from the keys given with the swipe — so one set of weights reads any layout.
+
+    Every point proposes where its finger meant to be, μ = its position + a learned offset
+    (in the letter-key box, the frame of the features), and a sharpness a; key k scores
+    −½ e^a ‖(μ − c_k) / (size_k / 2)‖² (its centre and size in the same frame) plus
+    q · e(label_k), the point's query against the key's letter embedding (a letter the model
+    does not know has one shared embedding, trained by label dropout). Padding keys score −inf."""
+
+    def __init__(self, d_model: int, d_key: int, vocab_size: int):
+        super().__init__()
+        self.offset = nn.Linear(d_model, 3)  # dx, dy, log-sharpness
+        self.query = nn.Linear(d_model, d_key)
+        self.label = nn.Embedding(vocab_size, d_key)
+        self.blank = nn.Linear(d_model, 1)
+        nn.init.zeros_(self.offset.weight)
+        nn.init.zeros_(self.offset.bias)
+
+    def forward(self, h: Tensor, x: Tensor, y: Tensor, bbox: Tensor, centres: Tensor, tokens: Tensor,
+                sizes: Tensor) -> Tensor:
+        """h (B, T, D), x, y (B, T) pixels; bbox (B, 4), centres, sizes (B, K, 2), tokens (B, K) → (B, T, K + 1)."""
+        origin, span = bbox[:, None, :2], bbox[:, None, 2:] - bbox[:, None, :2]  # (B, 1, 2)
+        pos = (torch.stack([x, y], -1) - origin) / span  # (B, T, 2)
+        off = self.offset(h)
+        mu = pos + off[..., :2]
+        c = (centres - origin) / span  # (B, K, 2)
+        half = sizes / span / 2
+        z = (mu[:, :, None, :] - c[:, None]) / half[:, None]  # (B, T, K, 2)
+        geo = -0.5 * off[..., 2:].exp() * (z * z).sum(-1)
+        lab = torch.einsum("btd,bkd->btk", self.query(h), self.label(tokens)) / math.sqrt(self.query.out_features)
+        keys = (geo + lab).masked_fill((tokens == PAD)[:, None, :], float("-inf"))
+        return torch.log_softmax(torch.cat([self.blank(h), keys], -1).float(), -1)
 
 
 class Attention(nn.Module):
@@ -255,7 +313,9 @@ class SwipeModel(nn.Module):
         cfg = resolve(cfg)
         self.cfg, self.vocab_size, self.grid_names = cfg, vocab_size, keys.grid_names
         d = cfg.d_model
-        self.features = PointFeatures(cfg.features, keys, vocab_size, cfg.d_key)
+        keyed = scores_keys(cfg)  # keys of letters outside the alphabet read as one more token
+        self.features = PointFeatures(cfg.features, keys, vocab_size + keyed, cfg.d_key)
+        self.key_head = KeyHead(d, cfg.d_key, vocab_size + 1) if keyed else None
         self.in_proj = nn.Linear(self.features.out_dim, d)
         if cfg.encoder not in ("transformer", "conformer"):
             raise ValueError(f"unknown encoder {cfg.encoder!r}; choose transformer or conformer")
@@ -263,23 +323,46 @@ class SwipeModel(nn.Module):
             EncoderLayer(d, cfg.n_heads, cfg.d_ff, cfg.dropout) if cfg.encoder == "transformer"
             else ConformerLayer(d, cfg.n_heads, cfg.d_ff, cfg.dropout, cfg.conv_kernel) for _ in range(cfg.enc_layers))
         self.enc_norm = nn.LayerNorm(d)
-        self.tok_emb = nn.Embedding(vocab_size, d)
-        self.pos_emb = nn.Embedding(cfg.max_word_len + 2, d)  # BOS + letters + EOS
         self.decoder = nn.ModuleList(DecoderLayer(d, cfg.n_heads, cfg.d_ff, cfg.dropout)
                                      for _ in range(cfg.dec_layers))
-        self.dec_norm = nn.LayerNorm(d)
-        self.head = nn.Linear(d, vocab_size)
+        if has_decoder(cfg):
+            self.tok_emb = nn.Embedding(vocab_size, d)
+            self.pos_emb = nn.Embedding(cfg.max_word_len + 2, d)  # BOS + letters + EOS
+            self.dec_norm = nn.LayerNorm(d)
+            self.head = nn.Linear(d, vocab_size)
         self.drop = nn.Dropout(cfg.dropout)
 
     def set_keys(self, keys: KeyTable) -> "SwipeModel":
         """Read swipes over these layouts from now on (`grid` indexes `keys.grid_names`)."""
+        if keys.unknown and self.key_head is None:
+            raise ValueError(f"layouts {keys.unknown} have letter keys that this model's alphabet lacks: only a "
+                             f"model that scores keys (model.head ctc or hybrid) reads them")
         self.features.set_keys(keys)
         self.grid_names = keys.grid_names
         return self
 
+    def key_rows(self, grid: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        """Each swipe's keys: bbox, centres, tokens, half_diag, sizes (a KeyTable's rows). In training,
+        a key-scoring model reads `label_dropout` of the keys as letters it does not know."""
+        f = self.features
+        tokens = f.key_tokens[grid]
+        if self.training and self.key_head is not None and self.cfg.label_dropout > 0:
+            drop = (torch.rand(tokens.shape, device=tokens.device) < self.cfg.label_dropout) & (tokens != PAD)
+            tokens = tokens.masked_fill(drop, self.vocab_size)
+        return f.bbox[grid], f.centres[grid], tokens, f.half_diag[grid], f.key_sizes[grid]
+
     def encode(self, x: Tensor, y: Tensor, t: Tensor, mask: Tensor, grid: Tensor) -> Tensor:
         """Padded points (B, T) → memory (B, T, D); padded positions are never attended to."""
-        return self.encode_features(self.features(x, y, t, mask, grid), mask)
+        return self.encode_keys(x, y, t, mask, *self.key_rows(grid))[0]
+
+    def encode_keys(self, x: Tensor, y: Tensor, t: Tensor, mask: Tensor, bbox: Tensor, centres: Tensor,
+                    tokens: Tensor, half_diag: Tensor, sizes: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Padded points (B, T) over keys given with them → memory (B, T, D) and, for a key-scoring
+        model, each point's key log-probabilities (B, T, K + 1), blank first (KeyHead)."""
+        memory = self.encode_features(self.features.over_keys(x, y, t, mask, bbox, centres, tokens, half_diag), mask)
+        if self.key_head is None:
+            return memory, None
+        return memory, self.key_head(memory, x, y, bbox, centres, tokens, sizes)
 
     def encode_features(self, features: Tensor, mask: Tensor) -> Tensor:
         """Point features (B, T, F) → memory (B, T, D)."""

@@ -296,7 +296,8 @@ def finish_run(cfg: TrainConfig, run: Run, data: TrainData, result: ray.train.Re
     if best_path is not None:
         model, _ = load_model(best_path)
         for ev in cfg.eval:  # each set on its own keyboards, whether the model was trained on them or not
-            model.set_keys(KeyTable.build(parse_layouts(load_manifest(ev.dataset)["layouts"]), data.alphabet))
+            model.set_keys(KeyTable.build(parse_layouts(load_manifest(ev.dataset)["layouts"]), data.alphabet,
+                                          unknown_ok=model.key_head is not None))
             evals[ev.name] = evaluate_split(model, ev, data.trie, data.spec)
         (run.dir / BEST_FILE).write_text(best_uri + "\n")
     if is_uri(run.storage) and storage.exists(storage.join(run.home, METRICS_FILE)):  # what rank 0 published

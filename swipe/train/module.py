@@ -13,9 +13,12 @@ import math
 import numpy as np
 import pytorch_lightning as pl
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
+from swipe.decode.ctc import CtcConfig
 from swipe.decode.search import BeamConfig, beam_words, greedy_words
+from swipe.decode.torch_network import model_ctc_words
 from swipe.metrics import summarize
 from swipe.lexicon import PAD, Alphabet, Trie
 from swipe.model.transformer import SwipeModel
@@ -55,6 +58,25 @@ def lexicon_allowed(trie: Trie, tokens_out: Tensor) -> Tensor:
     return allowed.to(tokens_out.device)
 
 
+def key_targets(tokens_out: Tensor, key_tokens: Tensor) -> Tensor:
+    """Each target letter's key on its swipe's layout, as the key head numbers them (key k → k + 1),
+    0 for EOS, padding and a letter with no key there (an apostrophe on a layout without one: it
+    is typed, not swiped).  tokens_out (B, L), key_tokens (B, K) → (B, L)"""
+    hit = tokens_out[:, :, None] == key_tokens[:, None, :]  # (B, L, K)
+    hit &= (tokens_out != PAD)[:, :, None]
+    return torch.where(hit.any(-1), hit.int().argmax(-1) + 1, torch.zeros_like(tokens_out))
+
+
+def key_ctc_loss(key_logp: Tensor, mask: Tensor, tokens_out: Tensor, grid: Tensor, model: SwipeModel) -> Tensor:
+    """CTC of the key head's outputs against the words' keys (float32; a word with more keys than
+    its swipe has points, repeats counted, adds nothing: zero_infinity). The targets are read off
+    the layout's own tokens, not the label-dropped ones the network saw."""
+    target = key_targets(tokens_out, model.features.key_tokens[grid])
+    lengths = (target > 0).sum(1)
+    return F.ctc_loss(key_logp.transpose(0, 1), target[target > 0], mask.sum(1), lengths, blank=0,
+                      reduction="mean", zero_infinity=True)
+
+
 class SwipeModule(pl.LightningModule):
     def __init__(self, model: SwipeModel, optim: OptimConfig, max_steps: int, val_every: int,
                  alphabet: Alphabet, trie: Trie | None = None,
@@ -73,13 +95,23 @@ class SwipeModule(pl.LightningModule):
         self.plateau: torch.optim.lr_scheduler.ReduceLROnPlateau | None = None
         self._plateau_state: dict | None = None  # restored from a checkpoint before optimizers exist
 
-    def shared_step(self, batch: dict[str, Tensor], use_lexicon_mask: bool) -> tuple[Tensor, Tensor]:
-        logits = self.model(batch["x"], batch["y"], batch["t"], batch["mask"], batch["grid"], batch["tokens_in"])
+    def shared_step(self, batch: dict[str, Tensor], use_lexicon_mask: bool) -> tuple[Tensor, Tensor | None]:
+        """The loss (and the decoder's token accuracy, None for a ctc head): cross-entropy of the
+        autoregressive decoder, CTC of the key head, or (1 − w)·CE + w·CTC for a hybrid."""
+        m, cfg = self.model, self.model.cfg
+        rows = m.key_rows(batch["grid"])
+        memory, key_logp = m.encode_keys(batch["x"], batch["y"], batch["t"], batch["mask"], *rows)
         target = batch["tokens_out"]
+        ctc = None if key_logp is None else key_ctc_loss(key_logp, batch["mask"], target, batch["grid"], m)
+        if cfg.head == "ctc":
+            return ctc, None
+        logits = m.decode(batch["tokens_in"], memory, batch["mask"])
         allowed = lexicon_allowed(self.trie, target) if use_lexicon_mask and self.trie is not None else None
         loss = smoothed_cross_entropy(logits, target, self.optim.label_smoothing, allowed)
         valid = target != PAD
         acc = ((logits.argmax(-1) == target) & valid).sum() / valid.sum()
+        if ctc is not None:
+            loss = (1 - cfg.ctc_weight) * loss + cfg.ctc_weight * ctc
         return loss, acc
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
@@ -93,17 +125,22 @@ class SwipeModule(pl.LightningModule):
         loss, acc = self.shared_step(batch, False)
         n = batch["x"].shape[0]
         self.log("val/loss", loss, batch_size=n, sync_dist=True)
-        self.log("val/token_acc", acc, batch_size=n, sync_dist=True)
+        if acc is not None:
+            self.log("val/token_acc", acc, batch_size=n, sync_dist=True)
 
     def on_validation_epoch_end(self) -> None:
         """Decode the fixed validation subset within the lexicon: val/swipe_mrr and val/acc@1 by
         beam search of `val_beam` (greedy when 1), and val/greedy_acc@1."""
         if self.decode_batch is None:
             return
-        batch = {k: v.to(self.device) for k, v in self.decode_batch.items()}
-        greedy = summarize([[w] for w in greedy_words(self.model, batch, self.alphabet, self.trie).words],
-                           self.decode_words)
-        m = greedy if self.val_beam <= 1 else self._beam_metrics(self.decode_batch, self.decode_words)
+        if self.model.key_head is not None:  # the key head's CTC readings: best path and the trie beam
+            greedy = summarize([[w] for w in self._ctc_words(self.decode_batch, best=True)], self.decode_words)
+            m = self._beam_metrics(self.decode_batch, self.decode_words)
+        else:
+            batch = {k: v.to(self.device) for k, v in self.decode_batch.items()}
+            greedy = summarize([[w] for w in greedy_words(self.model, batch, self.alphabet, self.trie).words],
+                               self.decode_words)
+            m = greedy if self.val_beam <= 1 else self._beam_metrics(self.decode_batch, self.decode_words)
         # every rank decodes the same subset, so the cross-rank mean is that same value
         self.log("val/swipe_mrr", m["swipe_mrr"], sync_dist=True)
         self.log("val/acc@1", m["acc@1"], sync_dist=True)
@@ -115,13 +152,21 @@ class SwipeModule(pl.LightningModule):
             self.plateau.step(m["swipe_mrr"])
 
     def _beam_metrics(self, tensors: dict[str, Tensor], words: list[str]) -> dict[str, float]:
-        """The validation beam (with the prior) over a fixed set of collated swipes, in chunks."""
+        """The validation beam (with the prior) over a fixed set of collated swipes, in chunks: the
+        decoder's beam of `val_beam`, or for a key head the CTC trie beam (CtcConfig's beam)."""
+        if self.model.key_head is not None:
+            return summarize([[w for w, _ in c] for c in self._ctc_words(tensors)], words)
         cfg = BeamConfig(beam_size=max(self.val_beam, 1), freq_weight=self.val_freq_weight)
         cands = []
         for s in range(0, len(words), 128):
             part = {k: v[s:s + 128].to(self.device) for k, v in tensors.items()}
             cands += beam_words(self.model, part, self.alphabet, cfg, self.trie)
         return summarize([[w for w, _ in c] for c in cands], words)
+
+    def _ctc_words(self, tensors: dict[str, Tensor], best: bool = False) -> list:
+        """The key head's CTC trie beam (with the prior) over collated swipes, or (`best`) its best paths."""
+        return model_ctc_words(self.model, tensors, self.alphabet, self.trie, CtcConfig(freq_weight=self.val_freq_weight),
+                               best)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         if self.plateau is not None:

@@ -67,7 +67,7 @@ def test_candidates_are_the_union_of_both_decoders_each_once():
 def test_the_weights_decide_the_order():
     ch = FusedChannels(swipe=np.zeros(3, np.int64), words=["ab", "abc", "b"], logp=np.array([-1.0, -3.0, -6.0]),
                        length=np.array([2.0, 3.0, 1.0]), logfreq=np.array([-5.0, -1.0, -3.0]),
-                       shape=np.array([0.3, 0.1, 0.0]), location=np.zeros(3))
+                       shape=np.array([0.3, 0.1, 0.0]), location=np.zeros(3), ctc=np.array([-9.0, -9.0, -1.0]))
     neural = FusedConfig(length_alpha=0.0, freq_weight=0.0, sigma_shape=1e6, sigma_location=1e6, top_k=3)
     assert [w for w, _ in rank_fused(ch, 1, neural)[0]] == ["ab", "abc", "b"]
     freq = replace(neural, neural_weight=0.0, freq_weight=1.0)
@@ -76,3 +76,5 @@ def test_the_weights_decide_the_order():
     assert [w for w, _ in rank_fused(ch, 1, shape)[0]] == ["b", "abc", "ab"]
     longer = replace(neural, length_weight=10.0)  # a length bonus per letter outweighs the log-probability
     assert [w for w, _ in rank_fused(ch, 1, longer)[0]][0] == "abc"
+    ctc = replace(neural, neural_weight=0.0, ctc_weight=1.0)  # a hybrid network's key head
+    assert [w for w, _ in rank_fused(ch, 1, ctc)[0]][0] == "b"
