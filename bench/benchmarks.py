@@ -184,7 +184,8 @@ def bench_decode(n_swipes: int = 256, n_reference: int = 16, batch_size: int | N
     `template_swipes_per_s`: the template matcher (default TemplateConfig) on the same
     swipes and lexicon, swipe by swipe as its actors decode. `shipped_beam_swipes_per_s`,
     `shipped_fused_swipes_per_s`: the shipped model (models/en-small) with configs/decode_en.yaml's
-    beam and fused decoder, where both exist."""
+    beam and fused decoder, where both exist; beside it the key-head model (KEYED: its CTC trie beam
+    alone and its fused decoder, `_keyed_rates`), where it exists."""
     import torch
 
     from swipe.data.importers.yandex import read_yandex_range
@@ -280,10 +281,91 @@ def bench_decode(n_swipes: int = 256, n_reference: int = 16, batch_size: int | N
         extra = {"fused_over_beam": round(out["shipped_fused_ort"] / out["shipped_beam"], 2),
                  "fused_int8_over_beam": round(out["shipped_fused_ort_int8"] / out["shipped_beam"], 2),
                  "fused_over_beam_torch": round(out["shipped_fused"] / out["shipped_beam"], 2)}
+        if (Path(KEYED) / "model.json").exists():  # the key-head model beside it, in the same run
+            extra |= _keyed_rates(out, swipes, layouts, alphabet, trie, index, batch_size, passes, rate)
     result = {f"{k}_swipes_per_s": round(v, 1) for k, v in out.items()}
     return result | extra | {"speedup_vs_reference": round(out["beam_lexicon"] / out["reference"], 1),
                      "beam_lexicon_equals_reference": bool(agree), "lexicon_words": len(wl),
                      "beam_size": 6, "batch_size": batch_size, "n_swipes": n_swipes, "n_reference": n_reference}
+
+
+KEYED = "models/en-small-ctc"  # the key-head model (ModelConfig.head ctc): the CTC trie beam's figures
+KEYED_CONFIG = "configs/decode_en_ctc.yaml"  # its decode settings (the fused weights tuned for it)
+
+
+def _keyed_rates(out: dict, swipes, layouts: dict, alphabet, trie, index, batch_size: int, passes: int, rate) -> dict:
+    """Swipes/s of the key-head model in onnxruntime (fp32 and int8): its CTC trie beam alone (with
+    the prior, no rescoring: `ctc_ort`) and its fused decoder (the CTC beam as the first pass:
+    `ctc_fused_ort`), on the swipes the shipped fused decoder decoded, after the same warm passes;
+    and each over the shipped fused decoder in onnxruntime (`ctc_over_fused`, …)."""
+    import tempfile
+
+    from swipe.config import load_config
+    from swipe.decode.decoders import Lexicon, SwipeDecoder
+    from swipe.evaluate.predict import PredictConfig
+    from swipe.export.onnx import export_onnx
+    from swipe.export.runtime import OnnxModel
+    from swipe.model.checkpoint import load_meta
+    from swipe.model.spec import load_spec
+
+    dcfg = load_config(PredictConfig, KEYED_CONFIG)
+    meta = load_meta(KEYED)
+    folder = Path(tempfile.mkdtemp(prefix="swipe-export-"))
+    export_onnx(KEYED, folder, int8=True)
+    lexicon = Lexicon(trie, index)
+    for precision, name in (("fp32", "_ort"), ("int8", "_ort_int8")):
+        dec = SwipeDecoder(OnnxModel(folder, precision), alphabet, layouts, dcfg.template, dcfg.fused,
+                           load_spec(meta), batch_size, dcfg.ctc)
+        for _ in range(passes):
+            dec.decode(swipes, "fused", lexicon, dcfg.beam)
+        for kind in ("ctc", "fused"):
+            key = f"{'ctc' if kind == 'ctc' else 'ctc_fused'}{name}"
+            out[key] = rate(lambda b: dec.decode(b, kind, lexicon, dcfg.beam), [swipes], len(swipes))
+    # the beam alone on the same emissions (no encoder): ours, and flashlight-text's C++ lexicon decoder
+    # where its optional extra is installed (`pip install -e '.[yardstick]'`; a trie of its own per process)
+    encoded = [dec.encode(swipes.take(np.arange(s, min(s + batch_size, len(swipes)))))
+               for s in range(0, len(swipes), batch_size)]
+    out["ctc_beam_only"] = rate(lambda e: dec.ctc_words(e, trie, dcfg.ctc), encoded, len(swipes))
+    import importlib.util
+
+    if importlib.util.find_spec("flashlight") is not None:
+        out["flashlight_lexicon_beam_only"] = _flashlight_rate(encoded, layouts, trie, dcfg.ctc)
+    return {"ctc_over_fused": round(out["ctc_ort"] / out["shipped_fused_ort"], 2),
+            "ctc_int8_over_fused": round(out["ctc_ort_int8"] / out["shipped_fused_ort"], 2),
+            "ctc_fused_over_fused": round(out["ctc_fused_ort"] / out["shipped_fused_ort"], 2),
+            "ctc_fused_int8_over_fused": round(out["ctc_fused_ort_int8"] / out["shipped_fused_ort"], 2),
+            "keyed_model": KEYED, "ctc_beam_size": dcfg.ctc.beam_size}
+
+
+def _flashlight_rate(encoded: list, layouts: dict, trie, cfg) -> float:
+    """Swipes/s of flashlight-text's lexicon decoder (C++, CTC, no language model: its trie holds the
+    words' log frequencies, smeared by max) on the key head's emissions, one swipe at a time with
+    the beam size and threshold of `cfg`. The yardstick of the CTC trie beam's speed: every device
+    layout here spells its letters with the same keys, so one trie serves them all."""
+    from flashlight.lib.text.decoder import (CriterionType, LexiconDecoder, LexiconDecoderOptions, SmearingMode,
+                                             Trie, ZeroLM)
+
+    letters = {layouts[g].letters for e in encoded for g in e.part.grid_names}
+    if len(letters) != 1:
+        raise ValueError("the flashlight yardstick needs one key order for all layouts")
+    letters = letters.pop()
+    fl_trie = Trie(len(letters) + 1, 0)
+    for i, w in enumerate(trie.words()):
+        keys = [letters.index(c) + 1 for c in w if c in letters]
+        if keys:
+            fl_trie.insert(keys, i, float(trie.word_logfreq[i]))
+    fl_trie.smear(SmearingMode.MAX)
+    opts = LexiconDecoderOptions(beam_size=cfg.beam_size, beam_size_token=len(letters) + 1,
+                                 beam_threshold=cfg.prune, lm_weight=0.0, word_score=0.0, unk_score=float("-inf"),
+                                 sil_score=0.0, log_add=True, criterion_type=CriterionType.CTC)
+    decoder = LexiconDecoder(opts, fl_trie, ZeroLM(), 0, 0, -1, [], False)
+    t0, n = time.perf_counter(), 0
+    for e in encoded:
+        for logp, length in zip(e.key_logp, e.lengths):
+            em = np.ascontiguousarray(logp[:length], np.float32)
+            decoder.decode(em.ctypes.data, em.shape[0], em.shape[1])
+            n += 1
+    return n / (time.perf_counter() - t0)
 
 
 def bench_share(n_actors: int = 4, lookups: int = 200) -> dict:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 SHIPPED = "models/en-small"
+KEYED, KEYED_CONFIG = "models/en-small-ctc", "configs/decode_en_ctc.yaml"  # the key-head model, where it exists
 SAMPLE = "data/samples/howweswipe_en_dev.jsonl"
 DEVICES = "data/layouts/howweswipe_devices.json"
 
@@ -43,7 +44,10 @@ def bench_export(n_swipes: int | None = None, batch_size: int = 32) -> dict:
     `n_swipes`), whether onnxruntime fp32 gives torch's top 4 on every one (`parity_topk_equal`),
     and the fused decoder's swipe_mrr on the dev reporting half in fp32 and int8
     (`fused_int8_mrr_delta`). With the optional executorch extra installed, the ExecuTorch
-    programs too (`et_*`, portable kernels)."""
+    programs too (`et_*`, portable kernels). Where the key-head model (KEYED) exists, its CTC trie
+    beam alone (`ort_ctc_*`) and its fused decoder (`ort_ctc_fused_*`) too, each p50 over the
+    shipped fused decoder's in fp32 (`ctc_fp32_over_fused_p50`, …) and its swipe_mrr on the
+    reporting half."""
     import torch
 
     from swipe.decode.search import BeamConfig, beam_words
@@ -88,6 +92,17 @@ def bench_export(n_swipes: int | None = None, batch_size: int = 32) -> dict:
         dec = SwipeDecoder(OnnxModel(folder, precision, threads=1), alphabet, devices, dcfg.template, dcfg.fused,
                            load_spec(meta), dcfg.decode_batch)
         decoders[f"ort_fused_{precision}"] = lambda b, d=dec: d.decode(b, "fused", lexicon, dcfg.beam)
+    keyed = Path(KEYED) / "model.json"
+    if keyed.exists():  # the key-head model in the same run: its CTC trie beam alone, and its fused decoder
+        from swipe.model.checkpoint import load_meta
+
+        kcfg = load_config(PredictConfig, KEYED_CONFIG)
+        export_onnx(KEYED, folder / "keyed", int8=True)
+        for precision in ("fp32", "int8"):
+            dec = SwipeDecoder(OnnxModel(folder / "keyed", precision, threads=1), alphabet, devices, kcfg.template,
+                               kcfg.fused, load_spec(load_meta(KEYED)), kcfg.decode_batch, kcfg.ctc)
+            decoders[f"ort_ctc_{precision}"] = lambda b, d=dec: d.decode(b, "ctc", lexicon, kcfg.beam)
+            decoders[f"ort_ctc_fused_{precision}"] = lambda b, d=dec: d.decode(b, "fused", lexicon, kcfg.beam)
     one = [batch.take(np.array([i])) for i in range(len(batch))]
     order = np.argsort(batch.lengths, kind="stable")
     batches = [batch.take(order[s:s + batch_size]) for s in range(0, len(order), batch_size)]
@@ -107,7 +122,7 @@ def bench_export(n_swipes: int | None = None, batch_size: int = 32) -> dict:
         out[f"{name}_swipes_per_s"] = round(len(batch) / (time.perf_counter() - t0), 1)
         out[f"{name}_acc1"] = round(float(np.mean([bool(c) and c[0][0] == w for c, w in zip(got, batch.words)])), 4)
         words[name] = [[w for w, _ in c] for c in got]
-    for name in [d for d in decoders if d != "torch" and "fused" not in d]:
+    for name in [d for d in decoders if d != "torch" and "fused" not in d and "ctc" not in d]:
         out[f"{name.removeprefix('ort_')}_acc1_delta"] = round(out[f"{name}_acc1"] - out["torch_acc1"], 4)
         out[f"{name}_topk_equal_share"] = round(float(np.mean([a == b for a, b in zip(words[name], words["torch"])])), 4)
     # the whole fused decoder on one swipe against the torch beam alone, and what int8 costs it on the
@@ -121,6 +136,12 @@ def bench_export(n_swipes: int | None = None, batch_size: int = 32) -> dict:
             "ort_fused_int8_over_torch_beam_p50": round(out["ort_fused_int8_p50_ms"] / out["torch_p50_ms"], 2),
             "fused_fp32_mrr": round(mrr["fp32"], 4), "fused_int8_mrr": round(mrr["int8"], 4),
             "fused_int8_mrr_delta": round(mrr["int8"] - mrr["fp32"], 4), "fused_mrr_swipes": int(report.sum())}
+    if keyed.exists():
+        for name in ("ort_ctc_fp32", "ort_ctc_fused_fp32", "ort_ctc_int8", "ort_ctc_fused_int8"):
+            out[f"{name.removeprefix('ort_')}_over_fused_p50"] = round(out[f"{name}_p50_ms"]
+                                                                         / out["ort_fused_fp32_p50_ms"], 2)
+            out[f"{name.removeprefix('ort_')}_mrr"] = round(float(np.mean([
+                swipe_mrr(c, w) for c, w, keep in zip(words[name], batch.words, report) if keep])), 4)
     sizes = {f"{p}_mb": round(sum((folder / f"{g}{'' if p == 'fp32' else '.int8'}.onnx").stat().st_size
                                   for g in ("encoder", "step", "score", "attention")) / 2 ** 20, 2)
              for p in ("fp32", "int8")}

@@ -324,6 +324,10 @@ def _say_tuned(r: dict, decoder: str, out: str) -> None:
     print(halves_summary(r))
     print(f"{decoder}: {r[decoder]}\ngrid: {r['grid']}\n({r['wall_s']} s; candidates collected in "
           f"{r['collect_s']} s)  → {out}")
+    if "ctc" in r:  # a key-head model: its CTC trie beam alone, tuned on the same half
+        c = r["ctc"]
+        print(f"ctc alone: tuned_on swipe_mrr={c['tuned_on']['swipe_mrr']:.4f}  reported_on "
+              f"swipe_mrr={c['reported_on']['swipe_mrr']:.4f} acc@1={c['reported_on']['acc@1']:.4f}\nctc: {c['config']}")
 
 
 def fit_synth(argv: list[str], prog: str) -> None:

@@ -4,7 +4,8 @@ with are what its inference path produces.
 
 The paths: training (its spec built from the training config, the Ray collate function),
 validation, batch prediction (a prediction actor), the fused decoder, the fused tuning job's
-candidates, the evaluation report, serving (the online decoder). The exported runtimes read
+candidates, the evaluation report, serving (the online decoder); for today's network and for one
+with a key head (its CTC trie beam, and the fused decoder fed by it). The exported runtimes read
 the spec from their export's JSON: tests/export/test_onnx.py and test_executorch.py.
 """
 
@@ -81,8 +82,35 @@ def _batch(row) -> SwipeBatch:
                                  [row.get("user") or "u"])
 
 
-def test_one_swipe_reads_alike_through_every_path(shipped, long_swipe, recorded, tmp_path):
+@pytest.fixture(scope="module")
+def keyed(shipped, tmp_path_factory):
+    """A model with a key head (head hybrid: the CTC trie beam and the decoder) saved as training
+    saves one, reading what the shipped model reads, with the shipped model's training record."""
+    import torch
+
+    from swipe.model.checkpoint import save_model_dir
+    from swipe.model.transformer import ModelConfig, SwipeModel
+
+    _, meta, devices = shipped
+    alphabet = Alphabet(meta["alphabet"])
+    torch.manual_seed(0)
+    model = SwipeModel(ModelConfig(preset="tiny", head="hybrid"), KeyTable.build(devices, alphabet), alphabet.size)
+    model.features.set_stats(np.array(meta["feature_stats"]["mean"]), np.array(meta["feature_stats"]["std"]))
+    layouts_json = json.loads((ROOT / "data/layouts/howweswipe_devices.json").read_text())
+    path = save_model_dir(tmp_path_factory.mktemp("keyed") / "ckpt", model, alphabet, layouts_json, load_spec(meta),
+                          {"train": meta["train"]})
+    return path, load_model(path, "cpu", devices)[0], load_meta(path), devices
+
+
+@pytest.mark.parametrize("which", ["shipped", "keyed"])
+def test_one_swipe_reads_alike_through_every_path(shipped, keyed, long_swipe, recorded, tmp_path, which):
+    """Every path, for today's network and for one with a key head (its CTC decoder and its fused
+    decoder, whose first pass is the CTC trie beam)."""
     model, meta, devices = shipped
+    checkpoint, kinds = SHIPPED, ("beam", "fused")
+    if which == "keyed":
+        checkpoint, model, meta, devices = keyed
+        kinds = ("ctc", "fused")
     spec = load_spec(meta)
     batch = _batch(long_swipe)
     g = batch.grid_names[0]
@@ -108,12 +136,12 @@ def test_one_swipe_reads_alike_through_every_path(shipped, long_swipe, recorded,
     assert overrides == ["lexicon.top_n: None → 3000"]
     table = batch.to_arrow().append_column("path", pa.array(["p"], pa.string()))
     grid_json = {g: json.loads((ROOT / "data/layouts/howweswipe_devices.json").read_text())[g]}
-    actor = Predictor(str(SHIPPED), trie, BeamConfig(), used.to_dict(), 32, grid_json)
-    actor.decode_table(table)
+    actor = Predictor(str(checkpoint), trie, BeamConfig(), used.to_dict(), 32, grid_json, kind=kinds[0])
+    assert actor.decode_table(table)["candidates"].to_pylist()[0]
     mark("prediction")
-    fused_actor = Predictor(str(SHIPPED), (trie, TemplateIndex.build(trie)), BeamConfig(), used.to_dict(), 32,
+    fused_actor = Predictor(str(checkpoint), (trie, TemplateIndex.build(trie)), BeamConfig(), used.to_dict(), 32,
                             grid_json, TemplateConfig(), FusedConfig())
-    fused_actor.decode_table(table)
+    assert fused_actor.decode_table(table)["candidates"].to_pylist()[0]
     mark("fused")
     # the fused tuning job: what prediction with its base config would read
     base = replace(load_config(PredictConfig, ROOT / "configs/predict_template_en.yaml"), lexicon={})
@@ -130,10 +158,13 @@ def test_one_swipe_reads_alike_through_every_path(shipped, long_swipe, recorded,
     from swipe.serve.users import UserWordsConfig
 
     cfg = resolve_paths(ServeConfig(users=UserWordsConfig(store=str(tmp_path / "users"))), ROOT)
+    if which == "keyed":
+        cfg = replace(cfg, models={"keyed": str(checkpoint)})
     decode, layouts_json = load_offer(cfg)
     service = OnlineDecoder(cfg, replace(decode, lexicon=SMALL), layouts_json)
     c = long_swipe["curve"]
-    assert service.decode({"x": c["x"], "y": c["y"], "t": c["t"], "layout": g})["candidates"]
+    for kind in kinds:
+        assert service.decode({"x": c["x"], "y": c["y"], "t": c["t"], "layout": g, "decoder": kind})["candidates"]
     mark("serving")
     start = 0
     for name, end in paths.items():

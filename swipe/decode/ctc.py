@@ -28,6 +28,7 @@ import numpy as np
 from swipe.lexicon import Alphabet, Trie
 
 Candidates = list[list[tuple[str, float]]]
+SPAN = 1e7  # larger than any prefix's score magnitude: orders (swipe, −score) in one float key
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class CtcConfig:
     freq_weight: float = 0.5  # λ: the words' log relative frequency (a prefix's: the best word below it)
     length_weight: float = 0.0  # β, per letter of a finished word
     prune: float = 16.0  # a prefix more than this many nats below its swipe's best is dropped
+    key_floor: float = -7.0  # a prefix is not extended by a key whose log p at the point is below this
 
 
 def token_keys(letters: str, alphabet: Alphabet) -> np.ndarray:
@@ -93,14 +95,18 @@ def _merge(swipe: np.ndarray, node: np.ndarray, key: np.ndarray, lpb: np.ndarray
 
 
 def _best_per_swipe(swipe: np.ndarray, score: np.ndarray, k: int, prune: float) -> np.ndarray:
-    """Indices of each swipe's k best scores (and within `prune` of its best), by swipe then score."""
-    order = np.lexsort((-score, swipe))
+    """Indices of each swipe's k best scores (and within `prune` of its best), by swipe then score.
+    One sort of swipe − score / SPAN (scores are finite log-probabilities, far smaller than SPAN)."""
+    if not len(swipe):
+        return swipe
+    finite = np.where(np.isfinite(score), score, -SPAN / 4)
+    order = np.argsort(swipe - finite / SPAN, kind="stable")
     s = swipe[order]
-    starts = np.r_[True, s[1:] != s[:-1]]
-    group_start = np.maximum.accumulate(np.where(starts, np.arange(len(s)), 0))
+    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+    group_start = np.repeat(starts, np.diff(np.r_[starts, len(s)]))
     rank = np.arange(len(s)) - group_start
-    best = score[order][group_start]
-    return order[(rank < k) & (score[order] >= best - prune)]
+    ordered = finite[order]
+    return order[(rank < k) & (ordered >= ordered[group_start] - prune)]
 
 
 def ctc_beam(logp: np.ndarray, lengths: np.ndarray, keys: np.ndarray, trie: Trie, cfg: CtcConfig) -> Candidates:
@@ -130,12 +136,17 @@ def ctc_beam(logp: np.ndarray, lengths: np.ndarray, keys: np.ndarray, trie: Trie
         rows = np.arange(len(swipe))
         stay_b = total + lp[:, 0]
         stay_nb = np.where(key >= 0, lpnb + lp[rows, key + 1], -np.inf)
-        parent, child, ckey = _steps(trie, node, swipe, keys)
+        grow = lp[:, 1:].max(1) >= cfg.key_floor  # prefixes at a point where some key is likely enough
+        parent, child, ckey = _steps(trie, node[grow], swipe[grow], keys)
+        parent = np.flatnonzero(grow)[parent]
+        emit = lp[parent, ckey + 1]
+        likely = emit >= cfg.key_floor
+        parent, child, ckey, emit = parent[likely], child[likely], ckey[likely], emit[likely]
         # a new key after the same key needs the blank between them; after another, either ending
-        ext = np.where(ckey == key[parent], lpb[parent], total[parent]) + lp[parent, ckey + 1]
+        ext = np.where(ckey == key[parent], lpb[parent], total[parent]) + emit
         swipe, node, key, lpb, lpnb = _merge(
-            np.r_[swipe, swipe[parent]], np.r_[node, child], np.r_[key, ckey], np.r_[stay_b, np.full(len(ext), -np.inf)],
-            np.r_[stay_nb, ext], trie.n_nodes)
+            np.concatenate([swipe, swipe[parent]]), np.concatenate([node, child]), np.concatenate([key, ckey]),
+            np.concatenate([stay_b, np.full(len(ext), -np.inf)]), np.concatenate([stay_nb, ext]), trie.n_nodes)
         score = np.logaddexp(lpb, lpnb) + lam * lookahead[node]
         keep = _best_per_swipe(swipe, score, cfg.beam_size, cfg.prune)
         # and each swipe's top_k prefixes that are words already, so that a swipe ends with words even

@@ -181,7 +181,7 @@ class SwipeDecoder:
                              f"this one's head is {self.net.head!r}: use beam or fused")
         if trie is None:
             raise ValueError("decoder 'ctc' decodes within a lexicon: it needs the trie")
-        return ctc_beam(enc.key_logp, enc.lengths, self.token_keys(list(enc.part.grid_names), trie.alphabet), trie, cfg)
+        return ctc_beam(enc.key_logp, enc.key_lengths, self.token_keys(list(enc.part.grid_names), trie.alphabet), trie, cfg)
 
     def finite(self, found: Candidates) -> Candidates:
         """The decoder's boundary: every score that leaves it is finite. A NaN or infinite one

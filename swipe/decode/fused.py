@@ -26,9 +26,12 @@ import numpy as np
 from swipe.decode.ctc import ctc_word_logprobs, word_keys
 from swipe.decode.network import Encoded, Network
 from swipe.decode.search import BeamConfig, Candidates
-from swipe.decode.template import LayoutKeys, TemplateConfig, TemplateIndex, match, measure_many, swipe_paths
+from swipe.decode.template import LayoutKeys, Matched, TemplateConfig, TemplateIndex, match, measure_many, swipe_paths
 from swipe.keyboard import Layout
 from swipe.lexicon import Trie
+
+
+CTC_FLOOR = -1e4  # the CTC log p of a word its swipe cannot spell (more keys than points): last, not −inf
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,8 @@ class FusedConfig:
     """How many candidates each decoder brings, and the weights of the fused score."""
 
     beam_candidates: int = 8  # the neural beam's best words merged (its beam: the prediction's `beam.beam_size`)
-    template_candidates: int = 8  # the template matcher's best words merged
+    template_candidates: int = 8  # the template matcher's best words merged (0: no search; the first pass's
+    # words are still measured by it)
     neural_weight: float = 1.0  # w
     length_alpha: float = 0.5  # α: length normalisation of logp
     length_weight: float = 0.0  # β, per letter
@@ -73,7 +77,8 @@ class FusedChannels:
 def fused_score(ch: FusedChannels, cfg: FusedConfig) -> np.ndarray:
     """The fused score of every candidate.  # (M,)"""
     norm = (ch.length + 1.0) ** cfg.length_alpha
-    return (cfg.neural_weight * ch.logp / norm + cfg.ctc_weight * ch.ctc / norm + cfg.length_weight * ch.length
+    ctc = cfg.ctc_weight * ch.ctc / norm if cfg.ctc_weight else 0.0
+    return (cfg.neural_weight * ch.logp / norm + ctc + cfg.length_weight * ch.length
             + cfg.freq_weight * ch.logfreq - 0.5 * (ch.shape / cfg.sigma_shape) ** 2
             - 0.5 * (ch.location / cfg.sigma_location) ** 2)
 
@@ -97,7 +102,11 @@ def fused_channels(net: Network, enc: Encoded, trie: Trie, index: TemplateIndex,
     else:
         neural = first
         beam_logp = np.full(sum(len(a) for a in neural), np.nan, np.float32)
-    matched = match(part, layouts, index, replace(template, top_k=cfg.template_candidates), keys)
+    if cfg.template_candidates > 0:
+        matched = match(part, layouts, index, replace(template, top_k=cfg.template_candidates), keys)
+    else:  # the first pass's words alone, each measured by the matcher (no search of the lexicon)
+        none = np.zeros(0, np.float32)
+        matched = Matched(np.zeros(0, np.int64), np.zeros(0, np.int64), none, none, none)
     beam_swipe = np.repeat(np.arange(len(part)), [len(a) for a in neural])
     beam_ids = trie.word_ids([w for a in neural for w, _ in a])
     # per swipe: the beam's words first, then the matcher's, each once (the first kept), within max_word_len
@@ -130,8 +139,9 @@ def fused_channels(net: Network, enc: Encoded, trie: Trie, index: TemplateIndex,
     ctc = np.zeros(len(words), np.float32)
     if enc.key_logp is not None:  # every candidate's CTC log p, exactly (the forward algorithm)
         letters = [layouts[g].letters for g in part.grid_names]
-        ctc = ctc_word_logprobs(enc.key_logp, enc.lengths, swipe,
-                                [word_keys(w, letters[s]) for w, s in zip(words, swipe)]).astype(np.float32)
+        ctc = ctc_word_logprobs(enc.key_logp, enc.key_lengths, swipe,
+                                [word_keys(w, letters[s]) for w, s in zip(words, swipe)])
+        ctc = np.maximum(ctc, CTC_FLOOR).astype(np.float32)
     todo = np.isnan(logp)  # the words the decoder's beam did not score
     if net.head == "ctc":
         logp = ctc.copy()  # a network without a decoder: its word log p is the CTC one

@@ -21,6 +21,12 @@ from swipe.lexicon import Alphabet, Trie
 from swipe.model.spec import InputSpec
 
 
+def frame_lengths(points: np.ndarray, subsample: int) -> np.ndarray:
+    """The frames a key head reads for swipes of these many points (⌈points / subsample⌉; numpy
+    arrays or torch tensors)."""
+    return (points + subsample - 1) // subsample
+
+
 @dataclass
 class Encoded:
     """A batch of swipes as one network encoded it."""
@@ -28,12 +34,13 @@ class Encoded:
     part: SwipeBatch
     points: dict[str, np.ndarray]  # what the network read (`model_inputs`): x, y, t, mask (B, T)
     state: Any  # the backend's: the memory and the decoder's start cache
-    key_logp: np.ndarray | None = None  # a key head's per-point log-probabilities (B, T, K + 1), blank first
+    key_logp: np.ndarray | None = None  # a key head's log-probabilities per frame (B, T', K + 1), blank first
+    subsample: int = 1  # points per frame of key_logp (ModelConfig.subsample)
 
     @property
-    def lengths(self) -> np.ndarray:
-        """Each swipe's points as the network read them.  # (B,)"""
-        return self.points["mask"].sum(1)
+    def key_lengths(self) -> np.ndarray:
+        """Each swipe's frames of key_logp: ⌈points read / subsample⌉.  # (B,)"""
+        return frame_lengths(self.points["mask"].sum(1), self.subsample)
 
 
 class Network(Protocol):

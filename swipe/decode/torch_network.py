@@ -8,7 +8,7 @@ import torch
 from swipe.data.swipes import SwipeBatch
 from swipe.decode.attention import memory_attention
 from swipe.decode.ctc import CtcConfig, best_path, ctc_beam, token_keys
-from swipe.decode.network import Encoded
+from swipe.decode.network import Encoded, frame_lengths
 from swipe.decode.search import BeamConfig, Candidates, Search, beam_search
 from swipe.keyboard import Layout
 from swipe.lexicon import PAD, Alphabet, Trie
@@ -54,7 +54,7 @@ class TorchNetwork:
                                          *m.key_rows(tensors["grid"]))
         points = {k: tensors[k].cpu().numpy() for k in ("x", "y", "t", "mask")}
         return Encoded(part, points, (memory, tensors["mask"]),
-                       None if key_logp is None else key_logp.float().cpu().numpy())
+                       None if key_logp is None else key_logp.float().cpu().numpy(), m.cfg.subsample)
 
     @torch.inference_mode()
     def beams(self, enc: Encoded, trie: Trie | None, cfg: BeamConfig) -> Candidates:
@@ -92,7 +92,8 @@ def model_ctc_words(model: SwipeModel, tensors: dict[str, torch.Tensor], alphabe
     for s in range(0, len(tensors["x"]), chunk):
         part = {k: v[s:s + chunk].to(device) for k, v in tensors.items()}
         _, logp = model.encode_keys(part["x"], part["y"], part["t"], part["mask"], *model.key_rows(part["grid"]))
-        logp, lengths = logp.float().cpu().numpy(), part["mask"].sum(1).cpu().numpy()
+        logp = logp.float().cpu().numpy()
+        lengths = frame_lengths(part["mask"].sum(1).cpu().numpy(), model.cfg.subsample)
         rows = [letters[g] for g in part["grid"].cpu().numpy()]
         if best:
             out += best_path(logp, lengths, rows)

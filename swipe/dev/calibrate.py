@@ -209,6 +209,15 @@ def write_tuned(result: dict[str, Any], cfg: CalibrateConfig, path: Path) -> Non
         f"# Reported on the other {r['users']} users ({r['swipes']} swipes): swipe_mrr {r['swipe_mrr']:.4f}, "
         f"acc@1 {r['acc@1']:.4f}  ({result['lexicon_words']} words)",
         "# Every optimum lies inside its final grid: " + "; ".join(f"{k} {v}" for k, v in result["grid"].items()),
+    ]
+    if "ctc" in result:
+        c = result["ctc"]
+        header += [
+            f"# decoder: ctc (the CTC trie beam alone, its 16 best re-ranked to tune ctc.freq_weight and "
+            f"ctc.length_weight): tuned half swipe_mrr {c['tuned_on']['swipe_mrr']:.4f}, reported half "
+            f"{c['reported_on']['swipe_mrr']:.4f}, acc@1 {c['reported_on']['acc@1']:.4f}",
+            "# its grid: " + "; ".join(f"{k} {v}" for k, v in c["grid"].items())]
+    header += [
         "# Run:  swipe predict --config THIS_FILE dataset=data/datasets/real_en_dev split=dev out=…",
     ]
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -272,6 +281,42 @@ def collect_fused(batch: SwipeBatch, model: Any, alphabet: Alphabet, trie: Any, 
     return FusedCandidates(ch, is_ref)
 
 
+@dataclass
+class CtcCandidates:
+    """Every swipe's CTC trie beam candidates (its `top_k` at the base settings), with each word's
+    CTC log p, log frequency and letters: what each setting of the prior and the length weight re-ranks."""
+
+    swipe: np.ndarray
+    logp: np.ndarray
+    logfreq: np.ndarray
+    length: np.ndarray
+    is_ref: np.ndarray
+
+    def mrr(self, cfg: CtcConfig, rows: np.ndarray, n: int) -> dict[str, float]:
+        s = self.logp + cfg.freq_weight * self.logfreq + cfg.length_weight * self.length
+        return ranked_mrr(s, self.swipe, self.is_ref, rows, n)
+
+
+def collect_ctc(batch: SwipeBatch, model: Any, alphabet: Alphabet, trie: Any, layouts: dict, spec: InputSpec,
+                decode_batch: int, ctc: CtcConfig, top_k: int = 16) -> CtcCandidates:
+    """The key head's CTC trie beam over every swipe of `batch` (its `top_k` best at `ctc`'s
+    settings), each word's score taken apart into its channels."""
+    from swipe.decode.decoders import Lexicon, SwipeDecoder
+
+    decoder = SwipeDecoder(model, alphabet, layouts, TemplateConfig(), FusedConfig(), spec, decode_batch, ctc)
+    found = decoder.decode(batch, "ctc", Lexicon(trie), BeamConfig(), top_k)
+    swipe = np.repeat(np.arange(len(batch)), [len(c) for c in found])
+    words = [w for c in found for w, _ in c]
+    ids = trie.word_ids(words)
+    logfreq, length = trie.word_logfreq[ids].astype(np.float64), np.array([len(w) for w in words], np.float64)
+    logp = np.array([s_ for c in found for _, s_ in c]) - ctc.freq_weight * logfreq - ctc.length_weight * length
+    is_ref = np.array([w == batch.words[i] for w, i in zip(words, swipe)], bool)
+    return CtcCandidates(swipe, logp, logfreq, length, is_ref)
+
+
+CTC_GRID = {"freq_weight": [0.25, 0.5, 1.0], "length_weight": [-0.5, 0.0, 0.5]}
+
+
 def calibrate_fused(cfg: FusedCalibrateConfig) -> dict[str, Any]:
     """Tune the fused weights on the tuning half of the dev users, report on the other half,
     write cfg.out (a prediction config with decoder: fused)."""
@@ -314,6 +359,12 @@ def calibrate_fused(cfg: FusedCalibrateConfig) -> dict[str, Any]:
               "input_spec": spec.tag(), "spec_overrides": overrides,
               "created": now_iso(), "git_revision": git_revision(), "collect_s": round(t_collect, 1),
               "wall_s": round(time.perf_counter() - t0, 1)}
+    if model.key_head is not None:  # the CTC trie beam alone: its prior and length weight, on the same half
+        ctc_cands = collect_ctc(batch, model, alphabet, trie, layouts, spec, cfg.decode_batch, base.ctc)
+        ctc_best, ctc_grid, _ = tune(lambda c, rows: ctc_cands.mrr(c, rows, n), half, base.ctc, CTC_GRID, cfg.rounds,
+                                     ("freq_weight",), {})
+        result["ctc"] = {"tuned_on": ctc_cands.mrr(ctc_best, half, n), "reported_on": ctc_cands.mrr(ctc_best, ~half, n),
+                         "config": config_to_dict(ctc_best), "grid": ctc_grid}
     if cfg.out:
         write_fused(result, cfg, Path(cfg.out))
     return result
@@ -325,6 +376,8 @@ def write_fused(result: dict[str, Any], cfg: FusedCalibrateConfig, path: Path) -
     base = yaml.safe_load(Path(cfg.base).read_text()) or {}
     base = {k: v for k, v in base.items() if k != "lexicon"}  # the model's own, from its input spec
     base = base | {"decoder": "fused", "checkpoint": cfg.checkpoint, "fused": result["fused"]}
+    if "ctc" in result:  # a key-head model: the CTC beam's settings (the fused decoder's first pass, and decoder: ctc)
+        base["ctc"] = result["ctc"]["config"]
     t, r = result["tuned_on"], result["reported_on"]
     header = [
         "# Batch prediction with the fused decoder: the neural beam's and the template matcher's candidates,",
@@ -337,10 +390,18 @@ def write_fused(result: dict[str, Any], cfg: FusedCalibrateConfig, path: Path) -
         f"# Reported on the other {r['users']} users ({r['swipes']} swipes): swipe_mrr {r['swipe_mrr']:.4f}, "
         f"acc@1 {r['acc@1']:.4f}  ({result['lexicon_words']} words)",
         "# Every optimum lies inside its final grid: " + "; ".join(f"{k} {v}" for k, v in result["grid"].items()),
+    ]
+    if "ctc" in result:
+        c = result["ctc"]
+        header += [
+            f"# decoder: ctc (the CTC trie beam alone, its 16 best re-ranked to tune ctc.freq_weight and "
+            f"ctc.length_weight): tuned half swipe_mrr {c['tuned_on']['swipe_mrr']:.4f}, reported half "
+            f"{c['reported_on']['swipe_mrr']:.4f}, acc@1 {c['reported_on']['acc@1']:.4f}",
+            "# its grid: " + "; ".join(f"{k} {v}" for k, v in c["grid"].items())]
+    header += [
         f"# The model read its own input spec ({result['input_spec']}"
         + (f"; overridden: {result['spec_overrides']}" if result["spec_overrides"] else "") + ").",
-        "# Run:  swipe predict --config configs/decode_en.yaml checkpoint=models/en-small dataset=DIR "
-        "split=SPLIT out=OUT",
+        f"# Run:  swipe predict --config {path} checkpoint={cfg.checkpoint} dataset=DIR split=SPLIT out=OUT",
     ]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(header) + "\n" + yaml.safe_dump(base, sort_keys=False))

@@ -92,7 +92,8 @@ def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
     charts = [plot_accuracy_by_length(by_len, out.with_name(out.name + "_by_length.png"))]
     if by_user:
         charts.append(plot_per_user(by_user, out.with_name(out.name + "_by_user.png")))
-    sweep, options = _beam_sweep(cfg, info, meta) if cfg.beam_sizes and meta else ({}, {})  # beam sizes: the model's
+    decoder = bool(meta) and meta["model"].get("head", "ar") != "ctc"  # a ctc model has no decoder to sweep or draw
+    sweep, options = _beam_sweep(cfg, info, meta) if cfg.beam_sizes and decoder else ({}, {})  # beam sizes: the model's
     if sweep:
         charts.append(plot_metric_vs_beam(sweep, out.with_name(out.name + "_beam.png")))
     md = [f"# Evaluation: {info['dataset']}:{info['split']}", "",
@@ -114,7 +115,7 @@ def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
         md += ["", f"## Decoding options vs constrained beam search ({cfg.sweep_rows} swipes)", "",
                "| decoder | " + " | ".join(METRICS) + " |", "| --- |" + " ---: |" * len(METRICS)]
         md += [f"| {d} | " + " | ".join(f"{m[k]:.3f}" for k in METRICS) + " |" for d, m in options.items()]
-    pictures = _attention_pictures(cfg, info, meta, preds, out) if cfg.attention and meta else []
+    pictures = _attention_pictures(cfg, info, meta, preds, out) if cfg.attention and decoder else []
     if pictures:
         charts += pictures
         md += ["", "## Where each letter looked (decoder cross-attention; hits, then misses)", "",

@@ -152,6 +152,7 @@ class OnnxModel:
         self.spec: InputSpec = load_spec(self.meta, str(folder))  # what the model reads, saved at export
         self.max_word_len = int(self.meta["model"]["max_word_len"])
         self.head = self.meta["model"].get("head", "ar")
+        self.subsample = int(self.meta["model"].get("subsample", 1))
         self.layouts = parse_layouts(self.meta["layouts"])  # the layouts it was trained on
         missing = [graph_file(g, precision) for g in graphs(self.head) if not (folder / graph_file(g, precision)).exists()]
         if missing:
@@ -224,7 +225,7 @@ class OnnxModel:
             layouts = [self._layouts[g] for g in part.grid_names]
         except KeyError as e:
             raise KeyError(f"grid {e.args[0]!r} is not a layout this decoder knows: {sorted(self._layouts)}") from None
-        return Encoded(part, points, *self.encode_points(points, layouts))
+        return Encoded(part, points, *self.encode_points(points, layouts), self.subsample)
 
     def step(self, tokens: np.ndarray, cache: OrtCache) -> tuple[np.ndarray, OrtCache]:
         """One decoder step for every row: next-token logits (R, V) and the extended state."""
@@ -271,5 +272,6 @@ class OnnxModel:
                    ) -> Candidates:
         """Batched beam search of swipes (each over its layout, `batch.grid_names`) on this model."""
         points = model_inputs(batch, self.spec)
-        enc = Encoded(batch, points, *self.encode_points(points, [layouts[g] for g in batch.grid_names]))
+        enc = Encoded(batch, points, *self.encode_points(points, [layouts[g] for g in batch.grid_names]),
+                      self.subsample)
         return self.beams(enc, trie, cfg)

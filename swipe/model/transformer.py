@@ -41,6 +41,9 @@ class ModelConfig:
     head: Literal["ar", "ctc", "hybrid"] = "ar"
     ctc_weight: float = 0.5  # hybrid: the loss is (1 - w) · cross-entropy + w · CTC
     label_dropout: float = 0.1  # ctc, hybrid: the share of keys read as a letter the model does not know, in training
+    # ctc: consecutive points stacked into one frame before the encoder (2: half the frames, so the encoder
+    # and the CTC beam cost about half; a word then needs at most one key per frame, blanks between repeats)
+    subsample: int = 1
 
 
 PRESETS = {
@@ -60,6 +63,8 @@ def resolve(cfg: ModelConfig) -> ModelConfig:
     if cfg.head not in HEADS:
         raise ValueError(f"unknown head {cfg.head!r}; choose from {HEADS}")
     cfg = replace(cfg, **{k: v for k, v in PRESETS[cfg.preset].items() if getattr(cfg, k) == 0})
+    if cfg.subsample < 1 or (cfg.subsample > 1 and cfg.head != "ctc"):
+        raise ValueError(f"model.subsample {cfg.subsample}: 1, or more with head ctc (a decoder reads every point)")
     return replace(cfg, dec_layers=0) if cfg.head == "ctc" else cfg
 
 
@@ -316,7 +321,7 @@ class SwipeModel(nn.Module):
         keyed = scores_keys(cfg)  # keys of letters outside the alphabet read as one more token
         self.features = PointFeatures(cfg.features, keys, vocab_size + keyed, cfg.d_key)
         self.key_head = KeyHead(d, cfg.d_key, vocab_size + 1) if keyed else None
-        self.in_proj = nn.Linear(self.features.out_dim, d)
+        self.in_proj = nn.Linear(self.features.out_dim * cfg.subsample, d)  # subsample: points' features stacked
         if cfg.encoder not in ("transformer", "conformer"):
             raise ValueError(f"unknown encoder {cfg.encoder!r}; choose transformer or conformer")
         self.encoder = nn.ModuleList(
@@ -359,13 +364,33 @@ class SwipeModel(nn.Module):
                     tokens: Tensor, half_diag: Tensor, sizes: Tensor) -> tuple[Tensor, Tensor | None]:
         """Padded points (B, T) over keys given with them → memory (B, T, D) and, for a key-scoring
         model, each point's key log-probabilities (B, T, K + 1), blank first (KeyHead)."""
-        memory = self.encode_features(self.features.over_keys(x, y, t, mask, bbox, centres, tokens, half_diag), mask)
+        features = self.features.over_keys(x, y, t, mask, bbox, centres, tokens, half_diag)
+        if self.cfg.subsample > 1:
+            features, x, y, mask = self.stack_points(features, x, y, mask)
+        memory = self.encode_features(features, mask)
         if self.key_head is None:
             return memory, None
         return memory, self.key_head(memory, x, y, bbox, centres, tokens, sizes)
 
+    def stack_points(self, features: Tensor, x: Tensor, y: Tensor, mask: Tensor
+                     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Points → frames of `subsample` consecutive points (the last padded): the frames' stacked
+        features (B, T', subsample · F), their mean position and their mask (B, T'),
+        T' = ⌈T / subsample⌉. A frame is a point when its first point is (padding is at the end)."""
+        s, (b, t) = self.cfg.subsample, mask.shape
+        n = (t + s - 1) // s
+
+        def frames(v: Tensor) -> Tensor:  # (B, T, …) → (B, T', s, …)
+            v = F.pad(v, (0, 0) * (v.dim() - 2) + (0, s - 1))[:, :n * s]
+            return v.reshape(b, n, s, *v.shape[2:])
+
+        m = frames(mask.float())
+        weight = m.sum(-1).clamp(min=1e-6)
+        return (frames(features).reshape(b, n, -1), (frames(x) * m).sum(-1) / weight,
+                (frames(y) * m).sum(-1) / weight, m[..., 0] > 0)
+
     def encode_features(self, features: Tensor, mask: Tensor) -> Tensor:
-        """Point features (B, T, F) → memory (B, T, D)."""
+        """Point features (B, T, F) → memory (B, T, D); with `subsample`, frames (B, T', s · F) → (B, T', D)."""
         h = self.in_proj(features)
         h = self.drop(h + sinusoid(h.shape[1], h.shape[2], h.device))
         for layer in self.encoder:

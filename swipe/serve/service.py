@@ -117,7 +117,7 @@ class OnlineDecoder:
         model paths already resolved by the caller (absolute, or URIs)."""
         import torch
 
-        from swipe.model.checkpoint import load_meta, load_model, resolve_checkpoint
+        from swipe.model.checkpoint import lexicon_alphabet, load_meta, load_model, resolve_checkpoint
 
         if cfg.backend not in ("onnxruntime", "torch") or cfg.precision not in ("fp32", "int8"):
             raise ValueError(f"backend {cfg.backend!r} / precision {cfg.precision!r}: choose onnxruntime or torch, "
@@ -136,7 +136,8 @@ class OnlineDecoder:
             local = resolve_checkpoint(path)
             meta = load_meta(local)
             alphabet = Alphabet(meta["alphabet"])
-            alphabets.add(alphabet.chars)
+            # the lexicon's: a key-head model also spells its layouts' letters that its alphabet lacks
+            alphabets.add(lexicon_alphabet(meta, "".join(lay.letters for lay in self.layouts.values())).chars)
             spec, overrides = resolve_spec(meta, decode, name)  # the model's own inputs, or the decode config's override
             lexicons[name] = spec.lexicon
             model, _ = load_model(local, "cpu", self.layouts)
@@ -147,7 +148,7 @@ class OnlineDecoder:
                 model = OnnxModel(exported_model(Path(local)), cfg.precision)
                 model.spec = spec  # (the override, where the decode config makes one)
             self.decoders[name] = SwipeDecoder(model, alphabet, self.layouts, decode.template, decode.fused,
-                                               spec, decode.decode_batch)
+                                               spec, decode.decode_batch, decode.ctc)
             self.info[name] = {"name": name, "checkpoint": path, "step": meta.get("step"),
                                "parameters": parameters, "backend": cfg.backend,
                                "trained_on": (meta.get("train") or {}).get("dataset"),
@@ -297,7 +298,7 @@ class OnlineDecoder:
         from the swipe's one encoding."""
         n = int(enc.points["mask"][0].sum())
         points = {"x": enc.points["x"][0, :n].tolist(), "y": enc.points["y"][0, :n].tolist()}
-        if not wanted or not words:
+        if not wanted or not words or decoder.net.head == "ctc":  # a network without a decoder attends to nothing
             return {"points": points, "maps": [None] * len(words)}
         maps = decoder.attention(enc, 0, words)
         return {"points": points, "maps": [np.round(m, 3).tolist() for m in maps]}

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from swipe.decode.ctc import CtcConfig
+from swipe.decode.network import frame_lengths
 from swipe.decode.search import BeamConfig, beam_words, greedy_words
 from swipe.decode.torch_network import model_ctc_words
 from swipe.metrics import summarize
@@ -73,7 +74,8 @@ def key_ctc_loss(key_logp: Tensor, mask: Tensor, tokens_out: Tensor, grid: Tenso
     the layout's own tokens, not the label-dropped ones the network saw."""
     target = key_targets(tokens_out, model.features.key_tokens[grid])
     lengths = (target > 0).sum(1)
-    return F.ctc_loss(key_logp.transpose(0, 1), target[target > 0], mask.sum(1), lengths, blank=0,
+    frames = frame_lengths(mask.sum(1), model.cfg.subsample)
+    return F.ctc_loss(key_logp.transpose(0, 1), target[target > 0], frames, lengths, blank=0,
                       reduction="mean", zero_infinity=True)
 
 

@@ -36,7 +36,7 @@ def trie():
 def test_every_word_the_beam_returns_has_its_exact_ctc_log_probability(trie):
     logp, lengths = _emissions(3, 12, seed=0), np.array([12, 9, 5])
     keys = np.stack([token_keys(LETTERS, ALPHABET)] * 3)
-    wide = CtcConfig(beam_size=1000, top_k=100, freq_weight=0.0, prune=1e9)
+    wide = CtcConfig(beam_size=1000, top_k=100, freq_weight=0.0, prune=1e9, key_floor=-np.inf)
     found = ctc_beam(logp, lengths, keys, trie, wide)
     for b, cands in enumerate(found):
         # every lexicon word is reachable with a beam this wide (none has more keys than the shortest swipe has points)
@@ -78,7 +78,7 @@ def test_repeated_keys_need_a_blank_and_typed_letters_read_as_nothing(trie):
 def test_the_prior_and_length_weight_enter_the_score_as_documented(trie):
     logp, lengths = _emissions(2, 10, seed=1), np.array([10, 10])
     keys = np.stack([token_keys(LETTERS, ALPHABET)] * 2)
-    cfg = CtcConfig(beam_size=1000, top_k=100, freq_weight=0.7, length_weight=-0.3, prune=1e9)
+    cfg = CtcConfig(beam_size=1000, top_k=100, freq_weight=0.7, length_weight=-0.3, prune=1e9, key_floor=-np.inf)
     for b, cands in enumerate(ctc_beam(logp, lengths, keys, trie, cfg)):
         for w, s in cands:
             prior = trie.word_logfreq[trie.word_ids([w])[0]]

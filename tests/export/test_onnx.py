@@ -172,3 +172,100 @@ def test_words_without_a_key_for_every_letter_decode_in_batches_on_both_backends
             assert word in [w for w, _ in cands[:4]] and all(np.isfinite(s) for _, s in cands), (name, cands)
         assert not dec.dropped, dec.dropped
     assert [[w for w, _ in c] for c in got["torch"]] == [[w for w, _ in c] for c in got["onnxruntime"]]
+
+
+KEYED = ROOT / "models/en-small-ctc"  # the key-head model (head ctc): its export is the encoder graph alone
+
+
+@pytest.fixture(scope="module")
+def keyed_export():
+    from swipe.serve.service import exported_model
+
+    devices = load_layouts(ROOT / "data/layouts/howweswipe_devices.json")
+    lines = (ROOT / "data/samples/howweswipe_en_dev.jsonl").read_bytes().splitlines()
+    batch, _, _ = parse_yandex_lines([lines[i] for i in ROWS], 0, devices, "dev")
+    model, meta = load_model(KEYED, "cpu", devices)
+    alphabet = Alphabet(meta["alphabet"])
+    return exported_model(KEYED), batch, devices, model, alphabet, build_lexicon_trie(LexiconConfig(), alphabet)
+
+
+def test_the_ctc_beam_gives_the_same_words_on_torch_and_onnxruntime(keyed_export):
+    """The key head's log-probabilities (within 1e-4) and the CTC trie beam's top 4 (scores within
+    1e-4) on 48 real dev swipes, torch against the export in onnxruntime; and the fused decoder
+    fed by it, and "don't" swiped on a keyboard without an apostrophe key."""
+    from swipe.config import load_config
+    from swipe.data.swipes import SwipeBatch
+    from swipe.decode.decoders import Lexicon, SwipeDecoder
+    from swipe.evaluate.predict import PredictConfig
+    from tests.support.swipes import ideal_swipe
+
+    folder, batch, devices, model, alphabet, trie = keyed_export
+    torch.set_num_threads(1)
+    d = load_config(PredictConfig, ROOT / "configs/decode_en_ctc.yaml")
+    spec = load_spec(load_meta(KEYED))
+    lexicon = Lexicon.build(trie)
+    qwerty = load_layouts(ROOT / "data/layouts/qwerty_english.json")
+    words = ["don't", "it's", "hello"]
+    drawn = [ideal_swipe(qwerty["qwerty_english"], w) for w in words]
+    typed = SwipeBatch.from_lists(list(range(3)), words, ["qwerty_english"] * 3, *([s[a] for s in drawn] for a in "xyt"))
+    got = {}
+    for name, net in (("torch", model), ("onnxruntime", OnnxModel(folder, "fp32"))):
+        dec = SwipeDecoder(net, alphabet, devices | qwerty, d.template, d.fused, spec, 32, d.ctc)
+        enc = dec.encode(batch)
+        got[name] = {"logp": enc.key_logp, "ctc": dec.decode(batch, "ctc", lexicon, d.beam),
+                     "fused": dec.decode(batch, "fused", lexicon, d.beam),
+                     "typed": dec.decode(typed, "ctc", lexicon, d.beam)}
+    mask = got["torch"]["logp"] > -1e9  # padding keys are −inf on both
+    # float32: within 1e-4 where a key is at all likely, and to float32's relative precision where the
+    # distance term makes it hundreds of nats unlikely
+    np.testing.assert_allclose(got["onnxruntime"]["logp"][mask], got["torch"]["logp"][mask], rtol=2e-5, atol=1e-4)
+    for kind in ("ctc", "fused", "typed"):
+        ref, ours = got["torch"][kind], got["onnxruntime"][kind]
+        assert [[w for w, _ in c[:4]] for c in ours] == [[w for w, _ in c[:4]] for c in ref], kind
+        np.testing.assert_allclose([s for c in ours for _, s in c[:4]], [s for c in ref for _, s in c[:4]], atol=1e-4)
+    hits = sum(bool(c) and c[0][0] == w for c, w in zip(got["onnxruntime"]["ctc"], batch.words))
+    assert hits >= len(ROWS) // 2, hits  # it reads people
+    for word, cands in zip(words, got["onnxruntime"]["typed"]):
+        assert word in [w for w, _ in cands[:4]], (word, cands)
+
+
+def test_the_ctc_decoder_runs_without_torch(keyed_export):
+    """The key-head export's CTC trie beam in a fresh interpreter where `import torch` fails: the
+    torch path's top 4 on the first 40 dev swipes."""
+    from swipe.config import load_config
+    from swipe.decode.decoders import Lexicon, SwipeDecoder
+    from swipe.evaluate.predict import PredictConfig
+
+    from dataclasses import asdict
+
+    folder, _, devices, model, alphabet, trie = keyed_export
+    d = load_config(PredictConfig, ROOT / "configs/decode_en_ctc.yaml")
+    code = f"""
+import json, sys
+sys.modules["torch"] = None  # any import of torch now raises ImportError
+from swipe.data.importers.yandex import parse_yandex_lines
+from swipe.decode.ctc import CtcConfig
+from swipe.decode.decoders import Lexicon, SwipeDecoder
+from swipe.decode.fused import FusedConfig
+from swipe.decode.search import BeamConfig
+from swipe.decode.template import TemplateConfig
+from swipe.export.runtime import OnnxModel
+from swipe.keyboard import load_layouts
+from swipe.lexicon import LexiconConfig, build_lexicon_trie
+devices = load_layouts("data/layouts/howweswipe_devices.json")
+batch, _, _ = parse_yandex_lines(open("data/samples/howweswipe_en_dev.jsonl", "rb").read().splitlines()[:40], 0,
+                                 devices, "dev")
+m = OnnxModel({str(folder)!r}, "fp32")
+dec = SwipeDecoder(m, m.alphabet, devices, TemplateConfig(), FusedConfig(), m.spec, 32, CtcConfig(**{asdict(d.ctc)!r}))
+out = dec.decode(batch, "ctc", Lexicon.build(build_lexicon_trie(LexiconConfig(), m.alphabet)), BeamConfig())
+assert sys.modules["torch"] is None
+print(json.dumps(out))
+"""
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    got = json.loads(run.stdout.strip().splitlines()[-1])
+    lines = (ROOT / "data/samples/howweswipe_en_dev.jsonl").read_bytes().splitlines()
+    batch, _, _ = parse_yandex_lines(lines[:40], 0, devices, "dev")
+    dec = SwipeDecoder(model, alphabet, devices, d.template, d.fused, load_spec(load_meta(KEYED)), 32, d.ctc)
+    ref = dec.decode(batch, "ctc", Lexicon.build(trie), d.beam)
+    assert [[w for w, _ in c[:4]] for c in got] == [[w for w, _ in c[:4]] for c in ref]

@@ -107,3 +107,28 @@ def test_a_tiny_model_trained_on_one_layout_decodes_a_layout_with_letters_it_nev
     umlaut = np.array([w in UMLAUT_WORDS for w in swipes.words])
     assert right[umlaut].mean() >= 0.75, right[umlaut].mean()  # chance: 1/30 (97% when written)
     assert right[~umlaut].mean() >= 0.75, right[~umlaut].mean()
+
+
+def test_subsampled_frames_read_a_swipe_alone_as_in_a_padded_batch(layouts):
+    """model.subsample 2: pairs of points are one frame (⌈points / 2⌉ of them); padding never
+    reaches a swipe's frames, and only a key head (no decoder) may subsample."""
+    from swipe.decode.network import frame_lengths
+    from swipe.model.transformer import resolve
+
+    en, _ = layouts
+    alphabet = build_alphabet(en.values())
+    torch.manual_seed(0)
+    model = SwipeModel(ModelConfig(preset="tiny", head="ctc", subsample=2), KeyTable.build(en, alphabet),
+                       alphabet.size).eval()
+    x, y = torch.rand(2, 9) * 300, torch.rand(2, 9) * 150
+    t = torch.cumsum(torch.full((2, 9), 16.0), 1)
+    mask = torch.ones(2, 9, dtype=torch.bool)
+    mask[1, 5:] = False  # 5 points: 3 frames, the last of one point
+    grid = torch.zeros(2, dtype=torch.long)
+    with torch.no_grad():
+        _, both = model.encode_keys(x, y, t, mask, *model.key_rows(grid))
+        _, alone = model.encode_keys(x[1:, :5], y[1:, :5], t[1:, :5], mask[1:, :5], *model.key_rows(grid[1:]))
+    assert both.shape[1] == 5 and alone.shape[1] == 3 == frame_lengths(5, 2)
+    np.testing.assert_allclose(both[1, :3].numpy(), alone[0].numpy(), atol=1e-5)
+    with pytest.raises(ValueError, match="subsample"):
+        resolve(ModelConfig(head="hybrid", subsample=2))
