@@ -237,6 +237,9 @@ class FusedCalibrateConfig:
     dataset: str = "data/datasets/real_en_dev"  # the real dev dataset (with users: the halves are by user)
     split: str = "dev"  # its split with the dev swipes
     base: str = "configs/predict_template_en.yaml"  # lexicon, beam and template settings are taken from it
+    # keys of the base's template settings replaced for the fused decoder (its matcher only proposes and
+    # measures a few candidates: e.g. {shortlist: 50, n_points: 16} costs less), recorded in the output
+    template: dict[str, Any] = field(default_factory=dict)
     start: FusedConfig = field(default_factory=FusedConfig)  # candidate counts and top_k kept as given
     # each weight's starting values; a grid whose optimum is on its edge is widened
     grid: dict[str, list[float]] = field(default_factory=lambda: {
@@ -329,7 +332,8 @@ def calibrate_fused(cfg: FusedCalibrateConfig) -> dict[str, Any]:
     storage.refuse_existing(cfg.out, cfg.overwrite)
     t0 = time.perf_counter()
     torch.set_num_threads(1)
-    base = build_config(PredictConfig, yaml.safe_load(Path(cfg.base).read_text()) or {})
+    base = yaml.safe_load(Path(cfg.base).read_text()) or {}
+    base = build_config(PredictConfig, base | {"template": (base.get("template") or {}) | cfg.template})
     manifest, layouts, batch = dev_swipes(cfg.dataset, cfg.split, cfg.rows)
     checkpoint = resolve_checkpoint(cfg.checkpoint)
     meta = load_meta(checkpoint)
@@ -375,16 +379,18 @@ def write_fused(result: dict[str, Any], cfg: FusedCalibrateConfig, path: Path) -
     weights; the procedure and the figures in its header."""
     base = yaml.safe_load(Path(cfg.base).read_text()) or {}
     base = {k: v for k, v in base.items() if k != "lexicon"}  # the model's own, from its input spec
+    base["template"] = (base.get("template") or {}) | cfg.template
     base = base | {"decoder": "fused", "checkpoint": cfg.checkpoint, "fused": result["fused"]}
     if "ctc" in result:  # a key-head model: the CTC beam's settings (the fused decoder's first pass, and decoder: ctc)
         base["ctc"] = result["ctc"]["config"]
     t, r = result["tuned_on"], result["reported_on"]
     header = [
-        "# Batch prediction with the fused decoder: the neural beam's and the template matcher's candidates,",
+        "# Batch prediction with the fused decoder: the neural beam's (a key head's: the CTC trie beam's) and the template matcher's candidates,",
         "# re-scored together (swipe/decode/fused.py); weights tuned on half of the How We Swipe dev users,",
         "# reported on the other half.",
         f"# Written by:  swipe dev tune-fused checkpoint={cfg.checkpoint} dataset={cfg.dataset} "
-        f"base={cfg.base} out={path} overwrite=true",
+        f"base={cfg.base} out={path} overwrite=true"
+        + (" 'template={" + ", ".join(f"{k}: {v}" for k, v in cfg.template.items()) + "}'" if cfg.template else ""),
         f"# ({result['created']}, git {result['git_revision']}). Do not edit: re-run the job.",
         f"# Tuned on {t['users']} users ({t['swipes']} swipes): swipe_mrr {t['swipe_mrr']:.4f}, acc@1 {t['acc@1']:.4f}",
         f"# Reported on the other {r['users']} users ({r['swipes']} swipes): swipe_mrr {r['swipe_mrr']:.4f}, "

@@ -28,7 +28,10 @@ DECODERS = (
     ("en-small-real, beam", "configs/predict_en.yaml", "models/en-small-real"),
     ("en-small-real, fused", "configs/decode_en_real.yaml", "models/en-small-real"),
     ("en-small-realonly, beam", "configs/predict_en.yaml", "models/en-small-realonly"),
+    ("en-small-ctc, ctc", "configs/decode_en_ctc.yaml decoder=ctc", "models/en-small-ctc"),
+    ("en-small-ctc, fused", "configs/decode_en_ctc.yaml", "models/en-small-ctc"),
 )
+HELDOUT = "docs/heldout_keyboards.md"  # the held-out keyboards study (configs/heldout/): its section of results.md
 # what each benchmark measures, for the page (the figures themselves are the benchmark's JSON)
 BENCHMARK_WHAT = {
     "synth": "synthetic swipes generated per second per core",
@@ -79,8 +82,11 @@ def write_results(cfg: ResultsConfig) -> dict[str, Any]:
     commands, folders = [], []
     scratch = f"{cfg.runs}/{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}"
     for i, (name, config, model) in enumerate(DECODERS):
-        out = f"{scratch}/{i}-{name.split(',')[0].split(' ')[0]}-{config.split('/')[-1].removesuffix('.yaml')}"
-        args = ["predict", "--config", config, f"dataset={cfg.dataset}", f"split={cfg.split}", f"out={out}"] + ([f"checkpoint={model}"] if model else [])
+        config, *overrides = config.split()  # a config, then key=value overrides
+        out = (f"{scratch}/{i}-{name.split(',')[0].split(' ')[0]}-{config.split('/')[-1].removesuffix('.yaml')}"
+               + "".join(f"-{o.split('=')[-1]}" for o in overrides))
+        args = (["predict", "--config", config, *overrides, f"dataset={cfg.dataset}", f"split={cfg.split}", f"out={out}"]
+                + ([f"checkpoint={model}"] if model else []))
         run(args)
         commands.append("swipe " + shlex.join(args))
         folders.append(out)
@@ -118,6 +124,8 @@ def results_page(head: dict, table: str, commands: list[str]) -> str:
         "`en-small-real` saw those and the real train split's 34,137 swipes by 422 other people;",
         "`en-small-realonly` saw the real train split alone. Their cards: `models/*/MODEL_CARD.md`.", "",
         "## The commands", "", "```"] + commands + ["```", ""]
+    if Path(HELDOUT).exists():  # measured by its own commands (the models it compares are not shipped)
+        lines += ["", Path(HELDOUT).read_text()]
     return "\n".join(lines)
 
 
