@@ -230,6 +230,9 @@ def predict(cfg: PredictConfig, trie: Trie | None = None) -> PredictResult:
     spec, overrides = None, []
     if checkpoint is not None:  # the actors resolve cfg.checkpoint themselves: on another node, from its URI
         meta = load_meta(checkpoint)
+        if ctc and meta["model"].get("head", "ar") == "ar":
+            raise ValueError(f"decoder ctc needs a model with a key head (model.head ctc or hybrid); {cfg.checkpoint} "
+                             "has none: use beam or fused")
         check_compatible(meta, manifest, f"dataset {cfg.dataset}")
         spec, overrides = resolve_spec(meta, cfg, str(cfg.checkpoint))
     lexicon_cfg = decode_lexicon(cfg, manifest, spec)

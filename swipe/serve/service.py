@@ -271,6 +271,9 @@ class OnlineDecoder:
         beam = replace(self.settings.beam, beam_size=self._int(req, "beam_size", min(self.settings.beam.beam_size,
                                                                                      self.max_beam), 1, self.max_beam))
         decoder = self.decoders[model]
+        if kind == "ctc" and decoder.net.head == "ar":
+            raise RequestError(400, f"decoder 'ctc' needs a model with a key head; {model!r} has none: "
+                                    "use beam, fused or template")
         # each decoder's own top_k (its config's) unless the request names one
         top_k = self._int(req, "top_k", min(decoder.top_k(kind, beam), self.cfg.max_top_k), 1, self.cfg.max_top_k)
         user = req.get("user") or None
