@@ -137,6 +137,11 @@ def ctc_beam(logp: np.ndarray, lengths: np.ndarray, keys: np.ndarray, trie: Trie
         stay_b = total + lp[:, 0]
         stay_nb = np.where(key >= 0, lpnb + lp[rows, key + 1], -np.inf)
         grow = lp[:, 1:].max(1) >= cfg.key_floor  # prefixes at a point where some key is likely enough
+        if not grow.any():  # no key is likely here: every prefix stays (a blank, or its last key again)
+            lpb, lpnb = stay_b, stay_nb
+            if kept is not None:
+                swipe, node, key, lpb, lpnb = (np.concatenate([a, b]) for a, b in zip((swipe, node, key, lpb, lpnb), kept))
+            continue
         parent, child, ckey = _steps(trie, node[grow], swipe[grow], keys)
         parent = np.flatnonzero(grow)[parent]
         emit = lp[parent, ckey + 1]
