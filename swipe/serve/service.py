@@ -150,6 +150,7 @@ class OnlineDecoder:
             self.decoders[name] = SwipeDecoder(model, alphabet, self.layouts, decode.template, decode.fused,
                                                spec, decode.decode_batch, decode.ctc)
             self.info[name] = {"name": name, "checkpoint": path, "step": meta.get("step"),
+                               "head": meta["model"].get("head", "ar"),
                                "parameters": parameters, "backend": cfg.backend,
                                "trained_on": (meta.get("train") or {}).get("dataset"),
                                "input_spec": spec.tag(), "spec_overrides": overrides,
@@ -171,7 +172,9 @@ class OnlineDecoder:
     # ---- what is on offer
     def options(self) -> dict:
         return {"models": list(self.info.values()), "default_model": self.default_model,
-                "decoders": list(DECODERS), "default_decoder": self.settings.decoder,
+                # the default model's: ctc only with a key head
+                "decoders": [d for d in DECODERS if d != "ctc" or self.decoders[self.default_model].net.head != "ar"],
+                "default_decoder": self.settings.decoder,
                 "layouts": sorted(self.layouts), "default_layout": next(iter(self.layouts)),
                 "beam_size": self.settings.beam.beam_size,
                 "top_k": self.decoders[self.default_model].top_k(self.settings.decoder, self.settings.beam),
