@@ -361,7 +361,7 @@ def _flashlight_rate(encoded: list, layouts: dict, trie, cfg) -> float:
     decoder = LexiconDecoder(opts, fl_trie, ZeroLM(), 0, 0, -1, [], False)
     t0, n = time.perf_counter(), 0
     for e in encoded:
-        for logp, length in zip(e.key_logp, e.lengths):
+        for logp, length in zip(e.key_logp, e.key_lengths):
             em = np.ascontiguousarray(logp[:length], np.float32)
             decoder.decode(em.ctypes.data, em.shape[0], em.shape[1])
             n += 1
