@@ -209,15 +209,6 @@ def write_tuned(result: dict[str, Any], cfg: CalibrateConfig, path: Path) -> Non
         f"# Reported on the other {r['users']} users ({r['swipes']} swipes): swipe_mrr {r['swipe_mrr']:.4f}, "
         f"acc@1 {r['acc@1']:.4f}  ({result['lexicon_words']} words)",
         "# Every optimum lies inside its final grid: " + "; ".join(f"{k} {v}" for k, v in result["grid"].items()),
-    ]
-    if "ctc" in result:
-        c = result["ctc"]
-        header += [
-            f"# decoder: ctc (the CTC trie beam alone, its 16 best re-ranked to tune ctc.freq_weight and "
-            f"ctc.length_weight): tuned half swipe_mrr {c['tuned_on']['swipe_mrr']:.4f}, reported half "
-            f"{c['reported_on']['swipe_mrr']:.4f}, acc@1 {c['reported_on']['acc@1']:.4f}",
-            "# its grid: " + "; ".join(f"{k} {v}" for k, v in c["grid"].items())]
-    header += [
         "# Run:  swipe predict --config THIS_FILE dataset=data/datasets/real_en_dev split=dev out=…",
     ]
     path.parent.mkdir(parents=True, exist_ok=True)
